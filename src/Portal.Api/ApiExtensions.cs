@@ -1,0 +1,44 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Portal.Api.Auth;
+using Portal.Api.V1;
+
+namespace Portal.Api;
+
+public static class ApiExtensions
+{
+    /// <summary>Problem Details for every error, and the OpenAPI document.</summary>
+    public static IHostApplicationBuilder AddPortalApi(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddProblemDetails();
+        builder.Services.AddExceptionHandler<ProblemDetailsExceptionHandler>();
+        builder.Services.AddOpenApi("v1", o => o.AddDocumentTransformer((doc, _, _) =>
+        {
+            doc.Info.Title = "Portal API";
+            doc.Info.Description = "Self-service baseline services. Authenticate with a bearer token from /connect/token " +
+                                   "(client credentials of a team service account).";
+            return Task.CompletedTask;
+        }));
+        return builder;
+    }
+
+    /// <summary>REST v1: every route needs a bearer token with the portal API scope.</summary>
+    public static IEndpointRouteBuilder MapPortalApi(this IEndpointRouteBuilder app)
+    {
+        var api = app.MapGroup("/api/v1")
+            .RequireAuthorization(AuthExtensions.ApiPolicy)
+            .ProducesProblem(StatusCodes.Status400BadRequest)
+            .ProducesProblem(StatusCodes.Status403Forbidden)
+            .ProducesProblem(StatusCodes.Status404NotFound)
+            .ProducesProblem(StatusCodes.Status409Conflict);
+        api.MapTeamsApi();
+        api.MapCatalogApi();
+        api.MapInstancesApi();
+        // Unknown API paths answer Problem Details too, not an HTML page.
+        api.MapFallback(() => TypedResults.Problem(statusCode: 404, title: "Not found", detail: "No such API route."));
+        return app;
+    }
+}

@@ -1,0 +1,154 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Microsoft.IdentityModel.Tokens;
+using OpenIddict.Abstractions;
+using OpenIddict.Server;
+using OpenIddict.Server.AspNetCore;
+using Microsoft.AspNetCore;
+using OpenIddict.Validation.AspNetCore;
+using Portal.Application.Access;
+using Portal.Application.Teams;
+using Portal.Data;
+using Portal.Domain.Access;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace Portal.Api.Auth;
+
+public static class AuthExtensions
+{
+    /// <summary>API callers: a bearer token from our OIDC server with the portal API scope.</summary>
+    public const string ApiPolicy = "api";
+
+    /// <summary>People with the platform-admin role, signed in with the cookie.</summary>
+    public const string PlatformAdminPolicy = "platform-admin";
+
+    /// <summary>
+    /// Local accounts with ASP.NET Core Identity (cookie sign-in for the pages) and OpenIddict as the OIDC
+    /// server that issues API tokens to team service accounts (client credentials).
+    /// </summary>
+    public static IHostApplicationBuilder AddPortalIdentity(this IHostApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddAuthentication(o =>
+            {
+                o.DefaultScheme = IdentityConstants.ApplicationScheme;
+                o.DefaultSignInScheme = IdentityConstants.ExternalScheme;
+            })
+            .AddIdentityCookies();
+        services.ConfigureApplicationCookie(o =>
+        {
+            o.LoginPath = "/account/login";
+            o.LogoutPath = "/account/logout";
+            o.AccessDeniedPath = "/account/denied";
+            o.Cookie.Name = "portal.auth";
+            o.Cookie.SameSite = SameSiteMode.Lax;
+            o.SlidingExpiration = true;
+            o.ExpireTimeSpan = TimeSpan.FromHours(8);
+        });
+        services.AddIdentityCore<PortalUser>(o =>
+            {
+                o.User.RequireUniqueEmail = false;
+                o.Password.RequiredLength = 12;
+                o.Password.RequireNonAlphanumeric = false;
+                o.Lockout.MaxFailedAccessAttempts = 10;
+                o.Lockout.DefaultLockoutTimeSpan = TimeSpan.FromMinutes(5);
+            })
+            .AddRoles<IdentityRole<Guid>>()
+            .AddEntityFrameworkStores<PortalDbContext>()
+            .AddSignInManager()
+            .AddDefaultTokenProviders();
+        // Identity's stores take the scoped context that AddDbContextFactory also registers.
+
+        services.AddOpenIddict()
+            .AddCore(o => o.UseEntityFrameworkCore().UseDbContext<PortalDbContext>().ReplaceDefaultEntities<Guid>())
+            .AddServer(o =>
+            {
+                o.SetTokenEndpointUris("connect/token");
+                o.AllowClientCredentialsFlow();
+                o.RegisterScopes(CreateServiceAccountHandler.ApiScope);
+                // Access tokens are signed JWTs that resource servers can validate from our JWKS;
+                // they carry no secrets, so encrypting them would only hide them from their audience.
+                o.DisableAccessTokenEncryption();
+                o.SetAccessTokenLifetime(TimeSpan.FromHours(1));
+                // The token request is answered by our own endpoint below, which decides the claims.
+                o.UseAspNetCore().EnableTokenEndpointPassthrough();
+            })
+            .AddValidation(o =>
+            {
+                o.UseLocalServer();
+                o.UseAspNetCore();
+            });
+        // Keys come from the database (created on first start), not from ephemeral development keys.
+        services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>, ServerKeys>();
+        // Plain HTTP on loopback is the development and test setup; production sets Auth:RequireHttps
+        // (or terminates TLS in front and forwards the scheme).
+        services.AddOptions<OpenIddictServerAspNetCoreOptions>()
+            .Configure<IConfiguration>((o, c) => o.DisableTransportSecurityRequirement = !c.GetValue("Auth:RequireHttps", false));
+
+        services.AddAuthorizationBuilder()
+            .AddPolicy(ApiPolicy, p => p
+                .AddAuthenticationSchemes(OpenIddictValidationAspNetCoreDefaults.AuthenticationScheme)
+                .RequireAuthenticatedUser()
+                .RequireAssertion(c => c.User.HasScope(CreateServiceAccountHandler.ApiScope)))
+            .AddPolicy(PlatformAdminPolicy, p => p.RequireAuthenticatedUser().RequireRole(PlatformRoles.Admin));
+        return builder;
+    }
+
+    /// <summary>The OIDC token endpoint (client credentials) and cookie sign-out.</summary>
+    public static IEndpointRouteBuilder MapPortalAuth(this IEndpointRouteBuilder app)
+    {
+        app.MapPost("/connect/token", IssueTokenAsync).ExcludeFromDescription();
+        app.MapPost("/account/logout", async (SignInManager<PortalUser> signIn) =>
+        {
+            await signIn.SignOutAsync();
+            return Results.LocalRedirect("/account/login");
+        }).RequireAuthorization().ExcludeFromDescription();
+        return app;
+    }
+
+    private static async Task<IResult> IssueTokenAsync(HttpContext http, UserManager<PortalUser> users)
+    {
+        var request = http.GetOpenIddictServerRequest()
+            ?? throw new InvalidOperationException("The OpenID Connect request cannot be retrieved.");
+        if (!request.IsClientCredentialsGrantType())
+        {
+            return Refuse(Errors.UnsupportedGrantType, "Only the client credentials grant is supported.");
+        }
+
+        // OpenIddict has already authenticated the client; find the service account it belongs to.
+        var user = await users.Users.FirstOrDefaultAsync(u => u.ClientId == request.ClientId);
+        if (user is null)
+        {
+            return Refuse(Errors.InvalidClient, "The client is not a service account of the portal.");
+        }
+
+        var identity = new ClaimsIdentity(TokenValidationParameters.DefaultAuthenticationType, Claims.Name, Claims.Role);
+        identity.SetClaim(Claims.Subject, user.Id.ToString());
+        identity.SetClaim(Claims.Name, user.UserName);
+        identity.SetClaims(Claims.Role, [.. await users.GetRolesAsync(user)]);
+        identity.SetScopes(request.GetScopes().Union([CreateServiceAccountHandler.ApiScope]));
+        identity.SetDestinations(_ => [Destinations.AccessToken]);
+        return Results.SignIn(new ClaimsPrincipal(identity), properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
+    }
+
+    private static IResult Refuse(string error, string description) => Results.Forbid(
+        new AuthenticationProperties(new Dictionary<string, string?>
+        {
+            [OpenIddictServerAspNetCoreConstants.Properties.Error] = error,
+            [OpenIddictServerAspNetCoreConstants.Properties.ErrorDescription] = description,
+        }),
+        [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
+
+    /// <summary>The actor behind the current request, for handlers.</summary>
+    public static Actor Actor(this HttpContext http) => Application.Access.Actor.From(http.User);
+}

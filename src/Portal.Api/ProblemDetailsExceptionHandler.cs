@@ -1,0 +1,36 @@
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Mvc;
+using Portal.Application.Common;
+using Portal.Domain.Instances;
+
+namespace Portal.Api;
+
+/// <summary>
+/// Turns the application's refusals into RFC 9457 Problem Details. Anything else stays a 500 whose
+/// body says nothing about the inside.
+/// </summary>
+internal sealed class ProblemDetailsExceptionHandler(IProblemDetailsService problems) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken ct)
+    {
+        ProblemDetails? details = exception switch
+        {
+            ValidationException v => new HttpValidationProblemDetails(v.Errors.ToDictionary(e => e.Key, e => e.Value))
+            {
+                Status = v.StatusCode, Title = v.Title, Detail = v.Message,
+            },
+            PortalException p => new ProblemDetails { Status = p.StatusCode, Title = p.Title, Detail = p.Message },
+            InvalidStateTransitionException t => new ProblemDetails { Status = 409, Title = "Conflict", Detail = t.Message },
+            BadHttpRequestException b => new ProblemDetails { Status = b.StatusCode, Title = "Bad request", Detail = b.Message },
+            _ => null,
+        };
+        if (details is null)
+        {
+            return false;
+        }
+
+        http.Response.StatusCode = details.Status!.Value;
+        return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = http, ProblemDetails = details, Exception = exception });
+    }
+}

@@ -1,0 +1,54 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+using Portal.Api.Auth;
+using Portal.Application.Backends;
+using Portal.Application.Catalog;
+
+namespace Portal.Api.V1;
+
+public static class CatalogApi
+{
+    public sealed record SetBackend(Guid BackendId);
+
+    public static RouteGroupBuilder MapCatalogApi(this RouteGroupBuilder api)
+    {
+        var offerings = api.MapGroup("/offerings").WithTags("Catalog");
+        offerings.MapGet("/", ListOfferings).WithSummary("The catalog: offerings with their plans");
+        offerings.MapPost("/{offeringId:guid}/plans", AddPlan).WithSummary("Add a plan (platform admins)");
+        offerings.MapPut("/{offeringId:guid}/backend", SetOfferingBackend).WithSummary("Place new instances on a backend (platform admins)");
+
+        var backends = api.MapGroup("/backends").WithTags("Backends");
+        backends.MapGet("/", ListBackends).WithSummary("Backend servers (platform admins)");
+        backends.MapPost("/", RegisterBackend).WithSummary("Register a backend server; the admin password is stored encrypted (platform admins)");
+        backends.MapPost("/{backendId:guid}/test", TestBackend).WithSummary("Test the connection to a backend (platform admins)");
+        return api;
+    }
+
+    public static async Task<Ok<IReadOnlyList<OfferingView>>> ListOfferings(ListOfferingsHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.HandleAsync(ct));
+
+    public static async Task<Created<PlanView>> AddPlan(HttpContext http, Guid offeringId, AddPlan request, AddPlanHandler handler, CancellationToken ct)
+    {
+        var plan = await handler.HandleAsync(http.Actor(), offeringId, request, ct);
+        return TypedResults.Created("/api/v1/offerings", plan);
+    }
+
+    public static async Task<Ok<OfferingView>> SetOfferingBackend(
+        HttpContext http, Guid offeringId, SetBackend request, SetOfferingBackendHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.HandleAsync(http.Actor(), offeringId, request.BackendId, ct));
+
+    public static async Task<Ok<IReadOnlyList<BackendView>>> ListBackends(HttpContext http, ListBackendsHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.HandleAsync(http.Actor(), ct));
+
+    public static async Task<Created<BackendView>> RegisterBackend(
+        HttpContext http, RegisterBackend request, RegisterBackendHandler handler, CancellationToken ct)
+    {
+        var backend = await handler.HandleAsync(http.Actor(), request, ct);
+        return TypedResults.Created($"/api/v1/backends/{backend.Id}", backend);
+    }
+
+    public static async Task<Ok<BackendView>> TestBackend(HttpContext http, Guid backendId, TestBackendHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.HandleAsync(http.Actor(), backendId, ct));
+}

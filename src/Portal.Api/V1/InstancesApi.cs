@@ -1,0 +1,84 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+using Portal.Api.Auth;
+using Portal.Application.Bindings;
+using Portal.Application.Instances;
+using Portal.Application.Operations;
+
+namespace Portal.Api.V1;
+
+public static class InstancesApi
+{
+    public static RouteGroupBuilder MapInstancesApi(this RouteGroupBuilder api)
+    {
+        var instances = api.MapGroup("/instances").WithTags("Instances");
+        instances.MapGet("/", ListInstances).WithSummary("Instances of your teams, paged (page from 0) and sorted");
+        instances.MapPost("/", RequestInstance).WithSummary("Request an instance; answers 202 with the provision operation's URL");
+        instances.MapGet("/{instanceId:guid}", GetInstance).WithSummary("An instance with its bindings and recent operations");
+        instances.MapDelete("/{instanceId:guid}", DeleteInstance).WithSummary("Delete an instance; answers 202 with the deprovision operation's URL");
+
+        var bindings = instances.MapGroup("/{instanceId:guid}/bindings").WithTags("Bindings");
+        bindings.MapGet("/", ListBindings).WithSummary("The instance's bindings (without secrets)");
+        bindings.MapPost("/", CreateBinding).WithSummary("Create credentials for an app; answers 202 with the bind operation's URL");
+        bindings.MapGet("/{bindingId:guid}/credentials", RevealCredentials).WithSummary("The binding's credentials (developers and owners)");
+        bindings.MapDelete("/{bindingId:guid}", DeleteBinding).WithSummary("Revoke a binding; answers 202 with the unbind operation's URL");
+
+        api.MapGet("/operations/{operationId:guid}", GetOperation).WithTags("Operations").WithSummary("An operation with its progress lines");
+        return api;
+    }
+
+    private static string OperationUrl(Guid operationId) => $"/api/v1/operations/{operationId}";
+
+    public static async Task<Ok<Page<InstanceSummary>>> ListInstances(
+        HttpContext http, ListInstancesHandler handler, CancellationToken ct,
+        int page = 0, int pageSize = 25, string? sortBy = null, bool descending = true, Guid? teamId = null, string? search = null) =>
+        TypedResults.Ok(await handler.HandleAsync(http.Actor(), new ListInstances(page, pageSize, sortBy, descending, teamId, search), ct));
+
+    public static async Task<Accepted<AcceptedChange<InstanceSummary>>> RequestInstance(
+        HttpContext http, RequestInstance request, RequestInstanceHandler handler, CancellationToken ct)
+    {
+        var accepted = await handler.HandleAsync(http.Actor(), request, ct);
+        return TypedResults.Accepted(OperationUrl(accepted.OperationId), accepted);
+    }
+
+    public static async Task<Ok<InstanceDetails>> GetInstance(HttpContext http, Guid instanceId, GetInstanceHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.HandleAsync(http.Actor(), instanceId, ct));
+
+    public static async Task<Accepted<AcceptedChange<InstanceSummary>>> DeleteInstance(
+        HttpContext http, Guid instanceId, DeleteInstanceHandler handler, CancellationToken ct)
+    {
+        var accepted = await handler.HandleAsync(http.Actor(), instanceId, ct);
+        return TypedResults.Accepted(OperationUrl(accepted.OperationId), accepted);
+    }
+
+    public static async Task<Ok<IReadOnlyList<BindingView>>> ListBindings(
+        HttpContext http, Guid instanceId, ListBindingsHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.HandleAsync(http.Actor(), instanceId, ct));
+
+    public static async Task<Accepted<AcceptedChange<BindingView>>> CreateBinding(
+        HttpContext http, Guid instanceId, CreateBinding request, CreateBindingHandler handler, CancellationToken ct)
+    {
+        var accepted = await handler.HandleAsync(http.Actor(), instanceId, request, ct);
+        return TypedResults.Accepted(OperationUrl(accepted.OperationId), accepted);
+    }
+
+    public static async Task<Ok<BindingCredentialsView>> RevealCredentials(
+        HttpContext http, Guid instanceId, Guid bindingId, RevealCredentialsHandler handler, CancellationToken ct)
+    {
+        // Credentials must not linger in shared caches.
+        http.Response.Headers.CacheControl = "no-store";
+        return TypedResults.Ok(await handler.HandleAsync(http.Actor(), instanceId, bindingId, ct));
+    }
+
+    public static async Task<Accepted<AcceptedChange<BindingView>>> DeleteBinding(
+        HttpContext http, Guid instanceId, Guid bindingId, DeleteBindingHandler handler, CancellationToken ct)
+    {
+        var accepted = await handler.HandleAsync(http.Actor(), instanceId, bindingId, ct);
+        return TypedResults.Accepted(OperationUrl(accepted.OperationId), accepted);
+    }
+
+    public static async Task<Ok<OperationView>> GetOperation(HttpContext http, Guid operationId, GetOperationHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.HandleAsync(http.Actor(), operationId, ct));
+}

@@ -1,0 +1,37 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Portal.Application.Instances;
+using Portal.Application.Operations;
+using Portal.Provisioning;
+using Portal.Provisioning.Postgres;
+
+namespace Portal.Application;
+
+public static class ApplicationExtensions
+{
+    /// <summary>The use-case handlers, the operation queue and job, and the service drivers.</summary>
+    public static IHostApplicationBuilder AddPortalApplication(this IHostApplicationBuilder builder)
+    {
+        var handlers = typeof(ApplicationExtensions).Assembly.GetTypes()
+            .Where(t => t is { IsClass: true, IsAbstract: false, IsPublic: true } && t.Name.EndsWith("Handler", StringComparison.Ordinal));
+        foreach (var handler in handlers)
+        {
+            builder.Services.AddScoped(handler);
+        }
+
+        builder.Services.AddScoped<OperationQueue>();
+        builder.Services.AddScoped<OperationJob>();
+        builder.Services.AddSingleton<InstanceEvents>();
+
+        builder.Services.AddSingleton<IServiceDriver, PostgresDriver>();
+        builder.Services.AddSingleton<DriverRegistry>();
+        return builder;
+    }
+
+    /// <summary>Web hosts: forward instance changes from any worker to the pages.</summary>
+    public static IHostApplicationBuilder AddPortalLiveStatus(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddHostedService<InstanceEventsListener>();
+        return builder;
+    }
+}

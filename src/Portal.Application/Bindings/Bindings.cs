@@ -1,0 +1,132 @@
+using System.Text.Json;
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+using Portal.Application.Access;
+using Portal.Application.Common;
+using Portal.Application.Instances;
+using Portal.Application.Operations;
+using Portal.Data;
+using Portal.Data.Security;
+using Portal.Domain.Access;
+using Portal.Domain.Bindings;
+using Portal.Domain.Instances;
+using Portal.Domain.Operations;
+
+namespace Portal.Application.Bindings;
+
+public sealed record CreateBinding(string AppName);
+
+public sealed record BindingCredentialsView(Guid BindingId, string AppName, IReadOnlyDictionary<string, string> Credentials);
+
+internal static class BindingMapping
+{
+    public static BindingView ToView(this Binding b) => new(b.Id, b.InstanceId, b.AppName, b.State.ToString(), b.StatusMessage, b.CreatedAt);
+
+    public static async Task<(Binding Binding, Instance Instance)> RequireBindingAsync(
+        this PortalDbContext db, Actor actor, Guid instanceId, Guid bindingId, TeamPermission permission, CancellationToken ct)
+    {
+        var (instance, _) = await db.RequireInstanceAsync(actor, instanceId, permission, ct);
+        var binding = await db.Bindings.FirstOrDefaultAsync(b => b.Id == bindingId && b.InstanceId == instanceId && b.State != BindingState.Deleted, ct)
+            ?? throw new NotFoundException("Binding");
+        return (binding, instance);
+    }
+}
+
+/// <summary>Creates credentials for one app: a bind operation makes them on the backend. Developers and owners.</summary>
+public sealed class CreateBindingHandler(IDbContextFactory<PortalDbContext> dbFactory, OperationQueue queue, TimeProvider clock)
+{
+    public async Task<AcceptedChange<BindingView>> HandleAsync(Actor actor, Guid instanceId, CreateBinding request, CancellationToken ct = default)
+    {
+        new Validator()
+            .Require(ResourceName.IsValid(request.AppName), "appName", $"The app name must be {ResourceName.Rule}.")
+            .ThrowIfInvalid();
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var (instance, _) = await db.RequireInstanceAsync(actor, instanceId, TeamPermission.Deploy, ct);
+        if (!instance.State.AcceptsBindings())
+        {
+            throw new ConflictException($"Bindings can be made once the instance is Ready; it is {instance.State}.");
+        }
+
+        await db.RequireNoOperationRunningAsync(instanceId, ct);
+        if (await db.Bindings.AnyAsync(b => b.InstanceId == instanceId && b.AppName == request.AppName && b.State != BindingState.Deleted, ct))
+        {
+            throw new ConflictException($"The instance has a binding for '{request.AppName}' already.");
+        }
+
+        var now = clock.GetUtcNow();
+        var binding = new Binding { InstanceId = instanceId, AppName = request.AppName, CreatedBy = actor.UserId, CreatedAt = now };
+        var operation = new Operation
+        {
+            InstanceId = instanceId, BindingId = binding.Id, Kind = OperationKind.Bind, RequestedBy = actor.UserId, CreatedAt = now,
+        };
+        db.Bindings.Add(binding);
+        db.Operations.Add(operation);
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException e) when (e.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+        {
+            throw new ConflictException($"The instance has a binding for '{request.AppName}' already.");
+        }
+
+        await queue.EnqueueAsync(operation.Id, ct);
+        return new(binding.ToView(), operation.Id);
+    }
+}
+
+/// <summary>Revokes a binding: an unbind operation drops its credentials from the backend. Developers and owners.</summary>
+public sealed class DeleteBindingHandler(IDbContextFactory<PortalDbContext> dbFactory, OperationQueue queue, TimeProvider clock)
+{
+    public async Task<AcceptedChange<BindingView>> HandleAsync(Actor actor, Guid instanceId, Guid bindingId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var (binding, _) = await db.RequireBindingAsync(actor, instanceId, bindingId, TeamPermission.Deploy, ct);
+        if (!Binding.CanMove(binding.State, BindingState.Deleting))
+        {
+            throw new ConflictException($"A binding that is {binding.State} cannot be deleted now.");
+        }
+
+        await db.RequireNoOperationRunningAsync(instanceId, ct);
+        var now = clock.GetUtcNow();
+        binding.MoveTo(BindingState.Deleting, now, "Waiting for a worker");
+        var operation = new Operation
+        {
+            InstanceId = instanceId, BindingId = binding.Id, Kind = OperationKind.Unbind, RequestedBy = actor.UserId, CreatedAt = now,
+        };
+        db.Operations.Add(operation);
+        await db.SaveConcurrentlyAsync(ct);
+        await queue.EnqueueAsync(operation.Id, ct);
+        return new(binding.ToView(), operation.Id);
+    }
+}
+
+public sealed class ListBindingsHandler(IDbContextFactory<PortalDbContext> dbFactory)
+{
+    public async Task<IReadOnlyList<BindingView>> HandleAsync(Actor actor, Guid instanceId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        await db.RequireInstanceAsync(actor, instanceId, TeamPermission.View, ct);
+        var bindings = await db.Bindings.AsNoTracking()
+            .Where(b => b.InstanceId == instanceId && b.State != BindingState.Deleted)
+            .OrderBy(b => b.CreatedAt).ToListAsync(ct);
+        return bindings.Select(b => b.ToView()).ToList();
+    }
+}
+
+/// <summary>Decrypts a binding's credentials for a team member who may read secrets. Never logged.</summary>
+public sealed class RevealCredentialsHandler(IDbContextFactory<PortalDbContext> dbFactory, SecretProtector secrets)
+{
+    public async Task<BindingCredentialsView> HandleAsync(Actor actor, Guid instanceId, Guid bindingId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var (binding, _) = await db.RequireBindingAsync(actor, instanceId, bindingId, TeamPermission.ReadSecrets, ct);
+        if (binding.State != BindingState.Ready || binding.ProtectedCredentials is null)
+        {
+            throw new ConflictException($"The binding's credentials are not ready; it is {binding.State}.");
+        }
+
+        var values = JsonSerializer.Deserialize<Dictionary<string, string>>(secrets.Unprotect(binding.ProtectedCredentials))!;
+        return new BindingCredentialsView(binding.Id, binding.AppName, values);
+    }
+}

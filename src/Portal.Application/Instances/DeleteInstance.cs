@@ -1,0 +1,36 @@
+using Microsoft.EntityFrameworkCore;
+using Portal.Application.Access;
+using Portal.Application.Common;
+using Portal.Application.Operations;
+using Portal.Data;
+using Portal.Domain.Access;
+using Portal.Domain.Instances;
+using Portal.Domain.Operations;
+
+namespace Portal.Application.Instances;
+
+/// <summary>
+/// Deletes an instance: a deprovision operation drops it and all its bindings from the backend.
+/// Developers and owners of the team.
+/// </summary>
+public sealed class DeleteInstanceHandler(IDbContextFactory<PortalDbContext> dbFactory, OperationQueue queue, TimeProvider clock)
+{
+    public async Task<AcceptedChange<InstanceSummary>> HandleAsync(Actor actor, Guid instanceId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var (instance, _) = await db.RequireInstanceAsync(actor, instanceId, TeamPermission.Deploy, ct);
+        if (!InstanceStateMachine.CanMove(instance.State, InstanceState.Deprovisioning))
+        {
+            throw new ConflictException($"An instance that is {instance.State} cannot be deleted now.");
+        }
+
+        await db.RequireNoOperationRunningAsync(instanceId, ct);
+        var now = clock.GetUtcNow();
+        instance.MoveTo(InstanceState.Deprovisioning, now, "Waiting for a worker");
+        var operation = new Operation { InstanceId = instance.Id, Kind = OperationKind.Deprovision, RequestedBy = actor.UserId, CreatedAt = now };
+        db.Operations.Add(operation);
+        await db.SaveConcurrentlyAsync(ct);
+        await queue.EnqueueAsync(operation.Id, ct);
+        return new(await db.Summaries(db.Instances.Where(i => i.Id == instanceId)).FirstAsync(ct), operation.Id);
+    }
+}

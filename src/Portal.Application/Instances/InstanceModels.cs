@@ -1,0 +1,24 @@
+namespace Portal.Application.Instances;
+
+public sealed record InstanceSummary(
+    Guid Id, string Name, Guid TeamId, string TeamName, string OfferingKey, string OfferingName, string PlanKey, string PlanName,
+    string State, string? StatusMessage, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+
+public sealed record OperationLineView(DateTimeOffset At, string Message);
+
+public sealed record OperationView(
+    Guid Id, Guid InstanceId, Guid? BindingId, string Kind, string State, int Attempts, string? Error,
+    DateTimeOffset CreatedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, IReadOnlyList<OperationLineView> Lines);
+
+public sealed record BindingView(Guid Id, Guid InstanceId, string AppName, string State, string? StatusMessage, DateTimeOffset CreatedAt);
+
+/// <summary>What the actor may do with the instance, so pages show only the actions that will work.</summary>
+public sealed record InstancePermissions(bool CanDeploy, bool CanReadSecrets);
+
+public sealed record InstanceDetails(
+    InstanceSummary Instance, IReadOnlyList<BindingView> Bindings, IReadOnlyList<OperationView> Operations, InstancePermissions Permissions);
+
+/// <summary>An accepted change: the object as it is now, and the operation that carries the change out.</summary>
+public sealed record AcceptedChange<T>(T Value, Guid OperationId);
+
+public sealed record Page<T>(IReadOnlyList<T> Items, int TotalItems, int PageIndex, int PageSize);

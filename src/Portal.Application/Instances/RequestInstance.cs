@@ -1,0 +1,85 @@
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+using Portal.Application.Access;
+using Portal.Application.Common;
+using Portal.Application.Operations;
+using Portal.Data;
+using Portal.Domain.Access;
+using Portal.Domain.Instances;
+using Portal.Domain.Operations;
+
+namespace Portal.Application.Instances;
+
+/// <param name="TeamId">The team that will own the instance.</param>
+/// <param name="Offering">The offering's key, e.g. <c>postgresql</c>.</param>
+/// <param name="Plan">The plan's key, e.g. <c>small</c>.</param>
+/// <param name="Name">A name for people, unique within the team.</param>
+public sealed record RequestInstance(Guid TeamId, string Offering, string Plan, string Name);
+
+/// <summary>
+/// Requests a new instance: records it with its provision operation in one transaction, then hands the
+/// operation to a background job. Developers and owners of the team.
+/// </summary>
+public sealed class RequestInstanceHandler(
+    IDbContextFactory<PortalDbContext> dbFactory, OperationQueue queue, TimeProvider clock)
+{
+    public async Task<AcceptedChange<InstanceSummary>> HandleAsync(Actor actor, RequestInstance request, CancellationToken ct = default)
+    {
+        new Validator()
+            .Require(request.TeamId != Guid.Empty, "teamId", "Pick the team that will own the instance.")
+            .Require(!string.IsNullOrWhiteSpace(request.Offering), "offering", "Pick an offering from the catalog.")
+            .Require(!string.IsNullOrWhiteSpace(request.Plan), "plan", "Pick a plan.")
+            .Require(ResourceName.IsValid(request.Name), "name", $"The instance name must be {ResourceName.Rule}.")
+            .ThrowIfInvalid();
+
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        await db.RequireAsync(actor, request.TeamId, TeamPermission.Deploy, "Team", ct);
+
+        var offering = await db.Offerings.Include(o => o.Plans)
+            .FirstOrDefaultAsync(o => o.Key == request.Offering && o.IsActive, ct)
+            ?? throw ValidationException.For("offering", $"The catalog has no offering '{request.Offering}'.");
+        var plan = offering.Plans.FirstOrDefault(p => p.Key == request.Plan && p.IsActive)
+            ?? throw ValidationException.For("plan", $"{offering.Name} has no plan '{request.Plan}'. Plans: {string.Join(", ", offering.Plans.Where(p => p.IsActive).Select(p => p.Key))}.");
+        if (offering.BackendId is not { } backendId)
+        {
+            throw new ConflictException($"{offering.Name} has no backend yet; ask a platform admin to assign one.");
+        }
+
+        if (await db.Instances.AnyAsync(i => i.TeamId == request.TeamId && i.Name == request.Name &&
+                                             i.State != InstanceState.Deleted && i.State != InstanceState.Rejected, ct))
+        {
+            throw new ConflictException($"The team has an instance named '{request.Name}' already.");
+        }
+
+        var now = clock.GetUtcNow();
+        var instance = new Instance
+        {
+            TeamId = request.TeamId,
+            OfferingId = offering.Id,
+            PlanId = plan.Id,
+            BackendId = backendId,
+            Name = request.Name,
+            CreatedBy = actor.UserId,
+            CreatedAt = now,
+        };
+        instance.MoveTo(InstanceState.Provisioning, now, "Waiting for a worker");
+        var operation = new Operation { InstanceId = instance.Id, Kind = OperationKind.Provision, RequestedBy = actor.UserId, CreatedAt = now };
+        db.Instances.Add(instance);
+        db.Operations.Add(operation);
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException e) when (e.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+        {
+            throw new ConflictException($"The team has an instance named '{request.Name}' already.");
+        }
+
+        await queue.EnqueueAsync(operation.Id, ct);
+        var team = await db.Teams.Where(t => t.Id == instance.TeamId).Select(t => t.Name).FirstAsync(ct);
+        return new(
+            new InstanceSummary(instance.Id, instance.Name, instance.TeamId, team, offering.Key, offering.Name, plan.Key, plan.Name,
+                instance.State.ToString(), instance.StatusMessage, instance.CreatedAt, instance.UpdatedAt),
+            operation.Id);
+    }
+}

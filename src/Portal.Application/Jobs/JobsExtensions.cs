@@ -1,0 +1,53 @@
+using Hangfire;
+using Hangfire.PostgreSql;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Portal.Data;
+
+namespace Portal.Application.Jobs;
+
+public static class JobsExtensions
+{
+    public const string Schema = "hangfire";
+
+    /// <summary>The job storage (Hangfire on the portal's PostgreSQL, own schema) and the job client.</summary>
+    public static IHostApplicationBuilder AddPortalJobs(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddHangfire((sp, config) => config
+            .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
+            .UseSimpleAssemblyNameTypeSerializer()
+            .UseRecommendedSerializerSettings()
+            .UsePostgreSqlStorage(
+                o => o.UseNpgsqlConnection(DataExtensions.GetConnectionString(sp.GetRequiredService<IConfiguration>())),
+                StorageOptions(prepareSchema: false)));
+        return builder;
+    }
+
+    /// <summary>
+    /// Storage options. The migrator creates the schema; hosts only use it. LISTEN/NOTIFY long polling
+    /// lets a worker pick a job up as soon as it is enqueued; the 1 s poll is the fallback.
+    /// </summary>
+    public static PostgreSqlStorageOptions StorageOptions(bool prepareSchema) => new()
+    {
+        SchemaName = Schema,
+        PrepareSchemaIfNecessary = prepareSchema,
+        EnableLongPolling = true,
+        QueuePollInterval = TimeSpan.FromSeconds(1),
+    };
+
+    /// <summary>A Hangfire server in this process, working the portal's queues.</summary>
+    public static IHostApplicationBuilder AddPortalWorkers(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddHangfireServer((sp, options) =>
+        {
+            var configuration = sp.GetRequiredService<IConfiguration>();
+            options.WorkerCount = configuration.GetValue("Jobs:WorkerCount", Math.Max(4, Environment.ProcessorCount * 2));
+            options.Queues = configuration.GetSection("Jobs:Queues").Get<string[]>() is { Length: > 0 } queues ? queues : ["default"];
+            // Retries are scheduled jobs: look for due ones often so a retry starts close to its time.
+            options.SchedulePollingInterval = TimeSpan.FromSeconds(2);
+            options.ServerName = $"{Environment.MachineName}:{Environment.ProcessId}";
+        });
+        return builder;
+    }
+}

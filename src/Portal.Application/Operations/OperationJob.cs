@@ -1,0 +1,187 @@
+using System.Text.Json;
+using Hangfire;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using Portal.Application.Backends;
+using Portal.Application.Instances;
+using Portal.Data;
+using Portal.Data.Security;
+using Portal.Domain.Bindings;
+using Portal.Domain.Instances;
+using Portal.Domain.Operations;
+using Portal.Provisioning;
+
+namespace Portal.Application.Operations;
+
+/// <summary>
+/// Runs one operation against its backend. The job is re-entrant: it re-reads the operation first and
+/// returns if it has finished; the drivers are idempotent, so a job that died half-way simply runs again.
+/// Retries are the job's own (with progress lines people can read), so Hangfire's are off.
+/// </summary>
+[AutomaticRetry(Attempts = 0)]
+public sealed class OperationJob(
+    IDbContextFactory<PortalDbContext> dbFactory,
+    DriverRegistry drivers,
+    SecretProtector secrets,
+    IBackgroundJobClient jobs,
+    InstanceEvents events,
+    TimeProvider clock,
+    ILogger<OperationJob> logger)
+{
+    public const int MaxAttempts = 3;
+
+    /// <summary>Pause before attempt n+1.</summary>
+    public static TimeSpan RetryDelay(int attempt) => TimeSpan.FromSeconds(5 * attempt * attempt);
+
+    public async Task RunAsync(Guid operationId, CancellationToken ct)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var operation = await db.Operations.FirstOrDefaultAsync(o => o.Id == operationId, ct);
+        if (operation is null || operation.IsFinished)
+        {
+            return;
+        }
+
+        // One operation per instance at a time, across every worker process.
+        await using var instanceLock = await InstanceLock.AcquireAsync(db, operation.InstanceId, ct);
+        await db.Entry(operation).ReloadAsync(ct);
+        if (operation.IsFinished)
+        {
+            return;
+        }
+
+        var instance = await db.Instances.FirstAsync(i => i.Id == operation.InstanceId, ct);
+        var plan = await db.Plans.AsNoTracking().FirstAsync(p => p.Id == instance.PlanId, ct);
+        var backend = await db.Backends.AsNoTracking().FirstAsync(b => b.Id == instance.BackendId, ct);
+        var binding = operation.BindingId is { } bindingId ? await db.Bindings.FirstAsync(b => b.Id == bindingId, ct) : null;
+
+        operation.State = OperationState.Running;
+        operation.Attempts++;
+        operation.StartedAt ??= clock.GetUtcNow();
+        operation.Error = null;
+        var progress = new OperationProgress(dbFactory, operation.Id, instance.Id, events, clock);
+        await db.SaveChangesAsync(ct);
+        await progress.WriteAsync($"{operation.Kind} started (attempt {operation.Attempts} of {MaxAttempts}) on backend {backend.Name}", ct);
+
+        var context = new InstanceContext(instance.Id, backend.ToEndpoint(secrets), plan.Limits, progress);
+        var driver = drivers.Get(backend.Kind);
+        try
+        {
+            await RunDriverAsync(db, driver, operation, instance, binding, context, ct);
+            operation.State = OperationState.Succeeded;
+            operation.FinishedAt = clock.GetUtcNow();
+            await db.SaveChangesAsync(ct);
+            await progress.WriteAsync($"{operation.Kind} finished", ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            // Driver errors name resources and servers, never secrets; keep them readable for the team.
+            logger.LogWarning(e, "Operation {OperationId} ({Kind}) attempt {Attempt} failed", operation.Id, operation.Kind, operation.Attempts);
+            db.ChangeTracker.Clear();
+            await RecordFailureAsync(operationId, e.Message, progress, ct);
+        }
+    }
+
+    private async Task RunDriverAsync(
+        PortalDbContext db, IServiceDriver driver, Operation operation, Instance instance, Binding? binding, InstanceContext context,
+        CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        switch (operation.Kind)
+        {
+            case OperationKind.Provision:
+                await driver.ProvisionAsync(context, ct);
+                instance.MoveTo(InstanceState.Ready, clock.GetUtcNow());
+                break;
+            case OperationKind.Update:
+                await driver.UpdateAsync(context, ct);
+                instance.MoveTo(InstanceState.Ready, clock.GetUtcNow());
+                break;
+            case OperationKind.Deprovision:
+                await driver.DeprovisionAsync(context, ct);
+                instance.MoveTo(InstanceState.Deleted, clock.GetUtcNow());
+                foreach (var b in await db.Bindings.Where(b => b.InstanceId == instance.Id && b.State != BindingState.Deleted).ToListAsync(ct))
+                {
+                    if (b.State != BindingState.Deleting)
+                    {
+                        b.MoveTo(BindingState.Deleting, now);
+                    }
+
+                    b.MoveTo(BindingState.Deleted, now, "Deleted with its instance");
+                    b.ProtectedCredentials = null;
+                }
+
+                break;
+            case OperationKind.Bind:
+                var credentials = await driver.BindAsync(new BindingContext(context, binding!.Id), ct);
+                binding.ProtectedCredentials = secrets.Protect(JsonSerializer.Serialize(credentials.Values));
+                binding.MoveTo(BindingState.Ready, clock.GetUtcNow());
+                break;
+            case OperationKind.Unbind:
+                await driver.UnbindAsync(new BindingContext(context, binding!.Id), ct);
+                binding.ProtectedCredentials = null;
+                binding.MoveTo(BindingState.Deleted, clock.GetUtcNow());
+                break;
+            default:
+                throw new InvalidOperationException($"Unknown operation kind {operation.Kind}.");
+        }
+    }
+
+    private async Task RecordFailureAsync(Guid operationId, string error, OperationProgress progress, CancellationToken ct)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var operation = await db.Operations.FirstAsync(o => o.Id == operationId, ct);
+        operation.Error = error.Length > 4000 ? error[..4000] : error;
+        if (operation.Attempts < MaxAttempts)
+        {
+            var delay = RetryDelay(operation.Attempts);
+            operation.State = OperationState.Queued;
+            operation.JobId = jobs.Schedule<OperationJob>(job => job.RunAsync(operationId, CancellationToken.None), delay);
+            await db.SaveChangesAsync(ct);
+            await progress.WriteAsync($"Attempt {operation.Attempts} failed: {error} — retrying in {delay.TotalSeconds:0} s", ct);
+            return;
+        }
+
+        var now = clock.GetUtcNow();
+        operation.State = OperationState.Failed;
+        operation.FinishedAt = now;
+        var message = $"{operation.Kind} failed: {error}";
+        if (operation.BindingId is { } bindingId)
+        {
+            var binding = await db.Bindings.FirstAsync(b => b.Id == bindingId, ct);
+            binding.MoveTo(BindingState.Failed, now, message);
+        }
+        else
+        {
+            var instance = await db.Instances.FirstAsync(i => i.Id == operation.InstanceId, ct);
+            instance.MoveTo(InstanceState.Failed, now, message);
+        }
+
+        await db.SaveChangesAsync(ct);
+        await progress.WriteAsync($"Gave up after {operation.Attempts} attempts: {error}", ct);
+    }
+}
+
+/// <summary>
+/// A PostgreSQL advisory lock held for the life of a dedicated connection: released when disposed, or
+/// by the server when the worker dies.
+/// </summary>
+internal sealed class InstanceLock : IAsyncDisposable
+{
+    private readonly NpgsqlConnection _connection;
+
+    private InstanceLock(NpgsqlConnection connection) => _connection = connection;
+
+    public static async Task<InstanceLock> AcquireAsync(PortalDbContext db, Guid instanceId, CancellationToken ct)
+    {
+        var connection = new NpgsqlConnection(db.Database.GetConnectionString());
+        await connection.OpenAsync(ct);
+        await using var command = new NpgsqlCommand("SELECT pg_advisory_lock($1)", connection);
+        command.Parameters.AddWithValue(BitConverter.ToInt64(instanceId.ToByteArray(), 8));
+        await command.ExecuteNonQueryAsync(ct);
+        return new InstanceLock(connection);
+    }
+
+    public ValueTask DisposeAsync() => _connection.DisposeAsync();
+}

@@ -1,0 +1,65 @@
+using Hangfire;
+using Microsoft.EntityFrameworkCore;
+using Portal.Application.Access;
+using Portal.Application.Common;
+using Portal.Application.Instances;
+using Portal.Data;
+using Portal.Domain.Access;
+using Portal.Domain.Operations;
+
+namespace Portal.Application.Operations;
+
+public static class OperationMapping
+{
+    public static OperationView ToView(Operation o) => new(
+        o.Id, o.InstanceId, o.BindingId, o.Kind.ToString(), o.State.ToString(), o.Attempts, o.Error,
+        o.CreatedAt, o.StartedAt, o.FinishedAt, o.Lines.Select(l => new OperationLineView(l.At, l.Message)).ToList());
+
+    /// <summary>One instance never has two operations at once: a new one waits until the last has finished.</summary>
+    public static async Task RequireNoOperationRunningAsync(this PortalDbContext db, Guid instanceId, CancellationToken ct)
+    {
+        if (await db.Operations.AnyAsync(o => o.InstanceId == instanceId &&
+                                              (o.State == OperationState.Queued || o.State == OperationState.Running), ct))
+        {
+            throw new ConflictException("Another operation on this instance is still running; try again when it has finished.");
+        }
+    }
+
+    /// <summary>Saves, turning a lost optimistic-concurrency race into a 409 for the user.</summary>
+    public static async Task SaveConcurrentlyAsync(this PortalDbContext db, CancellationToken ct)
+    {
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            throw new ConflictException("Someone else changed this at the same moment; reload and try again.");
+        }
+    }
+}
+
+/// <summary>Hands operations to the background workers.</summary>
+public sealed class OperationQueue(IBackgroundJobClient jobs, IDbContextFactory<PortalDbContext> dbFactory)
+{
+    public async Task EnqueueAsync(Guid operationId, CancellationToken ct)
+    {
+        var jobId = jobs.Enqueue<OperationJob>(job => job.RunAsync(operationId, CancellationToken.None));
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        await db.Operations.Where(o => o.Id == operationId).ExecuteUpdateAsync(s => s.SetProperty(o => o.JobId, jobId), ct);
+    }
+}
+
+/// <summary>One operation with its progress, for its instance's team.</summary>
+public sealed class GetOperationHandler(IDbContextFactory<PortalDbContext> dbFactory)
+{
+    public async Task<OperationView> HandleAsync(Actor actor, Guid operationId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var operation = await db.Operations.AsNoTracking()
+            .Include(o => o.Lines.OrderBy(l => l.Id))
+            .FirstOrDefaultAsync(o => o.Id == operationId, ct) ?? throw new NotFoundException("Operation");
+        await db.RequireInstanceAsync(actor, operation.InstanceId, TeamPermission.View, ct);
+        return OperationMapping.ToView(operation);
+    }
+}

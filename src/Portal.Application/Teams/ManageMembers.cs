@@ -1,0 +1,68 @@
+using Microsoft.EntityFrameworkCore;
+using Portal.Application.Access;
+using Portal.Application.Common;
+using Portal.Data;
+using Portal.Domain.Access;
+using Portal.Domain.Teams;
+
+namespace Portal.Application.Teams;
+
+public sealed record SetMember(string Email, string Role);
+
+/// <summary>Adds a member to a team, or changes an existing member's role. Owners only.</summary>
+public sealed class SetMemberHandler(IDbContextFactory<PortalDbContext> dbFactory, TimeProvider clock)
+{
+    public async Task<TeamMemberView> HandleAsync(Actor actor, Guid teamId, SetMember request, CancellationToken ct = default)
+    {
+        new Validator()
+            .Require(!string.IsNullOrWhiteSpace(request.Email), "email", "Name the person by their e-mail address.")
+            .Require(TeamRoles.TryParse(request.Role, out _), "role", "The role must be owner, developer or viewer.")
+            .ThrowIfInvalid();
+        TeamRoles.TryParse(request.Role, out var role);
+
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        await db.RequireAsync(actor, teamId, TeamPermission.ManageTeam, "Team", ct);
+        var email = request.Email.Trim().ToUpperInvariant();
+        var user = await db.Users.FirstOrDefaultAsync(u => u.NormalizedEmail == email, ct)
+            ?? throw ValidationException.For("email", $"No account has the e-mail address '{request.Email.Trim()}'.");
+
+        var member = await db.TeamMembers.FirstOrDefaultAsync(m => m.TeamId == teamId && m.UserId == user.Id, ct);
+        if (member is null)
+        {
+            db.TeamMembers.Add(member = new TeamMember { TeamId = teamId, UserId = user.Id, Role = role, AddedAt = clock.GetUtcNow() });
+        }
+        else
+        {
+            await EnsureAnOwnerRemainsAsync(db, teamId, member, role == TeamRole.Owner, ct);
+            member.Role = role;
+        }
+
+        await db.SaveChangesAsync(ct);
+        return new TeamMemberView(user.Id, user.Email ?? "", user.DisplayName, role.ToWire(), user.IsServiceAccount, user.ClientId);
+    }
+
+    internal static async Task EnsureAnOwnerRemainsAsync(
+        PortalDbContext db, Guid teamId, TeamMember member, bool staysOwner, CancellationToken ct)
+    {
+        if (member.Role == TeamRole.Owner && !staysOwner &&
+            !await db.TeamMembers.AnyAsync(m => m.TeamId == teamId && m.Role == TeamRole.Owner && m.UserId != member.UserId, ct))
+        {
+            throw new ConflictException("A team needs at least one owner.");
+        }
+    }
+}
+
+/// <summary>Removes a member (person or service account) from a team. Owners only.</summary>
+public sealed class RemoveMemberHandler(IDbContextFactory<PortalDbContext> dbFactory)
+{
+    public async Task HandleAsync(Actor actor, Guid teamId, Guid userId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        await db.RequireAsync(actor, teamId, TeamPermission.ManageTeam, "Team", ct);
+        var member = await db.TeamMembers.FirstOrDefaultAsync(m => m.TeamId == teamId && m.UserId == userId, ct)
+            ?? throw new NotFoundException("Member");
+        await SetMemberHandler.EnsureAnOwnerRemainsAsync(db, teamId, member, staysOwner: false, ct);
+        db.TeamMembers.Remove(member);
+        await db.SaveChangesAsync(ct);
+    }
+}

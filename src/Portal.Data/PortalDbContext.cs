@@ -1,0 +1,56 @@
+using Microsoft.AspNetCore.DataProtection.EntityFrameworkCore;
+using Microsoft.AspNetCore.Identity;
+using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore;
+using Portal.Domain.Access;
+using Portal.Domain.Backends;
+using Portal.Domain.Bindings;
+using Portal.Domain.Catalog;
+using Portal.Domain.Instances;
+using Portal.Domain.Operations;
+using Portal.Domain.Teams;
+
+namespace Portal.Data;
+
+public sealed class PortalDbContext(DbContextOptions<PortalDbContext> options)
+    : IdentityDbContext<PortalUser, IdentityRole<Guid>, Guid>(options), IDataProtectionKeyContext
+{
+    public DbSet<Team> Teams => Set<Team>();
+
+    public DbSet<TeamMember> TeamMembers => Set<TeamMember>();
+
+    public DbSet<Backend> Backends => Set<Backend>();
+
+    public DbSet<Offering> Offerings => Set<Offering>();
+
+    public DbSet<Plan> Plans => Set<Plan>();
+
+    public DbSet<Instance> Instances => Set<Instance>();
+
+    public DbSet<Binding> Bindings => Set<Binding>();
+
+    public DbSet<Operation> Operations => Set<Operation>();
+
+    public DbSet<OperationLine> OperationLines => Set<OperationLine>();
+
+    public DbSet<ServerKey> ServerKeys => Set<ServerKey>();
+
+    public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
+
+    protected override void OnModelCreating(ModelBuilder builder)
+    {
+        base.OnModelCreating(builder);
+        builder.UseOpenIddict<Guid>();
+        builder.ApplyConfigurationsFromAssembly(typeof(PortalDbContext).Assembly);
+    }
+
+    protected override void ConfigureConventions(ModelConfigurationBuilder builder)
+    {
+        // Enums are stored by name: readable in SQL and safe when members are added.
+        builder.Properties<TeamRole>().HaveConversion<string>().HaveMaxLength(32);
+        builder.Properties<InstanceState>().HaveConversion<string>().HaveMaxLength(32);
+        builder.Properties<BindingState>().HaveConversion<string>().HaveMaxLength(32);
+        builder.Properties<OperationKind>().HaveConversion<string>().HaveMaxLength(32);
+        builder.Properties<OperationState>().HaveConversion<string>().HaveMaxLength(32);
+    }
+}

@@ -1,0 +1,30 @@
+namespace Portal.Domain.Backends;
+
+/// <summary>A server (or cluster) on company hardware that instances are provisioned on.</summary>
+public sealed class Backend
+{
+    public Guid Id { get; init; } = Guid.CreateVersion7();
+
+    public required string Name { get; set; }
+
+    /// <summary>The driver kind, e.g. <c>postgresql</c>.</summary>
+    public required string Kind { get; init; }
+
+    public required string Host { get; set; }
+
+    public int Port { get; set; }
+
+    public required string AdminUser { get; set; }
+
+    /// <summary>The admin password, encrypted with Data Protection; never stored or logged in clear.</summary>
+    public required string ProtectedAdminPassword { get; set; }
+
+    public DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>Result of the last "test connection".</summary>
+    public bool? LastCheckHealthy { get; set; }
+
+    public string? LastCheckMessage { get; set; }
+
+    public DateTimeOffset? LastCheckedAt { get; set; }
+}

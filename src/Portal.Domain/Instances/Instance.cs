@@ -1,0 +1,42 @@
+namespace Portal.Domain.Instances;
+
+/// <summary>A team's provisioned baseline service, e.g. one PostgreSQL database.</summary>
+public sealed class Instance
+{
+    public Guid Id { get; init; } = Guid.CreateVersion7();
+
+    public Guid TeamId { get; init; }
+
+    public Guid OfferingId { get; init; }
+
+    public Guid PlanId { get; set; }
+
+    public Guid BackendId { get; init; }
+
+    /// <summary>The name the team gave it; unique within the team among live instances. Never reaches a backend.</summary>
+    public required string Name { get; init; }
+
+    public InstanceState State { get; private set; } = InstanceState.PendingApproval;
+
+    /// <summary>A short line for people: the last error, or what happens now.</summary>
+    public string? StatusMessage { get; private set; }
+
+    public Guid CreatedBy { get; init; }
+
+    public DateTimeOffset CreatedAt { get; init; }
+
+    public DateTimeOffset UpdatedAt { get; private set; }
+
+    /// <summary>Moves to <paramref name="to"/> if the life cycle allows it, else throws.</summary>
+    public void MoveTo(InstanceState to, DateTimeOffset now, string? message = null)
+    {
+        if (!InstanceStateMachine.CanMove(State, to))
+        {
+            throw new InvalidStateTransitionException("Instance", State, to);
+        }
+
+        State = to;
+        StatusMessage = message;
+        UpdatedAt = now;
+    }
+}

@@ -1,0 +1,52 @@
+namespace Portal.Domain.Instances;
+
+public enum InstanceState
+{
+    PendingApproval,
+    Provisioning,
+    Ready,
+    Updating,
+    Deprovisioning,
+    Deleted,
+    Rejected,
+    Failed,
+    Degraded,
+}
+
+/// <summary>The instance life cycle: which state may follow which.</summary>
+public static class InstanceStateMachine
+{
+    private static readonly Dictionary<InstanceState, InstanceState[]> Next = new()
+    {
+        [InstanceState.PendingApproval] = [InstanceState.Provisioning, InstanceState.Rejected],
+        [InstanceState.Provisioning] = [InstanceState.Ready, InstanceState.Failed],
+        [InstanceState.Ready] = [InstanceState.Updating, InstanceState.Deprovisioning, InstanceState.Degraded],
+        [InstanceState.Updating] = [InstanceState.Ready, InstanceState.Failed],
+        [InstanceState.Degraded] = [InstanceState.Ready, InstanceState.Updating, InstanceState.Deprovisioning],
+        // A failed operation is retried (provision again) or given up (deprovision).
+        [InstanceState.Failed] = [InstanceState.Provisioning, InstanceState.Deprovisioning],
+        [InstanceState.Deprovisioning] = [InstanceState.Deleted, InstanceState.Failed],
+        [InstanceState.Deleted] = [],
+        [InstanceState.Rejected] = [],
+    };
+
+    public static bool CanMove(InstanceState from, InstanceState to) => Next[from].Contains(to);
+
+    public static bool IsTerminal(this InstanceState state) => Next[state].Length == 0;
+
+    /// <summary>True while a job is working on the instance.</summary>
+    public static bool IsBusy(this InstanceState state) =>
+        state is InstanceState.Provisioning or InstanceState.Updating or InstanceState.Deprovisioning;
+
+    /// <summary>Bindings can be made only for an instance that is up.</summary>
+    public static bool AcceptsBindings(this InstanceState state) =>
+        state is InstanceState.Ready or InstanceState.Degraded;
+}
+
+public sealed class InvalidStateTransitionException(string entity, object from, object to)
+    : InvalidOperationException($"{entity} cannot go from {from} to {to}.")
+{
+    public object From { get; } = from;
+
+    public object To { get; } = to;
+}

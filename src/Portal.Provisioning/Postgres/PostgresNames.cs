@@ -1,0 +1,20 @@
+namespace Portal.Provisioning.Postgres;
+
+/// <summary>
+/// Backend object names of a PostgreSQL instance. They derive from ids only (never from user text), so they
+/// are stable across retries, lowercase (no quoting surprises) and well below the 63-byte identifier limit.
+/// </summary>
+public static class PostgresNames
+{
+    /// <summary>Prefix of every binding login role.</summary>
+    public const string BindingRolePrefix = "pb_";
+
+    /// <summary>The instance's database, <c>pi_&lt;id&gt;</c>.</summary>
+    public static string Database(Guid instanceId) => $"pi_{instanceId:N}";
+
+    /// <summary>The NOLOGIN role that owns the instance's database and everything in it.</summary>
+    public static string OwnerRole(Guid instanceId) => $"pi_{instanceId:N}_owner";
+
+    /// <summary>The login role of one binding, <c>pb_&lt;id&gt;</c>.</summary>
+    public static string BindingRole(Guid bindingId) => $"{BindingRolePrefix}{bindingId:N}";
+}

@@ -1,0 +1,14 @@
+using Portal.Application;
+using Portal.Application.Jobs;
+using Portal.Data;
+
+// Works the job queues named in Jobs:Queues (default: "default"). Run as many as needed; the web host
+// can then set Jobs:RunServer=false.
+var builder = Host.CreateApplicationBuilder(args);
+builder.Configuration.AddPortalSettings();
+builder.AddPortalData();
+builder.AddPortalApplication();
+builder.AddPortalJobs();
+builder.AddPortalWorkers();
+
+builder.Build().Run();

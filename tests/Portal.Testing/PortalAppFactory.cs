@@ -1,0 +1,85 @@
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using Portal.Application.Access;
+using Portal.Data;
+using Portal.Migrations;
+using Xunit;
+
+namespace Portal.Testing;
+
+/// <summary>
+/// The real portal (web host, Hangfire server, OIDC server) on a fresh PostgreSQL database of its own,
+/// migrated and seeded with the demo: an admin, the demo team, and the PostgreSQL offering on the real
+/// backend server. The database is dropped when the factory is disposed.
+/// </summary>
+public class PortalAppFactory : WebApplicationFactory<Program>, IAsyncLifetime
+{
+    public string DatabaseName { get; } = $"portal_test_{Guid.NewGuid():N}";
+
+    public string AdminEmail => "admin@portal.local";
+
+    public string AdminPassword { get; private set; } = "";
+
+    private readonly string _passwordFile = Path.Combine(Path.GetTempPath(), $"portal-admin-{Guid.NewGuid():N}.txt");
+
+    public string ConnectionString => new NpgsqlConnectionStringBuilder(TestEnvironment.PortalServer) { Database = DatabaseName }.ConnectionString;
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        var backend = TestEnvironment.Backend;
+        builder.UseEnvironment("Development");
+        builder.UseStaticWebAssets();
+        builder.UseSetting("ConnectionStrings:Portal", ConnectionString);
+        builder.UseSetting("Demo:Enabled", "true");
+        builder.UseSetting("Demo:AdminPasswordFile", _passwordFile);
+        builder.UseSetting("Demo:PostgresBackend:Host", backend.Host);
+        builder.UseSetting("Demo:PostgresBackend:Port", backend.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        builder.UseSetting("Demo:PostgresBackend:AdminUser", backend.Username);
+        builder.UseSetting("Demo:PostgresBackend:AdminPassword", backend.Password);
+        builder.ConfigureServices(services => services.AddPortalMigrator());
+    }
+
+    public async ValueTask InitializeAsync()
+    {
+        await using (var connection = new NpgsqlConnection(TestEnvironment.PortalServer))
+        {
+            await connection.OpenAsync();
+            await using var create = new NpgsqlCommand($"CREATE DATABASE \"{DatabaseName}\"", connection);
+            await create.ExecuteNonQueryAsync();
+        }
+
+        // The migrator's own code path: migrate, install Hangfire's schema, seed.
+        await PortalMigrator.RunAsync(Services);
+        AdminPassword = (await File.ReadAllTextAsync(_passwordFile)).Trim();
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        File.Delete(_passwordFile);
+        NpgsqlConnection.ClearAllPools();
+        await using var connection = new NpgsqlConnection(TestEnvironment.PortalServer);
+        await connection.OpenAsync();
+        await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{DatabaseName}\" WITH (FORCE)", connection);
+        await drop.ExecuteNonQueryAsync();
+        GC.SuppressFinalize(this);
+    }
+
+    /// <summary>Runs a use-case handler as someone, the way a page does.</summary>
+    public async Task<T> RunAsync<THandler, T>(Func<THandler, Task<T>> use) where THandler : notnull
+    {
+        await using var scope = Services.CreateAsyncScope();
+        return await use(scope.ServiceProvider.GetRequiredService<THandler>());
+    }
+
+    /// <summary>The seeded platform admin as an actor.</summary>
+    public async Task<Actor> AdminAsync()
+    {
+        await using var scope = Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<PortalDbContext>();
+        var admin = db.Users.Single(u => u.Email == AdminEmail);
+        return new Actor(admin.Id, AdminEmail, IsPlatformAdmin: true);
+    }
+}

@@ -1,0 +1,14 @@
+using Microsoft.AspNetCore.Components.Authorization;
+using Portal.Application.Access;
+
+namespace Portal.Web.Services;
+
+/// <summary>The signed-in person behind the current circuit, as the handlers need them.</summary>
+public sealed class CurrentActor(AuthenticationStateProvider authentication)
+{
+    public async Task<Actor> GetAsync()
+    {
+        var state = await authentication.GetAuthenticationStateAsync();
+        return Actor.From(state.User);
+    }
+}

@@ -1,0 +1,63 @@
+using Hangfire;
+using Hangfire.Dashboard;
+using MudBlazor.Services;
+using Portal.Api.Auth;
+using Portal.Web.Components;
+using Portal.Web.Services;
+using Scalar.AspNetCore;
+
+namespace Portal.Web;
+
+public static class WebExtensions
+{
+    /// <summary>Blazor (interactive server) with MudBlazor, and the page-side services.</summary>
+    public static IHostApplicationBuilder AddPortalWeb(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddRazorComponents().AddInteractiveServerComponents();
+        builder.Services.AddCascadingAuthenticationState();
+        builder.Services.AddMudServices();
+        builder.Services.AddScoped<CurrentActor>();
+        builder.Services.AddHealthChecks();
+        return builder;
+    }
+
+    public static WebApplication UsePortalWeb(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        if (!app.Environment.IsDevelopment())
+        {
+            app.UseHsts();
+        }
+
+        app.UseStatusCodePages();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.UseAntiforgery();
+        return app;
+    }
+
+    /// <summary>The OpenAPI document at /openapi/v1.json and the interactive reference at /scalar/v1.</summary>
+    public static WebApplication MapPortalApiReference(this WebApplication app)
+    {
+        app.MapOpenApi().AllowAnonymous();
+        app.MapScalarApiReference(o => o.WithTitle("Portal API")).AllowAnonymous();
+        return app;
+    }
+
+    /// <summary>The Hangfire dashboard, for platform admins only.</summary>
+    public static WebApplication MapPortalJobsDashboard(this WebApplication app)
+    {
+        // The endpoint policy decides; Hangfire's own default filter would allow local requests only.
+        app.MapHangfireDashboard("/ops/jobs", new DashboardOptions { Authorization = [], AppPath = "/", DashboardTitle = "Portal jobs" })
+            .RequireAuthorization(AuthExtensions.PlatformAdminPolicy);
+        return app;
+    }
+
+    public static WebApplication MapPortalPages(this WebApplication app)
+    {
+        app.MapHealthChecks("/healthz").AllowAnonymous();
+        app.MapStaticAssets();
+        app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
+        return app;
+    }
+}
