@@ -41,7 +41,7 @@ public class PortalAppFactory : WebApplicationFactory<Program>, IAsyncLifetime
         builder.ConfigureServices(services => services.AddPortalMigrator());
     }
 
-    public async ValueTask InitializeAsync()
+    public virtual async ValueTask InitializeAsync()
     {
         await using (var connection = new NpgsqlConnection(TestEnvironment.PortalServer))
         {

@@ -11,8 +11,11 @@ namespace Portal.Web;
 public static class WebExtensions
 {
     /// <summary>Blazor (interactive server) with MudBlazor, and the page-side services.</summary>
-    public static IHostApplicationBuilder AddPortalWeb(this IHostApplicationBuilder builder)
+    public static WebApplicationBuilder AddPortalWeb(this WebApplicationBuilder builder)
     {
+        // Serve package assets (MudBlazor, blazor.web.js) from the build output in every environment, as
+        // `ops/portal up` runs it; a published app has them in wwwroot and this finds no manifest.
+        builder.WebHost.UseStaticWebAssets();
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddCascadingAuthenticationState();
         builder.Services.AddMudServices();

@@ -34,8 +34,21 @@ public static class TeamRoles
 
     public static string ToWire(this TeamRole role) => role.ToString().ToLowerInvariant();
 
-    public static bool TryParse(string? value, out TeamRole role) =>
-        Enum.TryParse(value, ignoreCase: true, out role) && Enum.IsDefined(role);
+    /// <summary>Parses a role by its name only: numbers and comma lists, which Enum.TryParse takes, are refused.</summary>
+    public static bool TryParse(string? value, out TeamRole role)
+    {
+        foreach (var candidate in Enum.GetValues<TeamRole>())
+        {
+            if (string.Equals(value, candidate.ToWire(), StringComparison.OrdinalIgnoreCase))
+            {
+                role = candidate;
+                return true;
+            }
+        }
+
+        role = default;
+        return false;
+    }
 }
 
 /// <summary>Platform-wide roles, held as ASP.NET Core Identity roles.</summary>

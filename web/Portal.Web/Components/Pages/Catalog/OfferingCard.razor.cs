@@ -41,8 +41,14 @@ public partial class OfferingCard
     private async Task RequestAsync()
     {
         _busy = true;
-        _error = await OnRequest(new RequestInstance(_teamId, Offering.Key, _plan ?? "", _name?.Trim() ?? ""));
-        _busy = false;
+        try
+        {
+            _error = await OnRequest(new RequestInstance(_teamId, Offering.Key, _plan ?? "", _name?.Trim() ?? ""));
+        }
+        finally
+        {
+            _busy = false;
+        }
     }
 
     private static string IconFor(string kind) => kind switch

@@ -37,6 +37,19 @@ public partial class InstancesGrid
     private async Task SearchAsync(string? search)
     {
         _search = search;
-        await ReloadAsync();
+        if (_grid is null)
+        {
+            return;
+        }
+
+        // A new search starts from the first page; navigating there loads it.
+        if (_grid.CurrentPage != 0)
+        {
+            _grid.NavigateTo(MudBlazor.Page.First);
+        }
+        else
+        {
+            await _grid.ReloadServerData();
+        }
     }
 }
