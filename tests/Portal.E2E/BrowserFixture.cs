@@ -34,9 +34,9 @@ public sealed class BrowserFixture : PortalAppFactory
     public override async ValueTask InitializeAsync()
     {
         var chromium = TestEnvironment.Chromium;
+        await base.InitializeAsync();
         UseKestrel(0);
         StartServer();
-        await base.InitializeAsync();
         BaseUrl = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
 
         _playwright = await Playwright.CreateAsync();

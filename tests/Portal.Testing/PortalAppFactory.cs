@@ -28,17 +28,25 @@ public class PortalAppFactory : WebApplicationFactory<Program>, IAsyncLifetime
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
-        var backend = TestEnvironment.Backend;
         builder.UseEnvironment("Development");
         builder.UseStaticWebAssets();
         builder.UseSetting("ConnectionStrings:Portal", ConnectionString);
-        builder.UseSetting("Demo:Enabled", "true");
-        builder.UseSetting("Demo:AdminPasswordFile", _passwordFile);
-        builder.UseSetting("Demo:PostgresBackend:Host", backend.Host);
-        builder.UseSetting("Demo:PostgresBackend:Port", backend.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        builder.UseSetting("Demo:PostgresBackend:AdminUser", backend.Username);
-        builder.UseSetting("Demo:PostgresBackend:AdminPassword", backend.Password);
-        builder.ConfigureServices(services => services.AddPortalMigrator());
+    }
+
+    /// <summary>The settings the migrator seeds the demo with: the admin, the demo team, the real backend.</summary>
+    private Dictionary<string, string?> MigratorSettings()
+    {
+        var backend = TestEnvironment.Backend;
+        return new()
+        {
+            ["ConnectionStrings:Portal"] = ConnectionString,
+            ["Demo:Enabled"] = "true",
+            ["Demo:AdminPasswordFile"] = _passwordFile,
+            ["Demo:PostgresBackend:Host"] = backend.Host,
+            ["Demo:PostgresBackend:Port"] = backend.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Demo:PostgresBackend:AdminUser"] = backend.Username,
+            ["Demo:PostgresBackend:AdminPassword"] = backend.Password,
+        };
     }
 
     public virtual async ValueTask InitializeAsync()
@@ -50,8 +58,8 @@ public class PortalAppFactory : WebApplicationFactory<Program>, IAsyncLifetime
             await create.ExecuteNonQueryAsync();
         }
 
-        // The migrator's own code path: migrate, install Hangfire's schema, seed.
-        await PortalMigrator.RunAsync(Services);
+        // As in production, the migrator runs before the portal starts (its job server needs the schema).
+        await MigratorProgram.RunAsync([], MigratorSettings());
         AdminPassword = (await File.ReadAllTextAsync(_passwordFile)).Trim();
     }
 
