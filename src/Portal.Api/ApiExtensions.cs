@@ -37,6 +37,7 @@ public static class ApiExtensions
         api.MapTeamsApi();
         api.MapCatalogApi();
         api.MapInstancesApi();
+        api.MapUsersApi();
         // Unknown API paths answer Problem Details too, not an HTML page.
         api.MapFallback(() => TypedResults.Problem(statusCode: 404, title: "Not found", detail: "No such API route."));
         return app;
