@@ -80,6 +80,9 @@ public static class AuthExtensions
             {
                 o.UseLocalServer();
                 o.UseAspNetCore();
+                // Check each token against its stored entry, so deleting a service account (which deletes
+                // its client and tokens) revokes its tokens at once rather than when they expire.
+                o.EnableTokenEntryValidation();
             });
         // Keys come from the database (created on first start), not from ephemeral development keys.
         services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>, ServerKeys>();

@@ -4,18 +4,24 @@ using Microsoft.EntityFrameworkCore;
 using Portal.Application.Access;
 using Portal.Application.Common;
 using Portal.Data;
+using OpenIddict.Abstractions;
+using Portal.Application.Teams;
 using Portal.Domain.Access;
 
 namespace Portal.Application.Accounts;
 
-public sealed record UserView(Guid Id, string Email, string DisplayName, bool IsPlatformAdmin, DateTimeOffset CreatedAt);
+/// <param name="ClientId">Set for platform service accounts: the OIDC client id they get tokens with.</param>
+public sealed record UserView(Guid Id, string Email, string DisplayName, bool IsPlatformAdmin, DateTimeOffset CreatedAt, string? ClientId = null);
 
 public sealed record CreateUser(string Email, string DisplayName, bool IsPlatformAdmin);
 
 /// <summary>The first password is shown once, to the admin who made the account, to hand over.</summary>
 public sealed record UserCreated(UserView User, string Password);
 
-/// <summary>People's local accounts (service accounts are listed with their teams). Platform admins only.</summary>
+/// <summary>
+/// People's local accounts and platform service accounts (team service accounts are listed with their
+/// teams). Platform admins only.
+/// </summary>
 public sealed class ListUsersHandler(IDbContextFactory<PortalDbContext> dbFactory, UserManager<PortalUser> users)
 {
     public async Task<IReadOnlyList<UserView>> HandleAsync(Actor actor, CancellationToken ct = default)
@@ -23,8 +29,11 @@ public sealed class ListUsersHandler(IDbContextFactory<PortalDbContext> dbFactor
         actor.RequirePlatformAdmin();
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var admins = (await users.GetUsersInRoleAsync(PlatformRoles.Admin)).Select(u => u.Id).ToHashSet();
-        var people = await db.Users.AsNoTracking().Where(u => u.ClientId == null).OrderBy(u => u.Email).ToListAsync(ct);
-        return people.Select(u => new UserView(u.Id, u.Email ?? "", u.DisplayName, admins.Contains(u.Id), u.CreatedAt)).ToList();
+        var accounts = await db.Users.AsNoTracking()
+            .Where(u => u.ClientId == null || !db.TeamMembers.Any(m => m.UserId == u.Id))
+            .OrderBy(u => u.ClientId != null).ThenBy(u => u.Email).ThenBy(u => u.UserName)
+            .ToListAsync(ct);
+        return accounts.Select(u => new UserView(u.Id, u.Email ?? "", u.DisplayName, admins.Contains(u.Id), u.CreatedAt, u.ClientId)).ToList();
     }
 }
 
@@ -56,11 +65,54 @@ public sealed class CreateUserHandler(UserManager<PortalUser> users, TimeProvide
         return new UserCreated(new UserView(user.Id, email, name, request.IsPlatformAdmin, user.CreatedAt), password);
     }
 
-    private static void Check(IdentityResult result)
+    internal static void Check(IdentityResult result)
     {
         if (!result.Succeeded)
         {
             throw new ValidationException(new Dictionary<string, string[]> { ["email"] = result.Errors.Select(e => e.Description).ToArray() });
         }
+    }
+}
+
+public sealed record CreatePlatformServiceAccount(string Name);
+
+/// <summary>
+/// A service account with the platform-admin role and no team, for the platform team's own automation
+/// (registering backends, managing offerings and accounts through the API). Platform admins only.
+/// </summary>
+public sealed class CreatePlatformServiceAccountHandler(
+    UserManager<PortalUser> users, IOpenIddictApplicationManager applications, TimeProvider clock)
+{
+    public async Task<ServiceAccountCreated> HandleAsync(Actor actor, CreatePlatformServiceAccount request, CancellationToken ct = default)
+    {
+        actor.RequirePlatformAdmin();
+        var name = request.Name?.Trim() ?? "";
+        new Validator().Require(name.Length is >= 2 and <= 60, "name", "Give the service account a name of 2 to 60 characters.").ThrowIfInvalid();
+        return await ServiceAccountFactory.CreateAsync(applications, name, "platform", PlatformRoles.Admin, clock.GetUtcNow(), async user =>
+        {
+            CreateUserHandler.Check(await users.CreateAsync(user));
+            CreateUserHandler.Check(await users.AddToRoleAsync(user, PlatformRoles.Admin));
+        }, ct);
+    }
+}
+
+/// <summary>Deletes an account (a person or a service account, with its OIDC client). Platform admins only.</summary>
+public sealed class DeleteUserHandler(UserManager<PortalUser> users, IOpenIddictApplicationManager applications)
+{
+    public async Task HandleAsync(Actor actor, Guid userId, CancellationToken ct = default)
+    {
+        actor.RequirePlatformAdmin();
+        if (userId == actor.UserId)
+        {
+            throw new ConflictException("You cannot delete your own account.");
+        }
+
+        var user = await users.FindByIdAsync(userId.ToString()) ?? throw new NotFoundException("Account");
+        if (user.ClientId is not null && await applications.FindByClientIdAsync(user.ClientId, ct) is { } app)
+        {
+            await applications.DeleteAsync(app, ct);
+        }
+
+        CreateUserHandler.Check(await users.DeleteAsync(user));
     }
 }

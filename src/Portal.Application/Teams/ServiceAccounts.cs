@@ -36,10 +36,28 @@ public sealed class CreateServiceAccountHandler(
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         await db.RequireAsync(actor, teamId, TeamPermission.ManageTeam, "Team", ct);
         var slug = await db.Teams.Where(t => t.Id == teamId).Select(t => t.Slug).FirstAsync(ct);
-
         var now = clock.GetUtcNow();
+        return await ServiceAccountFactory.CreateAsync(applications, name, slug, role.ToWire(), now, user =>
+        {
+            db.Users.Add(user);
+            db.TeamMembers.Add(new TeamMember { TeamId = teamId, UserId = user.Id, Role = role, AddedAt = now });
+            return db.SaveChangesAsync(ct);
+        }, ct);
+    }
+}
+
+/// <summary>
+/// Creates the user and the OIDC confidential client of a service account, and leaves no client behind
+/// when saving the user fails.
+/// </summary>
+internal static class ServiceAccountFactory
+{
+    public static async Task<ServiceAccountCreated> CreateAsync(
+        IOpenIddictApplicationManager applications, string name, string scope, string role, DateTimeOffset now,
+        Func<PortalUser, Task> save, CancellationToken ct)
+    {
         var user = new PortalUser { DisplayName = name, CreatedAt = now };
-        user.ClientId = $"sa-{slug}-{user.Id.ToString("N")[^12..]}";
+        user.ClientId = $"sa-{scope}-{user.Id.ToString("N")[^12..]}";
         user.UserName = user.ClientId;
         user.NormalizedUserName = user.ClientId.ToUpperInvariant();
         user.SecurityStamp = Guid.NewGuid().ToString("N");
@@ -50,24 +68,21 @@ public sealed class CreateServiceAccountHandler(
             ClientId = user.ClientId,
             ClientSecret = secret,
             ClientType = ClientTypes.Confidential,
-            DisplayName = $"{name} ({slug})",
+            DisplayName = $"{name} ({scope})",
             Permissions =
             {
                 Permissions.Endpoints.Token,
                 Permissions.GrantTypes.ClientCredentials,
-                Permissions.Prefixes.Scope + ApiScope,
+                Permissions.Prefixes.Scope + CreateServiceAccountHandler.ApiScope,
             },
         }, ct);
 
         try
         {
-            db.Users.Add(user);
-            db.TeamMembers.Add(new TeamMember { TeamId = teamId, UserId = user.Id, Role = role, AddedAt = now });
-            await db.SaveChangesAsync(ct);
+            await save(user);
         }
         catch
         {
-            // Leave no client behind that belongs to no account.
             if (await applications.FindByClientIdAsync(user.ClientId, CancellationToken.None) is { } app)
             {
                 await applications.DeleteAsync(app, CancellationToken.None);
@@ -76,7 +91,7 @@ public sealed class CreateServiceAccountHandler(
             throw;
         }
 
-        return new ServiceAccountCreated(user.Id, name, role.ToWire(), user.ClientId, secret, "/connect/token");
+        return new ServiceAccountCreated(user.Id, name, role, user.ClientId, secret, "/connect/token");
     }
 }
 
