@@ -26,7 +26,8 @@ public static class DataExtensions
 
         builder.Services.AddDataProtection()
             .SetApplicationName("Portal")
-            .PersistKeysToDbContext<PortalDbContext>();
+            .PersistKeysToDbContext<PortalDbContext>()
+            .ProtectKeysWithConfiguredCertificate(builder.Configuration);
         builder.Services.AddSingleton<SecretProtector>();
         builder.Services.AddSingleton(TimeProvider.System);
         return builder;

@@ -334,6 +334,51 @@ public sealed class PostgresDriverTests
     }
 
     [Fact]
+    public async Task TestBackendAsync_DatabaseOpenToEveryLogin_WarnsAndNamesIt()
+    {
+        var driver = new PostgresDriver(NullLogger<PostgresDriver>.Instance);
+        var database = "open_" + Guid.NewGuid().ToString("N")[..12];
+        await using var admin = await TestBackend.OpenAdminAsync();
+        await TestBackend.ExecuteAsync(admin, $"CREATE DATABASE {database}");
+        try
+        {
+            var report = await driver.TestBackendAsync(TestBackend.Endpoint, Ct);
+
+            // CREATE DATABASE grants CONNECT to PUBLIC, as PostgreSQL does by default.
+            Assert.True(report.Healthy, report.Message);
+            Assert.Contains("Warning", report.Message, StringComparison.Ordinal);
+            Assert.Contains(database, report.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await TestBackend.ExecuteAsync(admin, $"DROP DATABASE {database}");
+        }
+    }
+
+    [Fact]
+    public async Task TestBackendAsync_NotSuperuser_ReportsUnhealthy()
+    {
+        var driver = new PostgresDriver(NullLogger<PostgresDriver>.Instance);
+        var role = "plain_" + Guid.NewGuid().ToString("N")[..12];
+        var password = SecretGenerator.Password();
+        await using var admin = await TestBackend.OpenAdminAsync();
+        await TestBackend.ExecuteAsync(admin, $"CREATE ROLE {role} LOGIN PASSWORD '{password}'");
+        await TestBackend.ExecuteAsync(admin, $"GRANT CONNECT ON DATABASE postgres TO {role}");
+        try
+        {
+            var report = await driver.TestBackendAsync(TestBackend.Endpoint with { AdminUser = role, AdminPassword = password }, Ct);
+
+            Assert.False(report.Healthy);
+            Assert.Contains("not a superuser", report.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            await TestBackend.ExecuteAsync(admin, $"REVOKE CONNECT ON DATABASE postgres FROM {role}");
+            await TestBackend.ExecuteAsync(admin, $"DROP ROLE {role}");
+        }
+    }
+
+    [Fact]
     public async Task TestBackendAsync_WrongPassword_ReportsUnhealthy()
     {
         var driver = new PostgresDriver(NullLogger<PostgresDriver>.Instance);

@@ -69,7 +69,7 @@ public sealed class RegisterBackendHandler(
             CreatedAt = clock.GetUtcNow(),
         };
         db.Backends.Add(backend);
-        await db.SaveChangesAsync(ct);
+        await db.SaveOrConflictAsync($"A backend named '{name}' exists already.", ct);
         return backend.ToView();
     }
 }

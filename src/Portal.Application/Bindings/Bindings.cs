@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
-using Npgsql;
 using Portal.Application.Access;
 using Portal.Application.Common;
 using Portal.Application.Instances;
@@ -61,14 +60,7 @@ public sealed class CreateBindingHandler(IDbContextFactory<PortalDbContext> dbFa
         };
         db.Bindings.Add(binding);
         db.Operations.Add(operation);
-        try
-        {
-            await db.SaveChangesAsync(ct);
-        }
-        catch (DbUpdateException e) when (e.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
-        {
-            throw new ConflictException($"The instance has a binding for '{request.AppName}' already.");
-        }
+        await db.SaveOrConflictAsync($"The instance has a binding for '{request.AppName}' already.", ct);
 
         await queue.EnqueueAsync(operation.Id, ct);
         return new(binding.ToView(), operation.Id);
@@ -95,7 +87,7 @@ public sealed class DeleteBindingHandler(IDbContextFactory<PortalDbContext> dbFa
             InstanceId = instanceId, BindingId = binding.Id, Kind = OperationKind.Unbind, RequestedBy = actor.UserId, CreatedAt = now,
         };
         db.Operations.Add(operation);
-        await db.SaveConcurrentlyAsync(ct);
+        await db.SaveOrConflictAsync("The change collides with another one; reload and try again.", ct);
         await queue.EnqueueAsync(operation.Id, ct);
         return new(binding.ToView(), operation.Id);
     }

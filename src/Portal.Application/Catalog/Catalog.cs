@@ -65,7 +65,7 @@ public sealed class AddPlanHandler(IDbContextFactory<PortalDbContext> dbFactory)
             Limits = request.Limits ?? [],
         };
         db.Plans.Add(plan);
-        await db.SaveChangesAsync(ct);
+        await db.SaveOrConflictAsync($"The offering has a plan '{request.Key}' already.", ct);
         return new PlanView(plan.Id, plan.Key, plan.Name, plan.Description, plan.MonthlyCost, plan.Limits);
     }
 }

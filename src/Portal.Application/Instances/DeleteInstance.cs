@@ -29,7 +29,7 @@ public sealed class DeleteInstanceHandler(IDbContextFactory<PortalDbContext> dbF
         instance.MoveTo(InstanceState.Deprovisioning, now, "Waiting for a worker");
         var operation = new Operation { InstanceId = instance.Id, Kind = OperationKind.Deprovision, RequestedBy = actor.UserId, CreatedAt = now };
         db.Operations.Add(operation);
-        await db.SaveConcurrentlyAsync(ct);
+        await db.SaveOrConflictAsync("The change collides with another one; reload and try again.", ct);
         await queue.EnqueueAsync(operation.Id, ct);
         return new(await db.Summaries(db.Instances.Where(i => i.Id == instanceId)).FirstAsync(ct), operation.Id);
     }

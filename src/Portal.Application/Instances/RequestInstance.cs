@@ -1,5 +1,4 @@
 using Microsoft.EntityFrameworkCore;
-using Npgsql;
 using Portal.Application.Access;
 using Portal.Application.Common;
 using Portal.Application.Operations;
@@ -66,14 +65,7 @@ public sealed class RequestInstanceHandler(
         var operation = new Operation { InstanceId = instance.Id, Kind = OperationKind.Provision, RequestedBy = actor.UserId, CreatedAt = now };
         db.Instances.Add(instance);
         db.Operations.Add(operation);
-        try
-        {
-            await db.SaveChangesAsync(ct);
-        }
-        catch (DbUpdateException e) when (e.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
-        {
-            throw new ConflictException($"The team has an instance named '{request.Name}' already.");
-        }
+        await db.SaveOrConflictAsync($"The team has an instance named '{request.Name}' already.", ct);
 
         await queue.EnqueueAsync(operation.Id, ct);
         var team = await db.Teams.Where(t => t.Id == instance.TeamId).Select(t => t.Name).FirstAsync(ct);

@@ -24,19 +24,6 @@ public static class OperationMapping
             throw new ConflictException("Another operation on this instance is still running; try again when it has finished.");
         }
     }
-
-    /// <summary>Saves, turning a lost optimistic-concurrency race into a 409 for the user.</summary>
-    public static async Task SaveConcurrentlyAsync(this PortalDbContext db, CancellationToken ct)
-    {
-        try
-        {
-            await db.SaveChangesAsync(ct);
-        }
-        catch (DbUpdateConcurrencyException)
-        {
-            throw new ConflictException("Someone else changed this at the same moment; reload and try again.");
-        }
-    }
 }
 
 /// <summary>Hands operations to the background workers.</summary>

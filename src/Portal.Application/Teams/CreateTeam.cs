@@ -38,7 +38,7 @@ public sealed partial class CreateTeamHandler(IDbContextFactory<PortalDbContext>
         var team = new Team { Slug = slug, Name = name, CreatedAt = now };
         team.Members.Add(new TeamMember { TeamId = team.Id, UserId = actor.UserId, Role = TeamRole.Owner, AddedAt = now });
         db.Teams.Add(team);
-        await db.SaveChangesAsync(ct);
+        await db.SaveOrConflictAsync($"A team with the short name '{slug}' exists already.", ct);
         return new TeamSummary(team.Id, team.Slug, team.Name, TeamRole.Owner.ToWire(), 1);
     }
 

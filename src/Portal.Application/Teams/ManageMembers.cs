@@ -37,7 +37,7 @@ public sealed class SetMemberHandler(IDbContextFactory<PortalDbContext> dbFactor
             member.Role = role;
         }
 
-        await db.SaveChangesAsync(ct);
+        await db.SaveOrConflictAsync("The member was changed at the same moment; reload and try again.", ct);
         return new TeamMemberView(user.Id, user.Email ?? "", user.DisplayName, role.ToWire(), user.IsServiceAccount, user.ClientId);
     }
 

@@ -216,8 +216,18 @@ public sealed class PostgresDriver : IServiceDriver
         {
             await using var conn = await OpenAsync(backend, MaintenanceDatabase, ct);
             await using var cmd = new NpgsqlCommand("SELECT version()", conn);
-            var version = (string?)await cmd.ExecuteScalarAsync(ct);
-            return new HealthReport(true, version ?? "connected");
+            var version = (string?)await cmd.ExecuteScalarAsync(ct) ?? "connected";
+            if (!await IsSuperuserAsync(conn, ct))
+            {
+                return new HealthReport(false, $"{backend.AdminUser} is not a superuser; the driver needs one. ({version})");
+            }
+
+            var open = await DatabasesOpenToPublicAsync(conn, ct);
+            return open.Count == 0
+                ? new HealthReport(true, version)
+                : new HealthReport(true,
+                    $"{version}. Warning: every login may connect to {string.Join(", ", open)}; binding logins could open it. " +
+                    $"Run REVOKE CONNECT ON DATABASE … FROM PUBLIC for each.");
         }
         catch (Exception e) when (!ct.IsCancellationRequested)
         {
@@ -225,6 +235,31 @@ public sealed class PostgresDriver : IServiceDriver
             _logger.LogWarning("Backend test of {Backend} failed: {Error}", backend, e.Message);
             return new HealthReport(false, e.Message);
         }
+    }
+
+    private static async Task<bool> IsSuperuserAsync(NpgsqlConnection conn, CancellationToken ct)
+    {
+        await using var cmd = new NpgsqlCommand("SELECT rolsuper FROM pg_roles WHERE rolname = current_user", conn);
+        return await cmd.ExecuteScalarAsync(ct) is true;
+    }
+
+    /// <summary>Databases other than instances' that PUBLIC (so every binding login) may connect to.</summary>
+    private static async Task<List<string>> DatabasesOpenToPublicAsync(NpgsqlConnection conn, CancellationToken ct)
+    {
+        const string sql = """
+            SELECT d.datname FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a
+            WHERE d.datallowconn AND a.grantee = 0 AND a.privilege_type = 'CONNECT' AND d.datname NOT LIKE 'pi\_%'
+            ORDER BY 1
+            """;
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        var names = new List<string>();
+        while (await reader.ReadAsync(ct))
+        {
+            names.Add(reader.GetString(0));
+        }
+
+        return names;
     }
 
     private static async Task CreateOrAlterLoginAsync(

@@ -1,0 +1,28 @@
+using Microsoft.EntityFrameworkCore;
+using Npgsql;
+using Portal.Data;
+
+namespace Portal.Application.Common;
+
+public static class SaveExtensions
+{
+    /// <summary>
+    /// Saves, turning races the checks before it could not see into a 409 for the user: a lost
+    /// optimistic-concurrency race, or a unique index that a simultaneous request filled first.
+    /// </summary>
+    public static async Task SaveOrConflictAsync(this PortalDbContext db, string duplicateMessage, CancellationToken ct)
+    {
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateConcurrencyException)
+        {
+            throw new ConflictException("Someone else changed this at the same moment; reload and try again.");
+        }
+        catch (DbUpdateException e) when (e.InnerException is PostgresException { SqlState: PostgresErrorCodes.UniqueViolation })
+        {
+            throw new ConflictException(duplicateMessage);
+        }
+    }
+}
