@@ -1,5 +1,7 @@
 using Hangfire;
+using Hangfire.AspNetCore;
 using Hangfire.PostgreSql;
+using Hangfire.PostgreSql.Factories;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -14,13 +16,21 @@ public static class JobsExtensions
     /// <summary>The job storage (Hangfire on the portal's PostgreSQL, own schema) and the job client.</summary>
     public static IHostApplicationBuilder AddPortalJobs(this IHostApplicationBuilder builder)
     {
-        builder.Services.AddHangfire((sp, config) => config
+        // The storage and the job activator are this host's own services, not Hangfire's process-wide
+        // JobStorage.Current and JobActivator.Current: AddHangfire only adds them if none are registered,
+        // and a second host in the process (tests) would otherwise run the first one's jobs against its
+        // own container and database.
+        builder.Services.AddSingleton<JobActivator>(sp => new AspNetCoreJobActivator(sp.GetRequiredService<IServiceScopeFactory>()));
+        builder.Services.AddSingleton<JobStorage>(sp =>
+        {
+            var options = StorageOptions(prepareSchema: false);
+            var connectionString = DataExtensions.GetConnectionString(sp.GetRequiredService<IConfiguration>());
+            return new PostgreSqlStorage(new NpgsqlConnectionFactory(connectionString, options), options);
+        });
+        builder.Services.AddHangfire(config => config
             .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
             .UseSimpleAssemblyNameTypeSerializer()
-            .UseRecommendedSerializerSettings()
-            .UsePostgreSqlStorage(
-                o => o.UseNpgsqlConnection(DataExtensions.GetConnectionString(sp.GetRequiredService<IConfiguration>())),
-                StorageOptions(prepareSchema: false)));
+            .UseRecommendedSerializerSettings());
         return builder;
     }
 

@@ -164,24 +164,43 @@ public sealed class OperationJob(
 }
 
 /// <summary>
-/// A PostgreSQL advisory lock held for the life of a dedicated connection: released when disposed, or
-/// by the server when the worker dies.
+/// A PostgreSQL session advisory lock on its own unpooled connection: released when disposed, or by the
+/// server when the worker dies. (A pooled connection would keep the session, and the lock, alive.)
 /// </summary>
 internal sealed class InstanceLock : IAsyncDisposable
 {
     private readonly NpgsqlConnection _connection;
+    private readonly long _key;
 
-    private InstanceLock(NpgsqlConnection connection) => _connection = connection;
+    private InstanceLock(NpgsqlConnection connection, long key)
+    {
+        _connection = connection;
+        _key = key;
+    }
 
     public static async Task<InstanceLock> AcquireAsync(PortalDbContext db, Guid instanceId, CancellationToken ct)
     {
-        var connection = new NpgsqlConnection(db.Database.GetConnectionString());
+        var builder = new NpgsqlConnectionStringBuilder(db.Database.GetConnectionString()) { Pooling = false };
+        var connection = new NpgsqlConnection(builder.ConnectionString);
         await connection.OpenAsync(ct);
+        var key = BitConverter.ToInt64(instanceId.ToByteArray(), 8);
         await using var command = new NpgsqlCommand("SELECT pg_advisory_lock($1)", connection);
-        command.Parameters.AddWithValue(BitConverter.ToInt64(instanceId.ToByteArray(), 8));
+        command.Parameters.AddWithValue(key);
         await command.ExecuteNonQueryAsync(ct);
-        return new InstanceLock(connection);
+        return new InstanceLock(connection, key);
     }
 
-    public ValueTask DisposeAsync() => _connection.DisposeAsync();
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await using var command = new NpgsqlCommand("SELECT pg_advisory_unlock($1)", _connection);
+            command.Parameters.AddWithValue(_key);
+            await command.ExecuteNonQueryAsync();
+        }
+        finally
+        {
+            await _connection.DisposeAsync();
+        }
+    }
 }
