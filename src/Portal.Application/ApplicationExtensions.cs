@@ -21,6 +21,7 @@ public static class ApplicationExtensions
 
         builder.Services.AddScoped<OperationQueue>();
         builder.Services.AddScoped<OperationJob>();
+        builder.Services.AddOptions<OperationOptions>().BindConfiguration("Jobs");
         builder.Services.AddSingleton<InstanceEvents>();
 
         builder.Services.AddSingleton<IServiceDriver, PostgresDriver>();

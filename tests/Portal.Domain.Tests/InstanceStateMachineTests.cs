@@ -20,6 +20,7 @@ public sealed class InstanceStateMachineTests
         (InstanceState.Degraded, InstanceState.Updating),
         (InstanceState.Degraded, InstanceState.Deprovisioning),
         (InstanceState.Failed, InstanceState.Provisioning),
+        (InstanceState.Failed, InstanceState.Updating),
         (InstanceState.Failed, InstanceState.Deprovisioning),
         (InstanceState.Deprovisioning, InstanceState.Deleted),
         (InstanceState.Deprovisioning, InstanceState.Failed),

@@ -22,6 +22,7 @@ public static class CatalogApi
         var backends = api.MapGroup("/backends").WithTags("Backends");
         backends.MapGet("/", ListBackends).WithSummary("Backend servers (platform admins)");
         backends.MapPost("/", RegisterBackend).WithSummary("Register a backend server; the admin password is stored encrypted (platform admins)");
+        backends.MapPut("/{backendId:guid}", UpdateBackend).WithSummary("Change a backend's address or admin credentials (platform admins)");
         backends.MapPost("/{backendId:guid}/test", TestBackend).WithSummary("Test the connection to a backend (platform admins)");
         return api;
     }
@@ -48,6 +49,10 @@ public static class CatalogApi
         var backend = await handler.HandleAsync(http.Actor(), request, ct);
         return TypedResults.Created($"/api/v1/backends/{backend.Id}", backend);
     }
+
+    public static async Task<Ok<BackendView>> UpdateBackend(
+        HttpContext http, Guid backendId, UpdateBackend request, UpdateBackendHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.HandleAsync(http.Actor(), backendId, request, ct));
 
     public static async Task<Ok<BackendView>> TestBackend(HttpContext http, Guid backendId, TestBackendHandler handler, CancellationToken ct) =>
         TypedResults.Ok(await handler.HandleAsync(http.Actor(), backendId, ct));

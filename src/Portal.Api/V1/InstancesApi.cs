@@ -17,6 +17,7 @@ public static class InstancesApi
         instances.MapGet("/", ListInstances).WithSummary("Instances of your teams, paged (page from 0) and sorted");
         instances.MapPost("/", RequestInstance).WithSummary("Request an instance; answers 202 with the provision operation's URL");
         instances.MapGet("/{instanceId:guid}", GetInstance).WithSummary("An instance with its bindings and recent operations");
+        instances.MapPost("/{instanceId:guid}/retry", RetryInstance).WithSummary("Run a Failed instance's failed operation again; answers 202");
         instances.MapDelete("/{instanceId:guid}", DeleteInstance).WithSummary("Delete an instance; answers 202 with the deprovision operation's URL");
 
         var bindings = instances.MapGroup("/{instanceId:guid}/bindings").WithTags("Bindings");
@@ -48,6 +49,13 @@ public static class InstancesApi
 
     public static async Task<Accepted<AcceptedChange<InstanceSummary>>> DeleteInstance(
         HttpContext http, Guid instanceId, DeleteInstanceHandler handler, CancellationToken ct)
+    {
+        var accepted = await handler.HandleAsync(http.Actor(), instanceId, ct);
+        return TypedResults.Accepted(OperationUrl(accepted.OperationId), accepted);
+    }
+
+    public static async Task<Accepted<AcceptedChange<InstanceSummary>>> RetryInstance(
+        HttpContext http, Guid instanceId, RetryInstanceHandler handler, CancellationToken ct)
     {
         var accepted = await handler.HandleAsync(http.Actor(), instanceId, ct);
         return TypedResults.Accepted(OperationUrl(accepted.OperationId), accepted);

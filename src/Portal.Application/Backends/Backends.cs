@@ -15,6 +15,9 @@ public sealed record BackendView(
 
 public sealed record RegisterBackend(string Name, string Kind, string Host, int Port, string AdminUser, string AdminPassword);
 
+/// <param name="AdminPassword">A new admin password, or empty to keep the stored one.</param>
+public sealed record UpdateBackend(string Host, int Port, string AdminUser, string? AdminPassword);
+
 public static class BackendMapping
 {
     public static BackendView ToView(this Backend b) =>
@@ -70,6 +73,39 @@ public sealed class RegisterBackendHandler(
         };
         db.Backends.Add(backend);
         await db.SaveOrConflictAsync($"A backend named '{name}' exists already.", ct);
+        return backend.ToView();
+    }
+}
+
+/// <summary>
+/// Changes where a backend is or how the portal signs in to it (e.g. after the admin password was
+/// rotated). Its instances keep their names; the next operation uses the new details. Platform admins only.
+/// </summary>
+public sealed class UpdateBackendHandler(IDbContextFactory<PortalDbContext> dbFactory, SecretProtector secrets)
+{
+    public async Task<BackendView> HandleAsync(Actor actor, Guid backendId, UpdateBackend request, CancellationToken ct = default)
+    {
+        actor.RequirePlatformAdmin();
+        new Validator()
+            .Require(Uri.CheckHostName(request.Host) != UriHostNameType.Unknown, "host", "The host must be a host name or an IP address.")
+            .Require(request.Port is > 0 and < 65536, "port", "The port must be between 1 and 65535.")
+            .Require(!string.IsNullOrWhiteSpace(request.AdminUser), "adminUser", "Name the admin user.")
+            .ThrowIfInvalid();
+
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var backend = await db.Backends.FirstOrDefaultAsync(b => b.Id == backendId, ct) ?? throw new NotFoundException("Backend");
+        backend.Host = request.Host.Trim();
+        backend.Port = request.Port;
+        backend.AdminUser = request.AdminUser.Trim();
+        if (!string.IsNullOrEmpty(request.AdminPassword))
+        {
+            backend.ProtectedAdminPassword = secrets.Protect(request.AdminPassword);
+        }
+
+        backend.LastCheckHealthy = null;
+        backend.LastCheckMessage = null;
+        backend.LastCheckedAt = null;
+        await db.SaveChangesAsync(ct);
         return backend.ToView();
     }
 }

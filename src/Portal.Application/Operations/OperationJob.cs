@@ -2,6 +2,7 @@ using System.Text.Json;
 using Hangfire;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Npgsql;
 using Portal.Application.Backends;
 using Portal.Application.Instances;
@@ -26,13 +27,14 @@ public sealed class OperationJob(
     SecretProtector secrets,
     IBackgroundJobClient jobs,
     InstanceEvents events,
+    IOptions<OperationOptions> options,
     TimeProvider clock,
     ILogger<OperationJob> logger)
 {
     public const int MaxAttempts = 3;
 
-    /// <summary>Pause before attempt n+1.</summary>
-    public static TimeSpan RetryDelay(int attempt) => TimeSpan.FromSeconds(5 * attempt * attempt);
+    /// <summary>Pause before attempt n+1: the base delay times n² (5 s, then 20 s by default).</summary>
+    public TimeSpan RetryDelay(int attempt) => options.Value.RetryBaseDelay * (attempt * attempt);
 
     public async Task RunAsync(Guid operationId, CancellationToken ct)
     {
@@ -139,7 +141,7 @@ public sealed class OperationJob(
             operation.State = OperationState.Queued;
             operation.JobId = jobs.Schedule<OperationJob>(job => job.RunAsync(operationId, CancellationToken.None), delay);
             await db.SaveChangesAsync(ct);
-            await progress.WriteAsync($"Attempt {operation.Attempts} failed: {error} — retrying in {delay.TotalSeconds:0} s", ct);
+            await progress.WriteAsync($"Attempt {operation.Attempts} failed: {error} — retrying in {delay.TotalSeconds:0.#} s", ct);
             return;
         }
 
@@ -161,6 +163,13 @@ public sealed class OperationJob(
         await db.SaveChangesAsync(ct);
         await progress.WriteAsync($"Gave up after {operation.Attempts} attempts: {error}", ct);
     }
+}
+
+/// <summary>Settings of <see cref="OperationJob"/>, from the <c>Jobs</c> section.</summary>
+public sealed class OperationOptions
+{
+    /// <summary>The first retry waits this long; later ones wait longer (attempt² × this).</summary>
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(5);
 }
 
 /// <summary>

@@ -24,7 +24,7 @@ public static class InstanceStateMachine
         [InstanceState.Updating] = [InstanceState.Ready, InstanceState.Failed],
         [InstanceState.Degraded] = [InstanceState.Ready, InstanceState.Updating, InstanceState.Deprovisioning],
         // A failed operation is retried (provision again) or given up (deprovision).
-        [InstanceState.Failed] = [InstanceState.Provisioning, InstanceState.Deprovisioning],
+        [InstanceState.Failed] = [InstanceState.Provisioning, InstanceState.Updating, InstanceState.Deprovisioning],
         [InstanceState.Deprovisioning] = [InstanceState.Deleted, InstanceState.Failed],
         [InstanceState.Deleted] = [],
         [InstanceState.Rejected] = [],
