@@ -4,7 +4,9 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Portal.Api.Auth;
+using Microsoft.OpenApi;
 using Portal.Api.V1;
+using Portal.Application.Teams;
 
 namespace Portal.Api;
 
@@ -20,6 +22,23 @@ public static class ApiExtensions
             doc.Info.Title = "Portal API";
             doc.Info.Description = "Self-service baseline services. Authenticate with a bearer token from /connect/token " +
                                    "(client credentials of a team service account).";
+            // Declare how to get a token, so the reference page can fetch one and every operation needs one.
+            doc.Components ??= new OpenApiComponents();
+            doc.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
+            doc.Components.SecuritySchemes["oauth2"] = new OpenApiSecurityScheme
+            {
+                Type = SecuritySchemeType.OAuth2,
+                Description = "Client credentials of a team (or platform) service account.",
+                Flows = new OpenApiOAuthFlows
+                {
+                    ClientCredentials = new OpenApiOAuthFlow
+                    {
+                        TokenUrl = new Uri("/connect/token", UriKind.Relative),
+                        Scopes = new Dictionary<string, string> { [CreateServiceAccountHandler.ApiScope] = "The Portal API" },
+                    },
+                },
+            };
+            doc.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("oauth2", doc)] = [CreateServiceAccountHandler.ApiScope] }];
             return Task.CompletedTask;
         }));
         return builder;

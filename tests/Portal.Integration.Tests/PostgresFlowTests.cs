@@ -185,5 +185,6 @@ public sealed class PostgresFlowTests(PostgresFlowTests.Fixture fixture) : IClas
         var document = JsonNode.Parse(await fixture.CreateClient().GetStringAsync("/openapi/v1.json"))!;
         Assert.NotNull(document["paths"]!["/api/v1/instances"]);
         Assert.NotNull(document["paths"]!["/api/v1/instances/{instanceId}/bindings"]);
+        Assert.Equal("/connect/token", document["components"]!["securitySchemes"]!["oauth2"]!["flows"]!["clientCredentials"]!["tokenUrl"]!.GetValue<string>());
     }
 }

@@ -43,7 +43,11 @@ public static class WebExtensions
     public static WebApplication MapPortalApiReference(this WebApplication app)
     {
         app.MapOpenApi().AllowAnonymous();
-        app.MapScalarApiReference(o => o.WithTitle("Portal API")).AllowAnonymous();
+        app.MapScalarApiReference(o => o
+                .WithTitle("Portal API")
+                .AddPreferredSecuritySchemes("oauth2")
+                .AddClientCredentialsFlow("oauth2", flow => flow.WithSelectedScopes(Portal.Application.Teams.CreateServiceAccountHandler.ApiScope)))
+            .AllowAnonymous();
         return app;
     }
 
