@@ -79,6 +79,27 @@ public sealed partial class AccessTests(BrowserFixture fixture) : IClassFixture<
         await Assertions.Expect(page.Locator("[data-testid=teams-table]")).Not.ToContainTextAsync("Demo team");
     }
 
+    [Fact]
+    public async Task Person_ChangesGeneratedPassword_SignsInWithTheNewOne()
+    {
+        var admin = await fixture.AdminAsync();
+        var user = await fixture.RunAsync<CreateUserHandler, UserCreated>(h => h.HandleAsync(admin, new CreateUser("pat@example.com", "Pat", false)));
+        var page = await SignInAsync("pat@example.com", user.Password);
+
+        await page.ClickAsync("[data-testid=signed-in-user]");
+        await page.WaitForURLAsync("**/account");
+        await page.FillAsync("#current-password", "wrong-password-1");
+        await page.FillAsync("#new-password", "a-new-long-passphrase");
+        await page.ClickAsync("[data-testid=change-password]");
+        await Assertions.Expect(page.Locator("[data-testid=password-message]")).ToContainTextAsync("not right");
+
+        await page.FillAsync("#current-password", user.Password);
+        await page.ClickAsync("[data-testid=change-password]");
+        await Assertions.Expect(page.Locator("[data-testid=password-message]")).ToContainTextAsync("changed");
+
+        await SignInAsync("pat@example.com", "a-new-long-passphrase");
+    }
+
     [GeneratedRegex("/instances$")]
     private static partial Regex InstancesUrl();
 

@@ -24,13 +24,7 @@ public sealed class DeleteInstanceHandler(IDbContextFactory<PortalDbContext> dbF
             throw new ConflictException($"An instance that is {instance.State} cannot be deleted now.");
         }
 
-        await db.RequireNoOperationRunningAsync(instanceId, ct);
-        var now = clock.GetUtcNow();
-        instance.MoveTo(InstanceState.Deprovisioning, now, "Waiting for a worker");
-        var operation = new Operation { InstanceId = instance.Id, Kind = OperationKind.Deprovision, RequestedBy = actor.UserId, CreatedAt = now };
-        db.Operations.Add(operation);
-        await db.SaveOrConflictAsync("The change collides with another one; reload and try again.", ct);
-        await queue.EnqueueAsync(operation.Id, ct);
-        return new(await db.Summaries(db.Instances.Where(i => i.Id == instanceId)).FirstAsync(ct), operation.Id);
+        return await db.StartAsync(queue, actor, instance, OperationKind.Deprovision, InstanceState.Deprovisioning,
+            "Waiting for a worker", clock.GetUtcNow(), ct);
     }
 }

@@ -25,24 +25,17 @@ public sealed class RetryInstanceHandler(IDbContextFactory<PortalDbContext> dbFa
             throw new ConflictException($"Only a Failed instance can be retried; this one is {instance.State}.");
         }
 
-        await db.RequireNoOperationRunningAsync(instanceId, ct);
         var failed = await db.Operations
             .Where(o => o.InstanceId == instanceId && o.BindingId == null && o.State == OperationState.Failed)
             .OrderByDescending(o => o.CreatedAt)
             .Select(o => (OperationKind?)o.Kind)
             .FirstOrDefaultAsync(ct) ?? OperationKind.Provision;
-
-        var now = clock.GetUtcNow();
-        instance.MoveTo(failed switch
+        var moveTo = failed switch
         {
             OperationKind.Deprovision => InstanceState.Deprovisioning,
             OperationKind.Update => InstanceState.Updating,
             _ => InstanceState.Provisioning,
-        }, now, "Retrying: waiting for a worker");
-        var operation = new Operation { InstanceId = instanceId, Kind = failed, RequestedBy = actor.UserId, CreatedAt = now };
-        db.Operations.Add(operation);
-        await db.SaveOrConflictAsync("The change collides with another one; reload and try again.", ct);
-        await queue.EnqueueAsync(operation.Id, ct);
-        return new(await db.Summaries(db.Instances.Where(i => i.Id == instanceId)).FirstAsync(ct), operation.Id);
+        };
+        return await db.StartAsync(queue, actor, instance, failed, moveTo, "Retrying: waiting for a worker", clock.GetUtcNow(), ct);
     }
 }
