@@ -6,6 +6,7 @@ using Microsoft.Extensions.Options;
 using Portal.Data;
 using Portal.Data.Security;
 using Portal.Domain.Access;
+using Portal.Domain.Audit;
 using Portal.Domain.Backends;
 using Portal.Domain.Catalog;
 using Portal.Domain.Teams;
@@ -136,6 +137,8 @@ public sealed class PortalSeeder(
                 }
             }
 
+            db.AuditEvents.Add(SystemEvent("account.created", "account", admin.Id, $"{options.AdminEmail}, platform-admin (demo seed)"));
+
             // Printed once, on purpose: this is the only time the password exists in clear outside that file.
             Console.WriteLine($"Demo admin account: {options.AdminEmail}  password: {password}");
         }
@@ -164,6 +167,8 @@ public sealed class PortalSeeder(
                     CreatedAt = clock.GetUtcNow(),
                 };
                 db.Backends.Add(backend);
+                db.AuditEvents.Add(SystemEvent("backend.registered", "backend", backend.Id,
+                    $"{backend.Name}: {backend.Kind} at {backend.Host}:{backend.Port} (demo seed)"));
                 logger.LogInformation("Registered the demo backend {Backend} at {Host}:{Port}", backend.Name, backend.Host, backend.Port);
             }
 
@@ -173,6 +178,18 @@ public sealed class PortalSeeder(
 
         await db.SaveChangesAsync(ct);
     }
+
+    private AuditEvent SystemEvent(string action, string objectType, Guid objectId, string details) => new()
+    {
+        At = clock.GetUtcNow(),
+        ActorName = "portal-migrator",
+        ActorKind = AuditActorKinds.System,
+        Action = action,
+        ObjectType = objectType,
+        ObjectId = objectId.ToString(),
+        Outcome = AuditOutcomes.Success,
+        Details = details,
+    };
 
     private static void Check(IdentityResult result)
     {

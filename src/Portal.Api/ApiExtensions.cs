@@ -57,6 +57,7 @@ public static class ApiExtensions
         api.MapCatalogApi();
         api.MapInstancesApi();
         api.MapUsersApi();
+        api.MapAuditApi();
         // Unknown API paths answer Problem Details too, not an HTML page.
         api.MapFallback(() => TypedResults.Problem(statusCode: 404, title: "Not found", detail: "No such API route."));
         return app;

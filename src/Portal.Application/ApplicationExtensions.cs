@@ -20,6 +20,7 @@ public static class ApplicationExtensions
         }
 
         builder.Services.AddScoped<OperationQueue>();
+        builder.Services.AddScoped<Audit.AuditWriter>();
         builder.Services.AddScoped<OperationJob>();
         builder.Services.AddOptions<OperationOptions>().BindConfiguration("Jobs");
         builder.Services.AddSingleton<InstanceEvents>();

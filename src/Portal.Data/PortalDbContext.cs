@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
 using Portal.Domain.Access;
+using Portal.Domain.Audit;
 using Portal.Domain.Backends;
 using Portal.Domain.Bindings;
 using Portal.Domain.Catalog;
@@ -34,6 +35,8 @@ public sealed class PortalDbContext(DbContextOptions<PortalDbContext> options)
     public DbSet<OperationLine> OperationLines => Set<OperationLine>();
 
     public DbSet<ServerKey> ServerKeys => Set<ServerKey>();
+
+    public DbSet<AuditEvent> AuditEvents => Set<AuditEvent>();
 
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 

@@ -87,6 +87,24 @@ public sealed partial class RequestDatabaseTests(BrowserFixture fixture) : IClas
     }
 
     [Fact]
+    public async Task Admin_OpensAuditTrail_SeesSignInsAndVerifiesTheChain()
+    {
+        var page = await SignedInPageAsync();
+        await page.ClickAsync("text=Audit");
+        await page.WaitForURLAsync("**/audit");
+        var grid = page.Locator("[data-testid=audit-grid]");
+        await Assertions.Expect(grid).ToContainTextAsync("auth.signed-in");
+        await page.ClickAsync("[data-testid=verify-chain]");
+        await Assertions.Expect(page.Locator("[data-testid=chain-report]")).ToContainTextAsync("intact");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(BrowserFixture.ScreenshotDirectory, "audit.png"), FullPage = true });
+
+        var download = await page.RunAndWaitForDownloadAsync(() => page.ClickAsync("[data-testid=export-csv]"));
+        var csv = await File.ReadAllTextAsync(await download.PathAsync());
+        Assert.StartsWith("sequence,at,actor_id", csv);
+        Assert.Contains("auth.signed-in", csv);
+    }
+
+    [Fact]
     public async Task Browser_WrongPassword_ShowsMessageAndStaysSignedOut()
     {
         var context = await fixture.Browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = fixture.BaseUrl });

@@ -2,6 +2,7 @@ using Hangfire;
 using Hangfire.Dashboard;
 using MudBlazor.Services;
 using Portal.Api.Auth;
+using Portal.Api.V1;
 using Portal.Web.Components;
 using Portal.Web.Services;
 using Scalar.AspNetCore;
@@ -20,6 +21,7 @@ public static class WebExtensions
         builder.Services.AddCascadingAuthenticationState();
         builder.Services.AddMudServices();
         builder.Services.AddScoped<CurrentActor>();
+        builder.Services.AddHttpContextAccessor();
         builder.Services.AddHealthChecks();
         return builder;
     }
@@ -63,6 +65,7 @@ public static class WebExtensions
     public static WebApplication MapPortalPages(this WebApplication app)
     {
         app.MapHealthChecks("/healthz").AllowAnonymous();
+        app.MapAuditDownload();
         app.MapStaticAssets();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();
         return app;

@@ -112,7 +112,7 @@ public static class AuthExtensions
         return app;
     }
 
-    private static async Task<IResult> IssueTokenAsync(HttpContext http, UserManager<PortalUser> users)
+    private static async Task<IResult> IssueTokenAsync(HttpContext http, UserManager<PortalUser> users, Application.Audit.AuditWriter audit)
     {
         var request = http.GetOpenIddictServerRequest()
             ?? throw new InvalidOperationException("The OpenID Connect request cannot be retrieved.");
@@ -128,10 +128,13 @@ public static class AuthExtensions
             return Refuse(Errors.InvalidClient, "The client is not a service account of the portal.");
         }
 
+        await audit.WriteSignInAsync(user.UserName!, user.Id, Portal.Domain.Audit.AuditActorKinds.ServiceAccount,
+            http.Connection.RemoteIpAddress?.ToString(), succeeded: true, "token issued (client credentials)");
         var identity = new ClaimsIdentity(TokenValidationParameters.DefaultAuthenticationType, Claims.Name, Claims.Role);
         identity.SetClaim(Claims.Subject, user.Id.ToString());
         identity.SetClaim(Claims.Name, user.UserName);
         identity.SetClaims(Claims.Role, [.. await users.GetRolesAsync(user)]);
+        identity.SetClaim(Application.Access.Actor.KindClaim, Portal.Domain.Audit.AuditActorKinds.ServiceAccount);
         identity.SetScopes(request.GetScopes().Union([CreateServiceAccountHandler.ApiScope]));
         identity.SetDestinations(_ => [Destinations.AccessToken]);
         return Results.SignIn(new ClaimsPrincipal(identity), properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
@@ -146,5 +149,6 @@ public static class AuthExtensions
         [OpenIddictServerAspNetCoreDefaults.AuthenticationScheme]);
 
     /// <summary>The actor behind the current request, for handlers.</summary>
-    public static Actor Actor(this HttpContext http) => Application.Access.Actor.From(http.User);
+    public static Actor Actor(this HttpContext http) =>
+        Application.Access.Actor.From(http.User, http.Connection.RemoteIpAddress?.ToString());
 }

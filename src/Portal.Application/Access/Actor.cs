@@ -1,15 +1,22 @@
 using System.Security.Claims;
 using Portal.Domain.Access;
+using Portal.Domain.Audit;
 
 namespace Portal.Application.Access;
 
-/// <summary>Who is acting: a signed-in person or a service account, with their platform roles.</summary>
-public sealed record Actor(Guid UserId, string Name, bool IsPlatformAdmin)
+/// <summary>
+/// Who is acting: a signed-in person or a service account, with their platform roles, and the network
+/// address the action came from (for the audit trail).
+/// </summary>
+public sealed record Actor(Guid UserId, string Name, bool IsPlatformAdmin, string Kind = AuditActorKinds.User, string? Address = null)
 {
     /// <summary>The claim that carries the user id, in cookies and in access tokens alike.</summary>
     public const string UserIdClaim = "sub";
 
-    public static Actor From(ClaimsPrincipal principal)
+    /// <summary>Set in service accounts' access tokens.</summary>
+    public const string KindClaim = "portal_actor_kind";
+
+    public static Actor From(ClaimsPrincipal principal, string? address = null)
     {
         var id = principal.FindFirstValue(UserIdClaim) ?? principal.FindFirstValue(ClaimTypes.NameIdentifier);
         if (!Guid.TryParse(id, out var userId))
@@ -18,6 +25,7 @@ public sealed record Actor(Guid UserId, string Name, bool IsPlatformAdmin)
         }
 
         var isAdmin = principal.IsInRole(PlatformRoles.Admin) || principal.HasClaim("role", PlatformRoles.Admin);
-        return new Actor(userId, principal.Identity?.Name ?? id!, isAdmin);
+        var kind = principal.FindFirstValue(KindClaim) ?? AuditActorKinds.User;
+        return new Actor(userId, principal.Identity?.Name ?? id!, isAdmin, kind, address);
     }
 }

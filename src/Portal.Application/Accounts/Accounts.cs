@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Microsoft.AspNetCore.Identity;
 using Microsoft.EntityFrameworkCore;
 using Portal.Application.Access;
+using Portal.Application.Audit;
 using Portal.Application.Common;
 using Portal.Data;
 using OpenIddict.Abstractions;
@@ -38,7 +39,7 @@ public sealed class ListUsersHandler(IDbContextFactory<PortalDbContext> dbFactor
 }
 
 /// <summary>Creates a local account with a generated password. Platform admins only.</summary>
-public sealed class CreateUserHandler(UserManager<PortalUser> users, TimeProvider clock)
+public sealed class CreateUserHandler(UserManager<PortalUser> users, AuditWriter audit, TimeProvider clock)
 {
     public async Task<UserCreated> HandleAsync(Actor actor, CreateUser request, CancellationToken ct = default)
     {
@@ -62,6 +63,7 @@ public sealed class CreateUserHandler(UserManager<PortalUser> users, TimeProvide
             Check(await users.AddToRoleAsync(user, PlatformRoles.Admin));
         }
 
+        await audit.WriteAsync(actor, "account.created", "account", user.Id, details: $"{email}{(request.IsPlatformAdmin ? ", platform-admin" : "")}", ct: ct);
         return new UserCreated(new UserView(user.Id, email, name, request.IsPlatformAdmin, user.CreatedAt), password);
     }
 
@@ -81,23 +83,25 @@ public sealed record CreatePlatformServiceAccount(string Name);
 /// (registering backends, managing offerings and accounts through the API). Platform admins only.
 /// </summary>
 public sealed class CreatePlatformServiceAccountHandler(
-    UserManager<PortalUser> users, IOpenIddictApplicationManager applications, TimeProvider clock)
+    UserManager<PortalUser> users, IOpenIddictApplicationManager applications, AuditWriter audit, TimeProvider clock)
 {
     public async Task<ServiceAccountCreated> HandleAsync(Actor actor, CreatePlatformServiceAccount request, CancellationToken ct = default)
     {
         actor.RequirePlatformAdmin();
         var name = request.Name?.Trim() ?? "";
         new Validator().Require(name.Length is >= 2 and <= 60, "name", "Give the service account a name of 2 to 60 characters.").ThrowIfInvalid();
-        return await ServiceAccountFactory.CreateAsync(applications, name, "platform", PlatformRoles.Admin, clock.GetUtcNow(), async user =>
+        var created = await ServiceAccountFactory.CreateAsync(applications, name, "platform", PlatformRoles.Admin, clock.GetUtcNow(), async user =>
         {
             CreateUserHandler.Check(await users.CreateAsync(user));
             CreateUserHandler.Check(await users.AddToRoleAsync(user, PlatformRoles.Admin));
         }, ct);
+        await audit.WriteAsync(actor, "account.platform-service-account-created", "account", created.UserId, details: created.ClientId, ct: ct);
+        return created;
     }
 }
 
 /// <summary>Deletes an account (a person or a service account, with its OIDC client). Platform admins only.</summary>
-public sealed class DeleteUserHandler(UserManager<PortalUser> users, IOpenIddictApplicationManager applications)
+public sealed class DeleteUserHandler(UserManager<PortalUser> users, IOpenIddictApplicationManager applications, AuditWriter audit)
 {
     public async Task HandleAsync(Actor actor, Guid userId, CancellationToken ct = default)
     {
@@ -114,13 +118,14 @@ public sealed class DeleteUserHandler(UserManager<PortalUser> users, IOpenIddict
         }
 
         CreateUserHandler.Check(await users.DeleteAsync(user));
+        await audit.WriteAsync(actor, "account.deleted", "account", user.Id, details: user.ClientId ?? user.Email, ct: ct);
     }
 }
 
 public sealed record ChangePassword(string CurrentPassword, string NewPassword);
 
 /// <summary>Changes the signed-in person's own password (e.g. the generated first one).</summary>
-public sealed class ChangePasswordHandler(UserManager<PortalUser> users)
+public sealed class ChangePasswordHandler(UserManager<PortalUser> users, AuditWriter audit)
 {
     public async Task HandleAsync(Actor actor, ChangePassword request, CancellationToken ct = default)
     {
@@ -135,6 +140,8 @@ public sealed class ChangePasswordHandler(UserManager<PortalUser> users)
             .Require((request.NewPassword?.Length ?? 0) >= 12, "newPassword", "The new password needs at least 12 characters.")
             .ThrowIfInvalid();
         var result = await users.ChangePasswordAsync(user, request.CurrentPassword, request.NewPassword!);
+        await audit.WriteAsync(actor, "account.password-changed", "account", user.Id,
+            outcome: result.Succeeded ? Portal.Domain.Audit.AuditOutcomes.Success : Portal.Domain.Audit.AuditOutcomes.Failure, ct: ct);
         if (!result.Succeeded)
         {
             var wrongPassword = result.Errors.Any(e => e.Code == nameof(IdentityErrorDescriber.PasswordMismatch));

@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Portal.Application.Access;
+using Portal.Application.Audit;
 using Portal.Application.Common;
 using Portal.Data;
 using Portal.Data.Security;
@@ -72,6 +73,7 @@ public sealed class RegisterBackendHandler(
             CreatedAt = clock.GetUtcNow(),
         };
         db.Backends.Add(backend);
+        db.Audit(actor, backend.CreatedAt, "backend.registered", "backend", backend.Id, null, $"{backend.Name}: {backend.Kind} at {backend.Host}:{backend.Port}");
         await db.SaveOrConflictAsync($"A backend named '{name}' exists already.", ct);
         return backend.ToView();
     }
@@ -81,7 +83,7 @@ public sealed class RegisterBackendHandler(
 /// Changes where a backend is or how the portal signs in to it (e.g. after the admin password was
 /// rotated). Its instances keep their names; the next operation uses the new details. Platform admins only.
 /// </summary>
-public sealed class UpdateBackendHandler(IDbContextFactory<PortalDbContext> dbFactory, SecretProtector secrets)
+public sealed class UpdateBackendHandler(IDbContextFactory<PortalDbContext> dbFactory, SecretProtector secrets, TimeProvider clock)
 {
     public async Task<BackendView> HandleAsync(Actor actor, Guid backendId, UpdateBackend request, CancellationToken ct = default)
     {
@@ -105,6 +107,8 @@ public sealed class UpdateBackendHandler(IDbContextFactory<PortalDbContext> dbFa
         backend.LastCheckHealthy = null;
         backend.LastCheckMessage = null;
         backend.LastCheckedAt = null;
+        db.Audit(actor, clock.GetUtcNow(), "backend.updated", "backend", backend.Id, null,
+            $"{backend.Name}: {backend.AdminUser}@{backend.Host}:{backend.Port}{(string.IsNullOrEmpty(request.AdminPassword) ? "" : ", new password")}");
         await db.SaveChangesAsync(ct);
         return backend.ToView();
     }
@@ -123,6 +127,8 @@ public sealed class TestBackendHandler(
         backend.LastCheckHealthy = report.Healthy;
         backend.LastCheckMessage = report.Message.Length > 1000 ? report.Message[..1000] : report.Message;
         backend.LastCheckedAt = clock.GetUtcNow();
+        db.Audit(actor, backend.LastCheckedAt.Value, "backend.tested", "backend", backend.Id, null, backend.LastCheckMessage,
+            report.Healthy ? Portal.Domain.Audit.AuditOutcomes.Success : Portal.Domain.Audit.AuditOutcomes.Failure);
         await db.SaveChangesAsync(ct);
         return backend.ToView();
     }

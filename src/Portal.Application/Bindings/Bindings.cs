@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.EntityFrameworkCore;
 using Portal.Application.Access;
+using Portal.Application.Audit;
 using Portal.Application.Common;
 using Portal.Application.Instances;
 using Portal.Application.Operations;
@@ -60,6 +61,7 @@ public sealed class CreateBindingHandler(IDbContextFactory<PortalDbContext> dbFa
         };
         db.Bindings.Add(binding);
         db.Operations.Add(operation);
+        db.Audit(actor, now, "binding.requested", "binding", binding.Id, instance.TeamId, $"{request.AppName} on {instance.Name}");
         await db.SaveOrConflictAsync($"The instance has a binding for '{request.AppName}' already.", ct);
 
         await queue.EnqueueAsync(operation.Id, ct);
@@ -73,7 +75,7 @@ public sealed class DeleteBindingHandler(IDbContextFactory<PortalDbContext> dbFa
     public async Task<AcceptedChange<BindingView>> HandleAsync(Actor actor, Guid instanceId, Guid bindingId, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var (binding, _) = await db.RequireBindingAsync(actor, instanceId, bindingId, TeamPermission.Deploy, ct);
+        var (binding, instance) = await db.RequireBindingAsync(actor, instanceId, bindingId, TeamPermission.Deploy, ct);
         if (!Binding.CanMove(binding.State, BindingState.Deleting))
         {
             throw new ConflictException($"A binding that is {binding.State} cannot be deleted now.");
@@ -87,6 +89,7 @@ public sealed class DeleteBindingHandler(IDbContextFactory<PortalDbContext> dbFa
             InstanceId = instanceId, BindingId = binding.Id, Kind = OperationKind.Unbind, RequestedBy = actor.UserId, CreatedAt = now,
         };
         db.Operations.Add(operation);
+        db.Audit(actor, now, "binding.delete-requested", "binding", binding.Id, instance.TeamId, $"{binding.AppName} on {instance.Name}");
         await db.SaveOrConflictAsync("The change collides with another one; reload and try again.", ct);
         await queue.EnqueueAsync(operation.Id, ct);
         return new(binding.ToView(), operation.Id);
@@ -107,16 +110,21 @@ public sealed class ListBindingsHandler(IDbContextFactory<PortalDbContext> dbFac
 }
 
 /// <summary>Decrypts a binding's credentials for a team member who may read secrets. Never logged.</summary>
-public sealed class RevealCredentialsHandler(IDbContextFactory<PortalDbContext> dbFactory, SecretProtector secrets)
+public sealed class RevealCredentialsHandler(IDbContextFactory<PortalDbContext> dbFactory, SecretProtector secrets, TimeProvider clock)
 {
     public async Task<BindingCredentialsView> HandleAsync(Actor actor, Guid instanceId, Guid bindingId, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var (binding, _) = await db.RequireBindingAsync(actor, instanceId, bindingId, TeamPermission.ReadSecrets, ct);
+        var (binding, instance) = await db.RequireBindingAsync(actor, instanceId, bindingId, TeamPermission.ReadSecrets, ct);
         if (binding.State != BindingState.Ready || binding.ProtectedCredentials is null)
         {
             throw new ConflictException($"The binding's credentials are not ready; it is {binding.State}.");
         }
+
+        // Every reveal is on record, before the secret leaves.
+        db.Audit(actor, clock.GetUtcNow(), "binding.credentials-revealed", "binding", binding.Id, instance.TeamId,
+            $"{binding.AppName} on {instance.Name}");
+        await db.SaveChangesAsync(ct);
 
         var values = JsonSerializer.Deserialize<Dictionary<string, string>>(secrets.Unprotect(binding.ProtectedCredentials))!;
         return new BindingCredentialsView(binding.Id, binding.AppName, values);

@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Portal.Application.Access;
+using Portal.Application.Audit;
 using Portal.Application.Common;
 using Portal.Data;
 using Portal.Domain.Catalog;
@@ -35,7 +36,7 @@ public sealed class ListOfferingsHandler(IDbContextFactory<PortalDbContext> dbFa
 public sealed record AddPlan(string Key, string Name, string? Description, decimal MonthlyCost, Dictionary<string, int>? Limits);
 
 /// <summary>Adds a plan to an offering. Platform admins only.</summary>
-public sealed class AddPlanHandler(IDbContextFactory<PortalDbContext> dbFactory)
+public sealed class AddPlanHandler(IDbContextFactory<PortalDbContext> dbFactory, TimeProvider clock)
 {
     public async Task<PlanView> HandleAsync(Actor actor, Guid offeringId, AddPlan request, CancellationToken ct = default)
     {
@@ -65,13 +66,14 @@ public sealed class AddPlanHandler(IDbContextFactory<PortalDbContext> dbFactory)
             Limits = request.Limits ?? [],
         };
         db.Plans.Add(plan);
+        db.Audit(actor, clock.GetUtcNow(), "offering.plan-added", "offering", offering.Id, null, $"{offering.Key}/{plan.Key}, {plan.MonthlyCost} a month");
         await db.SaveOrConflictAsync($"The offering has a plan '{request.Key}' already.", ct);
         return new PlanView(plan.Id, plan.Key, plan.Name, plan.Description, plan.MonthlyCost, plan.Limits);
     }
 }
 
 /// <summary>Points an offering at the backend its new instances are placed on. Platform admins only.</summary>
-public sealed class SetOfferingBackendHandler(IDbContextFactory<PortalDbContext> dbFactory)
+public sealed class SetOfferingBackendHandler(IDbContextFactory<PortalDbContext> dbFactory, TimeProvider clock)
 {
     public async Task<OfferingView> HandleAsync(Actor actor, Guid offeringId, Guid backendId, CancellationToken ct = default)
     {
@@ -87,6 +89,7 @@ public sealed class SetOfferingBackendHandler(IDbContextFactory<PortalDbContext>
         }
 
         offering.BackendId = backend.Id;
+        db.Audit(actor, clock.GetUtcNow(), "offering.backend-set", "offering", offering.Id, null, $"{offering.Key} on {backend.Name}");
         await db.SaveChangesAsync(ct);
         return ListOfferingsHandler.ToView(offering);
     }

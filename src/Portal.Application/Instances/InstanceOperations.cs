@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Portal.Application.Access;
+using Portal.Application.Audit;
 using Portal.Application.Common;
 using Portal.Application.Operations;
 using Portal.Data;
@@ -22,6 +23,7 @@ internal static class InstanceOperations
         instance.MoveTo(moveTo, now, message);
         var operation = new Operation { InstanceId = instance.Id, Kind = kind, RequestedBy = actor.UserId, CreatedAt = now };
         db.Operations.Add(operation);
+        db.Audit(actor, now, $"instance.{kind.ToString().ToLowerInvariant()}-requested", "instance", instance.Id, instance.TeamId, instance.Name);
         await db.SaveOrConflictAsync("The change collides with another one; reload and try again.", ct);
         await queue.EnqueueAsync(operation.Id, ct);
         return new(await db.Summaries(db.Instances.Where(i => i.Id == instance.Id)).FirstAsync(ct), operation.Id);

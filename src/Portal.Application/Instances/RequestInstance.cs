@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Portal.Application.Access;
+using Portal.Application.Audit;
 using Portal.Application.Common;
 using Portal.Application.Operations;
 using Portal.Data;
@@ -65,6 +66,8 @@ public sealed class RequestInstanceHandler(
         var operation = new Operation { InstanceId = instance.Id, Kind = OperationKind.Provision, RequestedBy = actor.UserId, CreatedAt = now };
         db.Instances.Add(instance);
         db.Operations.Add(operation);
+        db.Audit(actor, now, "instance.requested", "instance", instance.Id, instance.TeamId,
+            $"{request.Name}: {offering.Key}, plan {plan.Key}");
         await db.SaveOrConflictAsync($"The team has an instance named '{request.Name}' already.", ct);
 
         await queue.EnqueueAsync(operation.Id, ct);

@@ -4,6 +4,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using Portal.Application.Audit;
 using Portal.Application.Backends;
 using Portal.Application.Instances;
 using Portal.Data;
@@ -73,6 +74,8 @@ public sealed class OperationJob(
             await RunDriverAsync(db, driver, operation, instance, binding, context, ct);
             operation.State = OperationState.Succeeded;
             operation.FinishedAt = clock.GetUtcNow();
+            db.Audit(null, operation.FinishedAt.Value, SucceededAction(operation.Kind), binding is null ? "instance" : "binding",
+                binding?.Id ?? instance.Id, instance.TeamId, $"{instance.Name}{(binding is null ? "" : $" / {binding.AppName}")}: {instance.State}");
             await db.SaveChangesAsync(ct);
             await progress.WriteAsync($"{operation.Kind} finished", ct);
         }
@@ -130,6 +133,15 @@ public sealed class OperationJob(
         }
     }
 
+    private static string SucceededAction(OperationKind kind) => kind switch
+    {
+        OperationKind.Provision => "instance.provisioned",
+        OperationKind.Update => "instance.updated",
+        OperationKind.Deprovision => "instance.deprovisioned",
+        OperationKind.Bind => "binding.created",
+        _ => "binding.deleted",
+    };
+
     private async Task RecordFailureAsync(Guid operationId, string error, OperationProgress progress, CancellationToken ct)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
@@ -149,6 +161,7 @@ public sealed class OperationJob(
         operation.State = OperationState.Failed;
         operation.FinishedAt = now;
         var message = $"{operation.Kind} failed: {error}";
+        var instance = await db.Instances.FirstAsync(i => i.Id == operation.InstanceId, ct);
         if (operation.BindingId is { } bindingId)
         {
             var binding = await db.Bindings.FirstAsync(b => b.Id == bindingId, ct);
@@ -156,9 +169,11 @@ public sealed class OperationJob(
         }
         else
         {
-            var instance = await db.Instances.FirstAsync(i => i.Id == operation.InstanceId, ct);
             instance.MoveTo(InstanceState.Failed, now, message);
         }
+
+        db.Audit(null, now, $"{operation.Kind.ToString().ToLowerInvariant()}.failed", operation.BindingId is null ? "instance" : "binding",
+            operation.BindingId ?? instance.Id, instance.TeamId, $"{instance.Name}: {error}", Portal.Domain.Audit.AuditOutcomes.Failure);
 
         await db.SaveChangesAsync(ct);
         await progress.WriteAsync($"Gave up after {operation.Attempts} attempts: {error}", ct);

@@ -1,6 +1,7 @@
 using System.Text.RegularExpressions;
 using Microsoft.EntityFrameworkCore;
 using Portal.Application.Access;
+using Portal.Application.Audit;
 using Portal.Application.Common;
 using Portal.Data;
 using Portal.Domain.Access;
@@ -38,6 +39,7 @@ public sealed partial class CreateTeamHandler(IDbContextFactory<PortalDbContext>
         var team = new Team { Slug = slug, Name = name, CreatedAt = now };
         team.Members.Add(new TeamMember { TeamId = team.Id, UserId = actor.UserId, Role = TeamRole.Owner, AddedAt = now });
         db.Teams.Add(team);
+        db.Audit(actor, now, "team.created", "team", team.Id, team.Id, $"{team.Name} ({team.Slug})");
         await db.SaveOrConflictAsync($"A team with the short name '{slug}' exists already.", ct);
         return new TeamSummary(team.Id, team.Slug, team.Name, TeamRole.Owner.ToWire(), 1);
     }

@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Portal.Application.Access;
+using Portal.Application.Audit;
 using Portal.Application.Common;
 using Portal.Data;
 using Portal.Domain.Access;
@@ -37,6 +38,7 @@ public sealed class SetMemberHandler(IDbContextFactory<PortalDbContext> dbFactor
             member.Role = role;
         }
 
+        db.Audit(actor, clock.GetUtcNow(), "team.member-set", "team", teamId, teamId, $"{user.Email ?? user.UserName} as {role.ToWire()}");
         await db.SaveOrConflictAsync("The member was changed at the same moment; reload and try again.", ct);
         return new TeamMemberView(user.Id, user.Email ?? "", user.DisplayName, role.ToWire(), user.IsServiceAccount, user.ClientId);
     }
@@ -53,7 +55,7 @@ public sealed class SetMemberHandler(IDbContextFactory<PortalDbContext> dbFactor
 }
 
 /// <summary>Removes a member (person or service account) from a team. Owners only.</summary>
-public sealed class RemoveMemberHandler(IDbContextFactory<PortalDbContext> dbFactory)
+public sealed class RemoveMemberHandler(IDbContextFactory<PortalDbContext> dbFactory, TimeProvider clock)
 {
     public async Task HandleAsync(Actor actor, Guid teamId, Guid userId, CancellationToken ct = default)
     {
@@ -63,6 +65,7 @@ public sealed class RemoveMemberHandler(IDbContextFactory<PortalDbContext> dbFac
             ?? throw new NotFoundException("Member");
         await SetMemberHandler.EnsureAnOwnerRemainsAsync(db, teamId, member, staysOwner: false, ct);
         db.TeamMembers.Remove(member);
+        db.Audit(actor, clock.GetUtcNow(), "team.member-removed", "team", teamId, teamId, $"user {userId}");
         await db.SaveChangesAsync(ct);
     }
 }

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using Microsoft.EntityFrameworkCore;
 using OpenIddict.Abstractions;
 using Portal.Application.Access;
+using Portal.Application.Audit;
 using Portal.Application.Common;
 using Portal.Data;
 using Portal.Domain.Access;
@@ -41,6 +42,7 @@ public sealed class CreateServiceAccountHandler(
         {
             db.Users.Add(user);
             db.TeamMembers.Add(new TeamMember { TeamId = teamId, UserId = user.Id, Role = role, AddedAt = now });
+            db.Audit(actor, now, "team.service-account-created", "account", user.Id, teamId, $"{user.ClientId} as {role.ToWire()}");
             return db.SaveChangesAsync(ct);
         }, ct);
     }
@@ -96,7 +98,8 @@ internal static class ServiceAccountFactory
 }
 
 /// <summary>Deletes a team's service account and its OIDC client; its tokens stop working. Owners only.</summary>
-public sealed class DeleteServiceAccountHandler(IDbContextFactory<PortalDbContext> dbFactory, IOpenIddictApplicationManager applications)
+public sealed class DeleteServiceAccountHandler(
+    IDbContextFactory<PortalDbContext> dbFactory, IOpenIddictApplicationManager applications, TimeProvider clock)
 {
     public async Task HandleAsync(Actor actor, Guid teamId, Guid userId, CancellationToken ct = default)
     {
@@ -111,6 +114,7 @@ public sealed class DeleteServiceAccountHandler(IDbContextFactory<PortalDbContex
         }
 
         db.Users.Remove(user);
+        db.Audit(actor, clock.GetUtcNow(), "team.service-account-deleted", "account", user.Id, teamId, user.ClientId);
         await db.SaveChangesAsync(ct);
     }
 }
