@@ -20,6 +20,13 @@ internal sealed class ProblemDetailsExceptionHandler(IProblemDetailsService prob
             {
                 Status = v.StatusCode, Title = v.Title, Detail = v.Message,
             },
+            Application.Quotas.QuotaExceededException q => new ProblemDetails
+            {
+                Status = q.StatusCode,
+                Title = q.Title,
+                Detail = q.Message,
+                Extensions = { ["quota"] = q.Breach.Quota, ["limit"] = q.Breach.Limit, ["used"] = q.Breach.Used },
+            },
             PortalException p => new ProblemDetails { Status = p.StatusCode, Title = p.Title, Detail = p.Message },
             InvalidStateTransitionException t => new ProblemDetails { Status = 409, Title = "Conflict", Detail = t.Message },
             BadHttpRequestException b => new ProblemDetails { Status = b.StatusCode, Title = "Bad request", Detail = b.Message },

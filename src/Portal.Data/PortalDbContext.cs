@@ -9,6 +9,7 @@ using Portal.Domain.Bindings;
 using Portal.Domain.Catalog;
 using Portal.Domain.Instances;
 using Portal.Domain.Operations;
+using Portal.Domain.Quotas;
 using Portal.Domain.Teams;
 
 namespace Portal.Data;
@@ -37,6 +38,8 @@ public sealed class PortalDbContext(DbContextOptions<PortalDbContext> options)
     public DbSet<ServerKey> ServerKeys => Set<ServerKey>();
 
     public DbSet<AuditEvent> AuditEvents => Set<AuditEvent>();
+
+    public DbSet<TeamQuota> TeamQuotas => Set<TeamQuota>();
 
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 

@@ -907,6 +907,27 @@ namespace Portal.Migrations.Migrations
                     b.ToTable("OperationLines");
                 });
 
+            modelBuilder.Entity("Portal.Domain.Quotas.TeamQuota", b =>
+                {
+                    b.Property<Guid>("TeamId")
+                        .HasColumnType("uuid");
+
+                    b.Property<int?>("MaxInstances")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("MaxInstancesPerOffering")
+                        .IsRequired()
+                        .HasColumnType("jsonb");
+
+                    b.Property<decimal?>("MaxMonthlyCost")
+                        .HasPrecision(12, 2)
+                        .HasColumnType("numeric(12,2)");
+
+                    b.HasKey("TeamId");
+
+                    b.ToTable("TeamQuotas");
+                });
+
             modelBuilder.Entity("Portal.Domain.Teams.Team", b =>
                 {
                     b.Property<Guid>("Id")
@@ -1099,6 +1120,15 @@ namespace Portal.Migrations.Migrations
                     b.HasOne("Portal.Domain.Operations.Operation", null)
                         .WithMany("Lines")
                         .HasForeignKey("OperationId")
+                        .OnDelete(DeleteBehavior.Cascade)
+                        .IsRequired();
+                });
+
+            modelBuilder.Entity("Portal.Domain.Quotas.TeamQuota", b =>
+                {
+                    b.HasOne("Portal.Domain.Teams.Team", null)
+                        .WithOne()
+                        .HasForeignKey("Portal.Domain.Quotas.TeamQuota", "TeamId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
                 });

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Portal.Api.Auth;
+using Portal.Application.Quotas;
 using Portal.Application.Teams;
 
 namespace Portal.Api.V1;
@@ -21,8 +22,16 @@ public static class TeamsApi
             .WithSummary("Create a service account; its client secret is shown once (owners)");
         teams.MapDelete("/{teamId:guid}/service-accounts/{userId:guid}", DeleteServiceAccount)
             .WithSummary("Delete a service account and its client (owners)");
+        teams.MapGet("/{teamId:guid}/quota", GetQuota).WithSummary("The team's quota and its use");
+        teams.MapPut("/{teamId:guid}/quota", SetQuota).WithSummary("Override the team's quota; null limits fall back to the defaults (platform admins)");
         return api;
     }
+
+    public static async Task<Ok<TeamQuotaView>> GetQuota(HttpContext http, Guid teamId, GetTeamQuotaHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.HandleAsync(http.Actor(), teamId, ct));
+
+    public static async Task<Ok<TeamQuotaView>> SetQuota(HttpContext http, Guid teamId, SetTeamQuota request, SetTeamQuotaHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.HandleAsync(http.Actor(), teamId, request, ct));
 
     public static async Task<Ok<IReadOnlyList<TeamSummary>>> ListTeams(HttpContext http, ListTeamsHandler handler, CancellationToken ct) =>
         TypedResults.Ok(await handler.HandleAsync(http.Actor(), ct));

@@ -3,6 +3,7 @@ using Portal.Application.Access;
 using Portal.Application.Audit;
 using Portal.Application.Common;
 using Portal.Application.Operations;
+using Portal.Application.Quotas;
 using Portal.Data;
 using Portal.Domain.Access;
 using Portal.Domain.Instances;
@@ -21,7 +22,7 @@ public sealed record RequestInstance(Guid TeamId, string Offering, string Plan, 
 /// operation to a background job. Developers and owners of the team.
 /// </summary>
 public sealed class RequestInstanceHandler(
-    IDbContextFactory<PortalDbContext> dbFactory, OperationQueue queue, TimeProvider clock)
+    IDbContextFactory<PortalDbContext> dbFactory, OperationQueue queue, QuotaService quotas, TimeProvider clock)
 {
     public async Task<AcceptedChange<InstanceSummary>> HandleAsync(Actor actor, RequestInstance request, CancellationToken ct = default)
     {
@@ -51,6 +52,9 @@ public sealed class RequestInstanceHandler(
             throw new ConflictException($"The team has an instance named '{request.Name}' already.");
         }
 
+        // The quota check and the insert share one transaction under the team's quota lock.
+        await using var transaction = await db.Database.BeginTransactionAsync(ct);
+        await quotas.EnsureRoomAsync(db, request.TeamId, offering.Key, plan.MonthlyCost, ct);
         var now = clock.GetUtcNow();
         var instance = new Instance
         {
@@ -69,6 +73,7 @@ public sealed class RequestInstanceHandler(
         db.Audit(actor, now, "instance.requested", "instance", instance.Id, instance.TeamId,
             $"{request.Name}: {offering.Key}, plan {plan.Key}");
         await db.SaveOrConflictAsync($"The team has an instance named '{request.Name}' already.", ct);
+        await transaction.CommitAsync(ct);
 
         await queue.EnqueueAsync(operation.Id, ct);
         var team = await db.Teams.Where(t => t.Id == instance.TeamId).Select(t => t.Name).FirstAsync(ct);

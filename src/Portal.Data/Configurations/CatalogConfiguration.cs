@@ -31,15 +31,32 @@ internal sealed class PlanConfiguration : IEntityTypeConfiguration<Plan>
         b.Property(p => p.Name).HasMaxLength(100);
         b.Property(p => p.Description).HasMaxLength(1000);
         b.Property(p => p.MonthlyCost).HasPrecision(12, 2);
-        b.Property(p => p.Limits)
-            .HasColumnType("jsonb")
-            .HasConversion(
-                v => JsonSerializer.Serialize(v, JsonSerializerOptions.Default),
-                v => JsonSerializer.Deserialize<Dictionary<string, int>>(v, JsonSerializerOptions.Default) ?? new(),
-                new ValueComparer<Dictionary<string, int>>(
-                    (a, c) => a!.Count == c!.Count && !a.Except(c).Any(),
-                    v => v.Aggregate(0, (h, kv) => HashCode.Combine(h, kv.Key, kv.Value)),
-                    v => new Dictionary<string, int>(v)));
+        b.Property(p => p.Limits).HasJsonCounts();
+    }
+}
+
+internal static class JsonCounts
+{
+    /// <summary>Stores a name → number map as a jsonb object.</summary>
+    public static PropertyBuilder<Dictionary<string, int>> HasJsonCounts(this PropertyBuilder<Dictionary<string, int>> property) => property
+        .HasColumnType("jsonb")
+        .HasConversion(
+            v => JsonSerializer.Serialize(v, JsonSerializerOptions.Default),
+            v => JsonSerializer.Deserialize<Dictionary<string, int>>(v, JsonSerializerOptions.Default) ?? new(),
+            new ValueComparer<Dictionary<string, int>>(
+                (a, c) => a!.Count == c!.Count && !a.Except(c).Any(),
+                v => v.Aggregate(0, (h, kv) => HashCode.Combine(h, kv.Key, kv.Value)),
+                v => new Dictionary<string, int>(v)));
+}
+
+internal sealed class TeamQuotaConfiguration : IEntityTypeConfiguration<Portal.Domain.Quotas.TeamQuota>
+{
+    public void Configure(EntityTypeBuilder<Portal.Domain.Quotas.TeamQuota> b)
+    {
+        b.HasKey(q => q.TeamId);
+        b.HasOne<Portal.Domain.Teams.Team>().WithOne().HasForeignKey<Portal.Domain.Quotas.TeamQuota>(q => q.TeamId).OnDelete(DeleteBehavior.Cascade);
+        b.Property(q => q.MaxMonthlyCost).HasPrecision(12, 2);
+        b.Property(q => q.MaxInstancesPerOffering).HasJsonCounts();
     }
 }
 
