@@ -89,13 +89,14 @@ public sealed class PortalSeeder(
             db.Offerings.Add(offering);
         }
 
-        AddPlanIfMissing(offering, "small", "Small", "Up to 20 connections. For development and small services.", 15m, 20);
-        AddPlanIfMissing(offering, "medium", "Medium", "Up to 100 connections. For production services.", 60m, 100);
+        AddPlanIfMissing(offering, "small", "Small", "Up to 20 connections. For development: a 30-day lease, extendable.", 15m, 20, 30);
+        AddPlanIfMissing(offering, "medium", "Medium", "Up to 100 connections. For production services.", 60m, 100, null);
         await db.SaveChangesAsync(ct);
         return offering;
     }
 
-    private static void AddPlanIfMissing(Offering offering, string key, string name, string description, decimal cost, int connections)
+    private static void AddPlanIfMissing(
+        Offering offering, string key, string name, string description, decimal cost, int connections, int? maxLeaseDays)
     {
         if (offering.Plans.All(p => p.Key != key))
         {
@@ -107,6 +108,7 @@ public sealed class PortalSeeder(
                 Description = description,
                 MonthlyCost = cost,
                 Limits = new() { ["connections"] = connections },
+                MaxLeaseDays = maxLeaseDays,
             });
         }
     }

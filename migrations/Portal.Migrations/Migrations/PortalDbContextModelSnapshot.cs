@@ -745,6 +745,9 @@ namespace Portal.Migrations.Migrations
                         .IsRequired()
                         .HasColumnType("jsonb");
 
+                    b.Property<int?>("MaxLeaseDays")
+                        .HasColumnType("integer");
+
                     b.Property<decimal>("MonthlyCost")
                         .HasPrecision(12, 2)
                         .HasColumnType("numeric(12,2)");
@@ -779,6 +782,12 @@ namespace Portal.Migrations.Migrations
 
                     b.Property<Guid>("CreatedBy")
                         .HasColumnType("uuid");
+
+                    b.Property<DateTimeOffset?>("ExpiresAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<DateTimeOffset?>("ExpiryWarnedAt")
+                        .HasColumnType("timestamp with time zone");
 
                     b.Property<string>("Name")
                         .IsRequired()

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Routing;
 using Portal.Api.Auth;
 using Portal.Application.Bindings;
 using Portal.Application.Instances;
+using Portal.Application.Leases;
 using Portal.Application.Operations;
 
 namespace Portal.Api.V1;
@@ -18,6 +19,7 @@ public static class InstancesApi
         instances.MapPost("/", RequestInstance).WithSummary("Request an instance; answers 202 with the provision operation's URL");
         instances.MapGet("/{instanceId:guid}", GetInstance).WithSummary("An instance with its bindings and recent operations");
         instances.MapPost("/{instanceId:guid}/retry", RetryInstance).WithSummary("Run a Failed instance's failed operation again; answers 202");
+        instances.MapPost("/{instanceId:guid}/lease", ExtendLease).WithSummary("Move the end of the instance's lease, within its plan's maximum (owners)");
         instances.MapDelete("/{instanceId:guid}", DeleteInstance).WithSummary("Delete an instance; answers 202 with the deprovision operation's URL");
 
         var bindings = instances.MapGroup("/{instanceId:guid}/bindings").WithTags("Bindings");
@@ -60,6 +62,10 @@ public static class InstancesApi
         var accepted = await handler.HandleAsync(http.Actor(), instanceId, ct);
         return TypedResults.Accepted(OperationUrl(accepted.OperationId), accepted);
     }
+
+    public static async Task<Ok<InstanceSummary>> ExtendLease(
+        HttpContext http, Guid instanceId, ExtendLease request, ExtendLeaseHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.HandleAsync(http.Actor(), instanceId, request, ct));
 
     public static async Task<Ok<IReadOnlyList<BindingView>>> ListBindings(
         HttpContext http, Guid instanceId, ListBindingsHandler handler, CancellationToken ct) =>

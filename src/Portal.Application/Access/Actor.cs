@@ -13,6 +13,9 @@ public sealed record Actor(Guid UserId, string Name, bool IsPlatformAdmin, strin
     /// <summary>The claim that carries the user id, in cookies and in access tokens alike.</summary>
     public const string UserIdClaim = "sub";
 
+    /// <summary>The portal itself, for what recurring jobs do (e.g. deprovision an expired lease).</summary>
+    public static readonly Actor System = new(Guid.Empty, "portal", IsPlatformAdmin: true, AuditActorKinds.System);
+
     /// <summary>Set in service accounts' access tokens.</summary>
     public const string KindClaim = "portal_actor_kind";
 

@@ -15,7 +15,7 @@ public static class AuditLog
         db.AuditEvents.Add(new AuditEvent
         {
             At = at,
-            ActorId = actor?.UserId,
+            ActorId = actor is null || actor.Kind == AuditActorKinds.System ? null : actor.UserId,
             ActorName = actor?.Name ?? "portal",
             ActorKind = actor?.Kind ?? AuditActorKinds.System,
             Action = action,

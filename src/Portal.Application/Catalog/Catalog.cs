@@ -8,7 +8,8 @@ using Portal.Domain.Instances;
 
 namespace Portal.Application.Catalog;
 
-public sealed record PlanView(Guid Id, string Key, string Name, string Description, decimal MonthlyCost, IReadOnlyDictionary<string, int> Limits);
+public sealed record PlanView(
+    Guid Id, string Key, string Name, string Description, decimal MonthlyCost, IReadOnlyDictionary<string, int> Limits, int? MaxLeaseDays = null);
 
 public sealed record OfferingView(
     Guid Id, string Key, string Kind, string Name, string Description, string Category, bool IsAvailable, Guid? BackendId,
@@ -30,10 +31,11 @@ public sealed class ListOfferingsHandler(IDbContextFactory<PortalDbContext> dbFa
 
     internal static OfferingView ToView(Offering o) => new(
         o.Id, o.Key, o.Kind, o.Name, o.Description, o.Category, o.BackendId is not null, o.BackendId,
-        o.Plans.Select(p => new PlanView(p.Id, p.Key, p.Name, p.Description, p.MonthlyCost, p.Limits)).ToList());
+        o.Plans.Select(p => new PlanView(p.Id, p.Key, p.Name, p.Description, p.MonthlyCost, p.Limits, p.MaxLeaseDays)).ToList());
 }
 
-public sealed record AddPlan(string Key, string Name, string? Description, decimal MonthlyCost, Dictionary<string, int>? Limits);
+/// <param name="MaxLeaseDays">The longest an instance may live; null: no limit.</param>
+public sealed record AddPlan(string Key, string Name, string? Description, decimal MonthlyCost, Dictionary<string, int>? Limits, int? MaxLeaseDays = null);
 
 /// <summary>Adds a plan to an offering. Platform admins only.</summary>
 public sealed class AddPlanHandler(IDbContextFactory<PortalDbContext> dbFactory, TimeProvider clock)
@@ -46,6 +48,7 @@ public sealed class AddPlanHandler(IDbContextFactory<PortalDbContext> dbFactory,
             .Require(request.Name?.Trim().Length is >= 2 and <= 100, "name", "Give the plan a name of 2 to 100 characters.")
             .Require(request.MonthlyCost >= 0, "monthlyCost", "The monthly cost cannot be negative.")
             .Require(request.Limits?.Values.All(v => v >= 0) ?? true, "limits", "Limits cannot be negative.")
+            .Require(request.MaxLeaseDays is null or > 0, "maxLeaseDays", "A lease lasts at least one day.")
             .ThrowIfInvalid();
 
         await using var db = await dbFactory.CreateDbContextAsync(ct);
@@ -64,11 +67,12 @@ public sealed class AddPlanHandler(IDbContextFactory<PortalDbContext> dbFactory,
             Description = request.Description?.Trim() ?? "",
             MonthlyCost = request.MonthlyCost,
             Limits = request.Limits ?? [],
+            MaxLeaseDays = request.MaxLeaseDays,
         };
         db.Plans.Add(plan);
         db.Audit(actor, clock.GetUtcNow(), "offering.plan-added", "offering", offering.Id, null, $"{offering.Key}/{plan.Key}, {plan.MonthlyCost} a month");
         await db.SaveOrConflictAsync($"The offering has a plan '{request.Key}' already.", ct);
-        return new PlanView(plan.Id, plan.Key, plan.Name, plan.Description, plan.MonthlyCost, plan.Limits);
+        return new PlanView(plan.Id, plan.Key, plan.Name, plan.Description, plan.MonthlyCost, plan.Limits, plan.MaxLeaseDays);
     }
 }
 

@@ -2,7 +2,7 @@ namespace Portal.Application.Instances;
 
 public sealed record InstanceSummary(
     Guid Id, string Name, Guid TeamId, string TeamName, string OfferingKey, string OfferingName, string PlanKey, string PlanName,
-    string State, string? StatusMessage, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt);
+    string State, string? StatusMessage, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? ExpiresAt = null);
 
 public sealed record OperationLineView(DateTimeOffset At, string Message);
 
@@ -13,10 +13,11 @@ public sealed record OperationView(
 public sealed record BindingView(Guid Id, Guid InstanceId, string AppName, string State, string? StatusMessage, DateTimeOffset CreatedAt);
 
 /// <summary>What the actor may do with the instance, so pages show only the actions that will work.</summary>
-public sealed record InstancePermissions(bool CanDeploy, bool CanReadSecrets);
+public sealed record InstancePermissions(bool CanDeploy, bool CanReadSecrets, bool CanManageTeam = false);
 
 public sealed record InstanceDetails(
-    InstanceSummary Instance, IReadOnlyList<BindingView> Bindings, IReadOnlyList<OperationView> Operations, InstancePermissions Permissions);
+    InstanceSummary Instance, IReadOnlyList<BindingView> Bindings, IReadOnlyList<OperationView> Operations, InstancePermissions Permissions,
+    int? MaxLeaseDays = null);
 
 /// <summary>An accepted change: the object as it is now, and the operation that carries the change out.</summary>
 public sealed record AcceptedChange<T>(T Value, Guid OperationId);

@@ -24,11 +24,12 @@ internal static class InstanceQueries
         {
             Id = i.Id, Name = i.Name, TeamId = i.TeamId, TeamName = t.Name, OfferingKey = o.Key, OfferingName = o.Name,
             PlanKey = p.Key, PlanName = p.Name, State = i.State, StatusMessage = i.StatusMessage, CreatedAt = i.CreatedAt, UpdatedAt = i.UpdatedAt,
+            ExpiresAt = i.ExpiresAt,
         };
 
     public static readonly System.Linq.Expressions.Expression<Func<InstanceRow, InstanceSummary>> ToSummary = r => new InstanceSummary(
         r.Id, r.Name, r.TeamId, r.TeamName, r.OfferingKey, r.OfferingName, r.PlanKey, r.PlanName, r.State.ToString(), r.StatusMessage,
-        r.CreatedAt, r.UpdatedAt);
+        r.CreatedAt, r.UpdatedAt, r.ExpiresAt);
 
     /// <summary>Loads an instance the actor may act on, or throws "not found" (also for other teams' instances).</summary>
     public static async Task<(Instance Instance, TeamRole Role)> RequireInstanceAsync(
@@ -54,6 +55,7 @@ internal sealed class InstanceRow
     public string? StatusMessage { get; init; }
     public DateTimeOffset CreatedAt { get; init; }
     public DateTimeOffset UpdatedAt { get; init; }
+    public DateTimeOffset? ExpiresAt { get; init; }
 }
 
 public sealed record ListInstances(
@@ -129,6 +131,7 @@ public sealed class GetInstanceHandler(IDbContextFactory<PortalDbContext> dbFact
             summary,
             bindings,
             operations.Select(Operations.OperationMapping.ToView).ToList(),
-            new InstancePermissions(role.Allows(TeamPermission.Deploy), role.Allows(TeamPermission.ReadSecrets)));
+            new InstancePermissions(role.Allows(TeamPermission.Deploy), role.Allows(TeamPermission.ReadSecrets), role.Allows(TeamPermission.ManageTeam)),
+            await db.Instances.Where(i => i.Id == instanceId).Join(db.Plans, i => i.PlanId, p => p.Id, (_, p) => p.MaxLeaseDays).FirstAsync(ct));
     }
 }

@@ -67,6 +67,7 @@ public sealed class RequestInstanceHandler(
             CreatedAt = now,
         };
         instance.MoveTo(InstanceState.Provisioning, now, "Waiting for a worker");
+        instance.StartLease(plan.MaxLeaseDays, now);
         var operation = new Operation { InstanceId = instance.Id, Kind = OperationKind.Provision, RequestedBy = actor.UserId, CreatedAt = now };
         db.Instances.Add(instance);
         db.Operations.Add(operation);
@@ -79,7 +80,7 @@ public sealed class RequestInstanceHandler(
         var team = await db.Teams.Where(t => t.Id == instance.TeamId).Select(t => t.Name).FirstAsync(ct);
         return new(
             new InstanceSummary(instance.Id, instance.Name, instance.TeamId, team, offering.Key, offering.Name, plan.Key, plan.Name,
-                instance.State.ToString(), instance.StatusMessage, instance.CreatedAt, instance.UpdatedAt),
+                instance.State.ToString(), instance.StatusMessage, instance.CreatedAt, instance.UpdatedAt, instance.ExpiresAt),
             operation.Id);
     }
 }

@@ -5,6 +5,8 @@ using Hangfire.PostgreSql.Factories;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Portal.Application.Leases;
 using Portal.Data;
 
 namespace Portal.Application.Jobs;
@@ -58,6 +60,19 @@ public static class JobsExtensions
             options.SchedulePollingInterval = TimeSpan.FromSeconds(2);
             options.ServerName = $"{Environment.MachineName}:{Environment.ProcessId}";
         });
+        builder.Services.AddHostedService<RecurringJobsRegistration>();
         return builder;
     }
+}
+
+/// <summary>Registers the recurring jobs under stable ids when a job server starts (idempotent).</summary>
+internal sealed class RecurringJobsRegistration(IRecurringJobManager recurring, IOptions<LeaseOptions> leases) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        recurring.AddOrUpdate<LeaseJob>(LeaseJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), leases.Value.Schedule);
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

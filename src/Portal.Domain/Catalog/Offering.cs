@@ -42,6 +42,9 @@ public sealed class Plan
 
     public decimal MonthlyCost { get; set; }
 
+    /// <summary>The longest an instance of this plan may live before it is deprovisioned; null: no limit.</summary>
+    public int? MaxLeaseDays { get; set; }
+
     /// <summary>Limits the driver applies, e.g. <c>connections</c> = 20.</summary>
     public Dictionary<string, int> Limits { get; set; } = [];
 

@@ -27,6 +27,33 @@ public sealed class Instance
 
     public DateTimeOffset UpdatedAt { get; private set; }
 
+    /// <summary>When the lease ends and the instance is deprovisioned; null: it does not expire.</summary>
+    public DateTimeOffset? ExpiresAt { get; private set; }
+
+    /// <summary>When the team was warned that the lease ends soon (once per lease).</summary>
+    public DateTimeOffset? ExpiryWarnedAt { get; private set; }
+
+    /// <summary>Starts the lease of a plan with a maximum, counted from <paramref name="now"/>.</summary>
+    public void StartLease(int? maxLeaseDays, DateTimeOffset now) => ExpiresAt = maxLeaseDays is { } days ? now.AddDays(days) : null;
+
+    /// <summary>
+    /// Moves the end of the lease to <paramref name="until"/>, which must lie after now and within the
+    /// plan's maximum counted from now.
+    /// </summary>
+    public void ExtendLease(DateTimeOffset until, int maxLeaseDays, DateTimeOffset now)
+    {
+        if (until <= now || until > now.AddDays(maxLeaseDays))
+        {
+            throw new ArgumentOutOfRangeException(nameof(until), $"A lease can be extended to at most {maxLeaseDays} days from now.");
+        }
+
+        ExpiresAt = until;
+        ExpiryWarnedAt = null;
+        UpdatedAt = now;
+    }
+
+    public void MarkExpiryWarned(DateTimeOffset now) => ExpiryWarnedAt = now;
+
     /// <summary>Moves to <paramref name="to"/> if the life cycle allows it, else throws.</summary>
     public void MoveTo(InstanceState to, DateTimeOffset now, string? message = null)
     {

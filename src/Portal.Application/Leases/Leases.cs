@@ -1,0 +1,117 @@
+using Hangfire;
+using Microsoft.EntityFrameworkCore;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Portal.Application.Access;
+using Portal.Application.Audit;
+using Portal.Application.Common;
+using Portal.Application.Instances;
+using Portal.Application.Operations;
+using Portal.Data;
+using Portal.Domain.Access;
+using Portal.Domain.Instances;
+using Portal.Domain.Operations;
+
+namespace Portal.Application.Leases;
+
+/// <summary>Settings of the lease job (section <c>Leases</c>).</summary>
+public sealed class LeaseOptions
+{
+    /// <summary>How long before the end of a lease the team is warned.</summary>
+    public TimeSpan WarnBefore { get; set; } = TimeSpan.FromDays(3);
+
+    /// <summary>Cron schedule of <see cref="LeaseJob"/>.</summary>
+    public string Schedule { get; set; } = "*/5 * * * *";
+}
+
+/// <param name="Until">The new end of the lease; at most the plan's maximum lease from now.</param>
+public sealed record ExtendLease(DateTimeOffset Until);
+
+/// <summary>Moves the end of an instance's lease, within its plan's maximum. Team owners.</summary>
+public sealed class ExtendLeaseHandler(IDbContextFactory<PortalDbContext> dbFactory, TimeProvider clock)
+{
+    public async Task<InstanceSummary> HandleAsync(Actor actor, Guid instanceId, ExtendLease request, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var (instance, _) = await db.RequireInstanceAsync(actor, instanceId, TeamPermission.ManageTeam, ct);
+        var maxDays = await db.Plans.Where(p => p.Id == instance.PlanId).Select(p => p.MaxLeaseDays).FirstAsync(ct);
+        if (instance.ExpiresAt is null || maxDays is not { } days)
+        {
+            throw new ConflictException("This instance has no lease to extend: its plan does not expire.");
+        }
+
+        if (!instance.State.AcceptsBindings())
+        {
+            throw new ConflictException($"Only a Ready instance's lease can be extended; this one is {instance.State}.");
+        }
+
+        var now = clock.GetUtcNow();
+        if (request.Until <= now || request.Until > now.AddDays(days))
+        {
+            throw ValidationException.For("until",
+                $"The plan allows a lease of at most {days} days from now (until {now.AddDays(days):yyyy-MM-dd HH:mm} UTC); " +
+                "a longer one needs an approved request.");
+        }
+
+        var previous = instance.ExpiresAt;
+        instance.ExtendLease(request.Until, days, now);
+        db.Audit(actor, now, "instance.lease-extended", "instance", instance.Id, instance.TeamId,
+            $"{instance.Name}: {previous:yyyy-MM-dd HH:mm} → {request.Until:yyyy-MM-dd HH:mm} UTC");
+        await db.SaveOrConflictAsync("The instance changed at the same moment; reload and try again.", ct);
+        return await db.Summaries(db.Instances.Where(i => i.Id == instanceId)).FirstAsync(ct);
+    }
+}
+
+/// <summary>
+/// Recurring: warns teams whose leases end soon, and deprovisions instances whose lease has ended —
+/// through the normal operation path, so it is audited, retried and shown like any deletion.
+/// </summary>
+[AutomaticRetry(Attempts = 0)]
+[DisableConcurrentExecution(timeoutInSeconds: 60)]
+public sealed class LeaseJob(
+    IDbContextFactory<PortalDbContext> dbFactory, OperationQueue queue, IOptions<LeaseOptions> options, TimeProvider clock, ILogger<LeaseJob> logger)
+{
+    public const string RecurringJobId = "lease-expiry";
+
+    public async Task RunAsync(CancellationToken ct)
+    {
+        var now = clock.GetUtcNow();
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+
+        var warnFrom = now + options.Value.WarnBefore;
+        var expiring = await db.Instances
+            .Where(i => i.ExpiresAt != null && i.ExpiresAt > now && i.ExpiresAt <= warnFrom && i.ExpiryWarnedAt == null
+                        && (i.State == InstanceState.Ready || i.State == InstanceState.Degraded))
+            .ToListAsync(ct);
+        foreach (var instance in expiring)
+        {
+            instance.MarkExpiryWarned(now);
+            db.Audit(Actor.System, now, "instance.lease-expiring", "instance", instance.Id, instance.TeamId,
+                $"{instance.Name} is deprovisioned at {instance.ExpiresAt:yyyy-MM-dd HH:mm} UTC unless its lease is extended");
+        }
+
+        await db.SaveChangesAsync(ct);
+
+        var expiredIds = await db.Instances
+            .Where(i => i.ExpiresAt != null && i.ExpiresAt <= now
+                        && (i.State == InstanceState.Ready || i.State == InstanceState.Degraded || i.State == InstanceState.Failed))
+            .Select(i => i.Id)
+            .ToListAsync(ct);
+        foreach (var id in expiredIds)
+        {
+            await using var instanceDb = await dbFactory.CreateDbContextAsync(ct);
+            var instance = await instanceDb.Instances.FirstAsync(i => i.Id == id, ct);
+            try
+            {
+                instanceDb.Audit(Actor.System, now, "instance.lease-expired", "instance", instance.Id, instance.TeamId, instance.Name);
+                await instanceDb.StartAsync(queue, Actor.System, instance, OperationKind.Deprovision, InstanceState.Deprovisioning,
+                    "The lease has ended", now, ct);
+            }
+            catch (PortalException e)
+            {
+                // Busy with another operation: the next run tries again.
+                logger.LogInformation("Lease of {Instance} ended, deprovisioning waits: {Reason}", instance.Id, e.Message);
+            }
+        }
+    }
+}

@@ -1,0 +1,109 @@
+using System.Net;
+using Npgsql;
+using Portal.Application.Leases;
+using Portal.Application.Teams;
+using Portal.Testing;
+
+namespace Portal.Integration.Tests;
+
+/// <summary>Leases: plans with a maximum lease expire their instances; owners extend within the maximum.</summary>
+public sealed class LeaseTests(LeaseTests.Fixture fixture) : IClassFixture<LeaseTests.Fixture>
+{
+    public sealed class Fixture : PortalAppFactory;
+
+    private async Task<ApiClient> TeamAccountAsync(Guid teamId, string role)
+    {
+        var admin = await fixture.AdminAsync();
+        var account = await fixture.RunAsync<CreateServiceAccountHandler, ServiceAccountCreated>(
+            h => h.HandleAsync(admin, teamId, new CreateServiceAccount($"ci-{role}", role)));
+        return await ApiClient.SignInAsync(fixture.CreateClient(), account.ClientId, account.ClientSecret);
+    }
+
+    private async Task SetExpiryAsync(string instanceId, TimeSpan fromNow)
+    {
+        await using var db = new NpgsqlConnection(fixture.ConnectionString);
+        await db.OpenAsync();
+        await using var command = new NpgsqlCommand("UPDATE \"Instances\" SET \"ExpiresAt\" = now() + $1 WHERE \"Id\" = $2", db);
+        command.Parameters.AddWithValue(fromNow);
+        command.Parameters.AddWithValue(Guid.Parse(instanceId));
+        Assert.Equal(1, await command.ExecuteNonQueryAsync());
+    }
+
+    private Task RunLeaseJobAsync() => fixture.RunAsync<LeaseJob, bool>(async job =>
+    {
+        await job.RunAsync(CancellationToken.None);
+        return true;
+    });
+
+    [Fact]
+    public async Task Lease_ExtendedWithinPlan_WarnedThenExpired_DeprovisionsTheRealDatabase()
+    {
+        var admin = await fixture.AdminAsync();
+        var teams = await fixture.RunAsync<ListTeamsHandler, IReadOnlyList<TeamSummary>>(h => h.HandleAsync(admin));
+        var teamId = teams.Single(t => t.Slug == "demo").Id;
+        var dev = await TeamAccountAsync(teamId, "developer");
+        var owner = await TeamAccountAsync(teamId, "owner");
+
+        var (_, body, _) = await dev.SendAsync(HttpMethod.Post, "/api/v1/instances", new { teamId, offering = "postgresql", plan = "small", name = "leased-db" });
+        var id = body!["value"]!["id"]!.GetValue<string>();
+        var expires = body["value"]!["expiresAt"]!.GetValue<DateTimeOffset>();
+        Assert.InRange(expires - DateTimeOffset.UtcNow, TimeSpan.FromDays(30) - TimeSpan.FromMinutes(5), TimeSpan.FromDays(30));
+        await dev.WaitForAsync($"/api/v1/instances/{id}", i => i["instance"]!["state"]!.GetValue<string>() == "Ready", "Ready");
+
+        // Owners extend within the plan's 30 days; beyond it is refused; developers may not.
+        var (status, problem, _) = await owner.SendAsync(HttpMethod.Post, $"/api/v1/instances/{id}/lease", new { until = DateTimeOffset.UtcNow.AddDays(40) });
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("30 days", problem!["errors"]!["until"]![0]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.Forbidden,
+            (await dev.SendAsync(HttpMethod.Post, $"/api/v1/instances/{id}/lease", new { until = DateTimeOffset.UtcNow.AddDays(10) })).Status);
+        var until = DateTimeOffset.UtcNow.AddDays(29);
+        var (extended, summary, _) = await owner.SendAsync(HttpMethod.Post, $"/api/v1/instances/{id}/lease", new { until });
+        Assert.Equal(HttpStatusCode.OK, extended);
+        Assert.Equal(until, summary!["expiresAt"]!.GetValue<DateTimeOffset>(), TimeSpan.FromMilliseconds(1));
+
+        // Close to the end, the team is warned once.
+        await SetExpiryAsync(id, TimeSpan.FromDays(1));
+        await RunLeaseJobAsync();
+        await RunLeaseJobAsync();
+        var platform = await PlatformAsync();
+        var warnings = (await platform.GetOkAsync($"/api/v1/audit?action=instance.lease-expiring&objectId={id}"))["items"]!.AsArray();
+        Assert.Single(warnings);
+        Assert.Equal("system", warnings[0]!["actorKind"]!.GetValue<string>());
+
+        // At the end, the instance is deprovisioned through the normal path: the database is gone.
+        await SetExpiryAsync(id, TimeSpan.FromMinutes(-1));
+        await RunLeaseJobAsync();
+        var deleted = await dev.WaitForAsync($"/api/v1/instances/{id}", i => i["instance"]!["state"]!.GetValue<string>() == "Deleted", "Deleted");
+        Assert.Contains(deleted["operations"]!.AsArray(), o => o!["kind"]!.GetValue<string>() == "Deprovision" && o["state"]!.GetValue<string>() == "Succeeded");
+        await using var backend = new NpgsqlConnection(TestEnvironment.Backend.ConnectionString);
+        await backend.OpenAsync();
+        await using var exists = new NpgsqlCommand("SELECT count(*) FROM pg_database WHERE datname = $1", backend);
+        exists.Parameters.AddWithValue($"pi_{Guid.Parse(id):N}");
+        Assert.Equal(0L, await exists.ExecuteScalarAsync());
+        Assert.Single((await platform.GetOkAsync($"/api/v1/audit?action=instance.lease-expired&objectId={id}"))["items"]!.AsArray());
+    }
+
+    [Fact]
+    public async Task Plan_WithoutLease_HasNoExpiryAndCannotBeExtended()
+    {
+        var admin = await fixture.AdminAsync();
+        var teams = await fixture.RunAsync<ListTeamsHandler, IReadOnlyList<TeamSummary>>(h => h.HandleAsync(admin));
+        var teamId = teams.Single(t => t.Slug == "demo").Id;
+        var owner = await TeamAccountAsync(teamId, "owner");
+        var (_, body, _) = await owner.SendAsync(HttpMethod.Post, "/api/v1/instances", new { teamId, offering = "postgresql", plan = "medium", name = "forever-db" });
+        Assert.Null(body!["value"]!["expiresAt"]);
+        var id = body["value"]!["id"]!.GetValue<string>();
+        await owner.WaitForAsync($"/api/v1/instances/{id}", i => i["instance"]!["state"]!.GetValue<string>() == "Ready", "Ready");
+        Assert.Equal(HttpStatusCode.Conflict,
+            (await owner.SendAsync(HttpMethod.Post, $"/api/v1/instances/{id}/lease", new { until = DateTimeOffset.UtcNow.AddDays(1) })).Status);
+        await owner.SendAsync(HttpMethod.Delete, $"/api/v1/instances/{id}");
+    }
+
+    private async Task<ApiClient> PlatformAsync()
+    {
+        var admin = await fixture.AdminAsync();
+        var account = await fixture.RunAsync<Portal.Application.Accounts.CreatePlatformServiceAccountHandler, ServiceAccountCreated>(
+            h => h.HandleAsync(admin, new Portal.Application.Accounts.CreatePlatformServiceAccount("lease-auditor")));
+        return await ApiClient.SignInAsync(fixture.CreateClient(), account.ClientId, account.ClientSecret);
+    }
+}
