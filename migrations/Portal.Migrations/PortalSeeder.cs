@@ -89,18 +89,19 @@ public sealed class PortalSeeder(
             db.Offerings.Add(offering);
         }
 
-        AddPlanIfMissing(offering, "small", "Small", "Up to 20 connections. For development: a 30-day lease, extendable.", 15m, 20, 30);
-        AddPlanIfMissing(offering, "medium", "Medium", "Up to 100 connections. For production services.", 60m, 100, null);
+        AddPlanIfMissing(db, offering, "small", "Small", "Up to 20 connections. For development: a 30-day lease, extendable.", 15m, 20, 30);
+        AddPlanIfMissing(db, offering, "medium", "Medium", "Up to 100 connections. For production services.", 60m, 100, null);
         await db.SaveChangesAsync(ct);
         return offering;
     }
 
     private static void AddPlanIfMissing(
-        Offering offering, string key, string name, string description, decimal cost, int connections, int? maxLeaseDays)
+        PortalDbContext db, Offering offering, string key, string name, string description, decimal cost, int connections, int? maxLeaseDays)
     {
         if (offering.Plans.All(p => p.Key != key))
         {
-            offering.Plans.Add(new Plan
+            // Through the set: a new plan of an existing offering must be inserted, not updated.
+            db.Plans.Add(new Plan
             {
                 OfferingId = offering.Id,
                 Key = key,

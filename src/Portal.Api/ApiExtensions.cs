@@ -16,6 +16,8 @@ public static class ApiExtensions
     public static IHostApplicationBuilder AddPortalApi(this IHostApplicationBuilder builder)
     {
         builder.Services.AddProblemDetails();
+        // Enums travel by name ("TeamOwners", "Create"), as they are stored.
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
         builder.Services.AddExceptionHandler<ProblemDetailsExceptionHandler>();
         builder.Services.AddOpenApi("v1", o => o.AddDocumentTransformer((doc, _, _) =>
         {
@@ -58,6 +60,7 @@ public static class ApiExtensions
         api.MapInstancesApi();
         api.MapUsersApi();
         api.MapAuditApi();
+        api.MapApprovalsApi();
         // Unknown API paths answer Problem Details too, not an HTML page.
         api.MapFallback(() => TypedResults.Problem(statusCode: 404, title: "Not found", detail: "No such API route."));
         return app;

@@ -22,6 +22,7 @@ public static class ApplicationExtensions
         builder.Services.AddScoped<OperationQueue>();
         builder.Services.AddScoped<Audit.AuditWriter>();
         builder.Services.AddSingleton<Quotas.QuotaService>();
+        builder.Services.AddSingleton<Approvals.ApprovalAccess>();
         builder.Services.AddScoped<Leases.LeaseJob>();
         builder.Services.AddOptions<Leases.LeaseOptions>().BindConfiguration("Leases");
         builder.Services.AddOptions<Quotas.QuotaDefaults>().BindConfiguration("Quotas:Defaults");

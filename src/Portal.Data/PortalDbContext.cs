@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Identity;
 using Microsoft.AspNetCore.Identity.EntityFrameworkCore;
 using Microsoft.EntityFrameworkCore;
 using Portal.Domain.Access;
+using Portal.Domain.Approvals;
 using Portal.Domain.Audit;
 using Portal.Domain.Backends;
 using Portal.Domain.Bindings;
@@ -41,6 +42,12 @@ public sealed class PortalDbContext(DbContextOptions<PortalDbContext> options)
 
     public DbSet<TeamQuota> TeamQuotas => Set<TeamQuota>();
 
+    public DbSet<ApprovalRule> ApprovalRules => Set<ApprovalRule>();
+
+    public DbSet<ApprovalRequest> ApprovalRequests => Set<ApprovalRequest>();
+
+    public DbSet<ApprovalDecisionRecord> ApprovalDecisions => Set<ApprovalDecisionRecord>();
+
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 
     protected override void OnModelCreating(ModelBuilder builder)
@@ -58,5 +65,7 @@ public sealed class PortalDbContext(DbContextOptions<PortalDbContext> options)
         builder.Properties<BindingState>().HaveConversion<string>().HaveMaxLength(32);
         builder.Properties<OperationKind>().HaveConversion<string>().HaveMaxLength(32);
         builder.Properties<OperationState>().HaveConversion<string>().HaveMaxLength(32);
+        builder.Properties<ApprovalOperation>().HaveConversion<string>().HaveMaxLength(32);
+        builder.Properties<RequestStatus>().HaveConversion<string>().HaveMaxLength(32);
     }
 }

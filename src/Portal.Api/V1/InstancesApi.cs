@@ -16,7 +16,8 @@ public static class InstancesApi
     {
         var instances = api.MapGroup("/instances").WithTags("Instances");
         instances.MapGet("/", ListInstances).WithSummary("Instances of your teams, paged (page from 0) and sorted");
-        instances.MapPost("/", RequestInstance).WithSummary("Request an instance; answers 202 with the provision operation's URL");
+        instances.MapPost("/", RequestInstance)
+            .WithSummary("Request an instance; answers 202 with the provision operation's URL, or the approval request's when a policy gates it");
         instances.MapGet("/{instanceId:guid}", GetInstance).WithSummary("An instance with its bindings and recent operations");
         instances.MapPost("/{instanceId:guid}/retry", RetryInstance).WithSummary("Run a Failed instance's failed operation again; answers 202");
         instances.MapPost("/{instanceId:guid}/lease", ExtendLease).WithSummary("Move the end of the instance's lease, within its plan's maximum (owners)");
@@ -32,7 +33,11 @@ public static class InstancesApi
         return api;
     }
 
-    private static string OperationUrl(Guid operationId) => $"/api/v1/operations/{operationId}";
+    private static string OperationUrl(Guid? operationId) => $"/api/v1/operations/{operationId}";
+
+    /// <summary>Where to follow an accepted change: its operation, or the approval request it waits on.</summary>
+    private static string FollowUrl<T>(AcceptedChange<T> accepted) =>
+        accepted.ApprovalRequestId is { } approval ? $"/api/v1/approvals/{approval}" : OperationUrl(accepted.OperationId);
 
     public static async Task<Ok<Page<InstanceSummary>>> ListInstances(
         HttpContext http, ListInstancesHandler handler, CancellationToken ct,
@@ -43,7 +48,7 @@ public static class InstancesApi
         HttpContext http, RequestInstance request, RequestInstanceHandler handler, CancellationToken ct)
     {
         var accepted = await handler.HandleAsync(http.Actor(), request, ct);
-        return TypedResults.Accepted(OperationUrl(accepted.OperationId), accepted);
+        return TypedResults.Accepted(FollowUrl(accepted), accepted);
     }
 
     public static async Task<Ok<InstanceDetails>> GetInstance(HttpContext http, Guid instanceId, GetInstanceHandler handler, CancellationToken ct) =>

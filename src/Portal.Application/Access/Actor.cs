@@ -10,6 +10,9 @@ namespace Portal.Application.Access;
 /// </summary>
 public sealed record Actor(Guid UserId, string Name, bool IsPlatformAdmin, string Kind = AuditActorKinds.User, string? Address = null)
 {
+    /// <summary>Holds the platform role <c>approver</c>: may decide stages that name platform approvers.</summary>
+    public bool IsApprover { get; init; }
+
     /// <summary>The claim that carries the user id, in cookies and in access tokens alike.</summary>
     public const string UserIdClaim = "sub";
 
@@ -29,6 +32,9 @@ public sealed record Actor(Guid UserId, string Name, bool IsPlatformAdmin, strin
 
         var isAdmin = principal.IsInRole(PlatformRoles.Admin) || principal.HasClaim("role", PlatformRoles.Admin);
         var kind = principal.FindFirstValue(KindClaim) ?? AuditActorKinds.User;
-        return new Actor(userId, principal.Identity?.Name ?? id!, isAdmin, kind, address);
+        return new Actor(userId, principal.Identity?.Name ?? id!, isAdmin, kind, address)
+        {
+            IsApprover = principal.IsInRole(PlatformRoles.Approver) || principal.HasClaim("role", PlatformRoles.Approver),
+        };
     }
 }

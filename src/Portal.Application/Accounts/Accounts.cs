@@ -12,7 +12,10 @@ using Portal.Domain.Access;
 namespace Portal.Application.Accounts;
 
 /// <param name="ClientId">Set for platform service accounts: the OIDC client id they get tokens with.</param>
-public sealed record UserView(Guid Id, string Email, string DisplayName, bool IsPlatformAdmin, DateTimeOffset CreatedAt, string? ClientId = null);
+public sealed record UserView(Guid Id, string Email, string DisplayName, bool IsPlatformAdmin, DateTimeOffset CreatedAt, string? ClientId = null)
+{
+    public bool IsApprover { get; init; }
+}
 
 public sealed record CreateUser(string Email, string DisplayName, bool IsPlatformAdmin);
 
@@ -30,11 +33,15 @@ public sealed class ListUsersHandler(IDbContextFactory<PortalDbContext> dbFactor
         actor.RequirePlatformAdmin();
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var admins = (await users.GetUsersInRoleAsync(PlatformRoles.Admin)).Select(u => u.Id).ToHashSet();
+        var approvers = (await users.GetUsersInRoleAsync(PlatformRoles.Approver)).Select(u => u.Id).ToHashSet();
         var accounts = await db.Users.AsNoTracking()
             .Where(u => u.ClientId == null || !db.TeamMembers.Any(m => m.UserId == u.Id))
             .OrderBy(u => u.ClientId != null).ThenBy(u => u.Email).ThenBy(u => u.UserName)
             .ToListAsync(ct);
-        return accounts.Select(u => new UserView(u.Id, u.Email ?? "", u.DisplayName, admins.Contains(u.Id), u.CreatedAt, u.ClientId)).ToList();
+        return accounts.Select(u => new UserView(u.Id, u.Email ?? "", u.DisplayName, admins.Contains(u.Id), u.CreatedAt, u.ClientId)
+        {
+            IsApprover = approvers.Contains(u.Id),
+        }).ToList();
     }
 }
 
@@ -152,5 +159,27 @@ public sealed class ChangePasswordHandler(UserManager<PortalUser> users, AuditWr
                     : result.Errors.Select(e => e.Description).ToArray(),
             });
         }
+    }
+}
+
+/// <summary>Sets an account's platform roles (platform-admin, approver). Platform admins only.</summary>
+public sealed class SetPlatformRolesHandler(UserManager<PortalUser> users, AuditWriter audit)
+{
+    public async Task<UserView> HandleAsync(Actor actor, Guid userId, IReadOnlyCollection<string> roles, CancellationToken ct = default)
+    {
+        actor.RequirePlatformAdmin();
+        new Validator()
+            .Require(roles.All(PlatformRoles.All.Contains), "platformRoles", $"Platform roles are {string.Join(", ", PlatformRoles.All)}.")
+            .Require(userId != actor.UserId || roles.Contains(PlatformRoles.Admin), "platformRoles", "You cannot take your own platform-admin role.")
+            .ThrowIfInvalid();
+        var user = await users.FindByIdAsync(userId.ToString()) ?? throw new NotFoundException("Account");
+        var current = await users.GetRolesAsync(user);
+        CreateUserHandler.Check(await users.RemoveFromRolesAsync(user, current.Except(roles)));
+        CreateUserHandler.Check(await users.AddToRolesAsync(user, roles.Except(current)));
+        await audit.WriteAsync(actor, "account.roles-set", "account", user.Id, details: $"{user.Email ?? user.UserName}: {string.Join(", ", roles)}", ct: ct);
+        return new UserView(user.Id, user.Email ?? "", user.DisplayName, roles.Contains(PlatformRoles.Admin), user.CreatedAt, user.ClientId)
+        {
+            IsApprover = roles.Contains(PlatformRoles.Approver),
+        };
     }
 }

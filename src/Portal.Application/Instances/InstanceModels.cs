@@ -19,7 +19,10 @@ public sealed record InstanceDetails(
     InstanceSummary Instance, IReadOnlyList<BindingView> Bindings, IReadOnlyList<OperationView> Operations, InstancePermissions Permissions,
     int? MaxLeaseDays = null);
 
-/// <summary>An accepted change: the object as it is now, and the operation that carries the change out.</summary>
-public sealed record AcceptedChange<T>(T Value, Guid OperationId);
+/// <summary>
+/// An accepted change: the object as it is now, and the operation that carries the change out — or, when
+/// the approval policy gated it, the approval request it waits on (and no operation yet).
+/// </summary>
+public sealed record AcceptedChange<T>(T Value, Guid? OperationId, Guid? ApprovalRequestId = null);
 
 public sealed record Page<T>(IReadOnlyList<T> Items, int TotalItems, int PageIndex, int PageSize);

@@ -6,6 +6,7 @@ using Portal.Application.Operations;
 using Portal.Application.Quotas;
 using Portal.Data;
 using Portal.Domain.Access;
+using Portal.Domain.Approvals;
 using Portal.Domain.Instances;
 using Portal.Domain.Operations;
 
@@ -15,7 +16,8 @@ namespace Portal.Application.Instances;
 /// <param name="Offering">The offering's key, e.g. <c>postgresql</c>.</param>
 /// <param name="Plan">The plan's key, e.g. <c>small</c>.</param>
 /// <param name="Name">A name for people, unique within the team.</param>
-public sealed record RequestInstance(Guid TeamId, string Offering, string Plan, string Name);
+/// <param name="Environment"><c>dev</c> (default), <c>test</c> or <c>prod</c>.</param>
+public sealed record RequestInstance(Guid TeamId, string Offering, string Plan, string Name, string? Environment = null);
 
 /// <summary>
 /// Requests a new instance: records it with its provision operation in one transaction, then hands the
@@ -31,7 +33,10 @@ public sealed class RequestInstanceHandler(
             .Require(!string.IsNullOrWhiteSpace(request.Offering), "offering", "Pick an offering from the catalog.")
             .Require(!string.IsNullOrWhiteSpace(request.Plan), "plan", "Pick a plan.")
             .Require(ResourceName.IsValid(request.Name), "name", $"The instance name must be {ResourceName.Rule}.")
+            .Require(request.Environment is null || ApprovalPolicy.Environments.Contains(request.Environment), "environment",
+                $"The environment must be one of {string.Join(", ", ApprovalPolicy.Environments)}.")
             .ThrowIfInvalid();
+        var environment = request.Environment ?? "dev";
 
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         await db.RequireAsync(actor, request.TeamId, TeamPermission.Deploy, "Team", ct);
@@ -63,24 +68,48 @@ public sealed class RequestInstanceHandler(
             PlanId = plan.Id,
             BackendId = backendId,
             Name = request.Name,
+            Environment = environment,
             CreatedBy = actor.UserId,
             CreatedAt = now,
         };
-        instance.MoveTo(InstanceState.Provisioning, now, "Waiting for a worker");
         instance.StartLease(plan.MaxLeaseDays, now);
-        var operation = new Operation { InstanceId = instance.Id, Kind = OperationKind.Provision, RequestedBy = actor.UserId, CreatedAt = now };
         db.Instances.Add(instance);
-        db.Operations.Add(operation);
+        var rules = await db.ApprovalRules.AsNoTracking().ToListAsync(ct);
+        var outcome = ApprovalPolicy.Evaluate(rules, new RequestFacts(offering.Key, plan.Key, request.TeamId, environment, plan.MonthlyCost, ApprovalOperation.Create));
+        Operation? operation = null;
+        ApprovalRequest? approval = null;
+        if (outcome.AutoApproved)
+        {
+            instance.MoveTo(InstanceState.Provisioning, now, "Waiting for a worker");
+            operation = new Operation { InstanceId = instance.Id, Kind = OperationKind.Provision, RequestedBy = actor.UserId, CreatedAt = now };
+            db.Operations.Add(operation);
+        }
+        else
+        {
+            // Nothing touches a backend until every stage is approved.
+            approval = new ApprovalRequest
+            {
+                InstanceId = instance.Id, TeamId = instance.TeamId, Operation = ApprovalOperation.Create, RequestedBy = actor.UserId,
+                RequestedByName = actor.Name, RuleName = outcome.Rule!.Name, Stages = [.. outcome.Stages], CreatedAt = now,
+            };
+            db.ApprovalRequests.Add(approval);
+            instance.HoldForApproval(now, $"Waiting for approval: {string.Join(" → ", outcome.Stages.Select(s => s.Name))} ({outcome.Rule.Name})");
+        }
+
         db.Audit(actor, now, "instance.requested", "instance", instance.Id, instance.TeamId,
             $"{request.Name}: {offering.Key}, plan {plan.Key}");
         await db.SaveOrConflictAsync($"The team has an instance named '{request.Name}' already.", ct);
         await transaction.CommitAsync(ct);
 
-        await queue.EnqueueAsync(operation.Id, ct);
+        if (operation is not null)
+        {
+            await queue.EnqueueAsync(operation.Id, ct);
+        }
+
         var team = await db.Teams.Where(t => t.Id == instance.TeamId).Select(t => t.Name).FirstAsync(ct);
         return new(
             new InstanceSummary(instance.Id, instance.Name, instance.TeamId, team, offering.Key, offering.Name, plan.Key, plan.Name,
                 instance.State.ToString(), instance.StatusMessage, instance.CreatedAt, instance.UpdatedAt, instance.ExpiresAt),
-            operation.Id);
+            operation?.Id, approval?.Id);
     }
 }

@@ -21,6 +21,9 @@ public sealed class Instance
     /// <summary>A short line for people: the last error, or what happens now.</summary>
     public string? StatusMessage { get; private set; }
 
+    /// <summary><c>dev</c>, <c>test</c> or <c>prod</c>: approval policies can treat them differently.</summary>
+    public string Environment { get; init; } = "dev";
+
     public Guid CreatedBy { get; init; }
 
     public DateTimeOffset CreatedAt { get; init; }
@@ -53,6 +56,18 @@ public sealed class Instance
     }
 
     public void MarkExpiryWarned(DateTimeOffset now) => ExpiryWarnedAt = now;
+
+    /// <summary>A new instance that waits for approval keeps its first state, with a line saying what it waits for.</summary>
+    public void HoldForApproval(DateTimeOffset now, string message)
+    {
+        if (State != InstanceState.PendingApproval)
+        {
+            throw new InvalidStateTransitionException("Instance", State, InstanceState.PendingApproval);
+        }
+
+        StatusMessage = message;
+        UpdatedAt = now;
+    }
 
     /// <summary>Moves to <paramref name="to"/> if the life cycle allows it, else throws.</summary>
     public void MoveTo(InstanceState to, DateTimeOffset now, string? message = null)

@@ -12,6 +12,7 @@ public partial class OfferingCard
     private string? _plan;
     private string? _name;
     private Guid _teamId;
+    private string _environment = "dev";
     private string? _error;
     private bool _busy;
 
@@ -43,7 +44,7 @@ public partial class OfferingCard
         _busy = true;
         try
         {
-            _error = await OnRequest(new RequestInstance(_teamId, Offering.Key, _plan ?? "", _name?.Trim() ?? ""));
+            _error = await OnRequest(new RequestInstance(_teamId, Offering.Key, _plan ?? "", _name?.Trim() ?? "", _environment));
         }
         finally
         {

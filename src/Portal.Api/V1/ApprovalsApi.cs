@@ -1,0 +1,54 @@
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Routing;
+using Portal.Api.Auth;
+using Portal.Application.Accounts;
+using Portal.Application.Approvals;
+
+namespace Portal.Api.V1;
+
+public static class ApprovalsApi
+{
+    public static RouteGroupBuilder MapApprovalsApi(this RouteGroupBuilder api)
+    {
+        var approvals = api.MapGroup("/approvals").WithTags("Approvals");
+        approvals.MapGet("/", ListApprovals).WithSummary("Your inbox: pending requests you may decide now (mine=true: your own requests)");
+        approvals.MapGet("/{requestId:guid}", GetApproval).WithSummary("One approval request with its stages and decisions");
+        approvals.MapPost("/{requestId:guid}/approve", Approve).WithSummary("Approve the current stage, with a comment");
+        approvals.MapPost("/{requestId:guid}/reject", Reject).WithSummary("Reject the request, with a comment");
+
+        var policy = api.MapGroup("/approval-policy").WithTags("Approvals");
+        policy.MapGet("/", GetPolicy).WithSummary("The approval policy: ordered rules, first match wins");
+        policy.MapPut("/", ReplacePolicy).WithSummary("Replace the whole policy (platform admins)");
+
+        api.MapPut("/users/{userId:guid}/roles", SetRoles).WithTags("Users").WithSummary("Set an account's platform roles (platform admins)");
+        return api;
+    }
+
+    public sealed record Comment(string Text);
+
+    public sealed record Roles(string[] PlatformRoles);
+
+    public static async Task<Ok<IReadOnlyList<ApprovalView>>> ListApprovals(HttpContext http, ListApprovalsHandler handler, CancellationToken ct, bool mine = false) =>
+        TypedResults.Ok(await handler.HandleAsync(http.Actor(), mine, ct));
+
+    public static async Task<Ok<ApprovalView>> GetApproval(HttpContext http, Guid requestId, GetApprovalHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.HandleAsync(http.Actor(), requestId, ct));
+
+    public static async Task<Ok<ApprovalView>> Approve(HttpContext http, Guid requestId, Comment comment, DecideApprovalHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.HandleAsync(http.Actor(), requestId, new Decide(true, comment.Text), ct));
+
+    public static async Task<Ok<ApprovalView>> Reject(HttpContext http, Guid requestId, Comment comment, DecideApprovalHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.HandleAsync(http.Actor(), requestId, new Decide(false, comment.Text), ct));
+
+    public static async Task<Ok<IReadOnlyList<ApprovalRuleView>>> GetPolicy(GetApprovalPolicyHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.HandleAsync(ct));
+
+    public static async Task<Ok<IReadOnlyList<ApprovalRuleView>>> ReplacePolicy(
+        HttpContext http, ApprovalRuleView[] rules, ReplaceApprovalPolicyHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.HandleAsync(http.Actor(), rules, ct));
+
+    public static async Task<Ok<UserView>> SetRoles(HttpContext http, Guid userId, Roles roles, SetPlatformRolesHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.HandleAsync(http.Actor(), userId, roles.PlatformRoles, ct));
+}
