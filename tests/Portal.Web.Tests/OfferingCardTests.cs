@@ -103,7 +103,7 @@ public sealed class OfferingCardTests : PortalBunitContext
         RequestButton(cut).Click();
 
         var request = Assert.Single(_requests);
-        Assert.Equal(new RequestInstance(Alpha.Id, "postgresql", "small", "orders-db"), request);
+        Assert.Equal(new RequestInstance(Alpha.Id, "postgresql", "small", "orders-db", "dev"), request);
     }
 
     [Fact]
@@ -137,7 +137,7 @@ public sealed class OfferingCardTests : PortalBunitContext
         cut.Find("input#name-postgresql").Change("reports-db");
         RequestButton(cut).Click();
 
-        Assert.Equal(new RequestInstance(Alpha.Id, "postgresql", "large", "reports-db"), Assert.Single(_requests));
+        Assert.Equal(new RequestInstance(Alpha.Id, "postgresql", "large", "reports-db", "dev"), Assert.Single(_requests));
     }
 
     [Fact]
@@ -156,7 +156,7 @@ public sealed class OfferingCardTests : PortalBunitContext
         host.Find("input#name-postgresql").Change("orders-db");
         host.Find("[data-testid=request-postgresql]").Click();
 
-        Assert.Equal(new RequestInstance(Beta.Id, "postgresql", "small", "orders-db"), Assert.Single(_requests));
+        Assert.Equal(new RequestInstance(Beta.Id, "postgresql", "small", "orders-db", "dev"), Assert.Single(_requests));
     }
 
     [Fact]
