@@ -23,6 +23,8 @@ public static class ApplicationExtensions
         builder.Services.AddScoped<Audit.AuditWriter>();
         builder.Services.AddSingleton<Quotas.QuotaService>();
         builder.Services.AddSingleton<Approvals.ApprovalAccess>();
+        builder.Services.AddScoped<Approvals.ApprovalDeadlinesJob>();
+        builder.Services.AddOptions<Approvals.ApprovalOptions>().BindConfiguration("Approvals");
         builder.Services.AddScoped<Leases.LeaseJob>();
         builder.Services.AddOptions<Leases.LeaseOptions>().BindConfiguration("Leases");
         builder.Services.AddOptions<Quotas.QuotaDefaults>().BindConfiguration("Quotas:Defaults");

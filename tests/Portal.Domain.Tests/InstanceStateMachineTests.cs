@@ -9,6 +9,7 @@ public sealed class InstanceStateMachineTests
     [
         (InstanceState.PendingApproval, InstanceState.Provisioning),
         (InstanceState.PendingApproval, InstanceState.Rejected),
+        (InstanceState.PendingApproval, InstanceState.Expired),
         (InstanceState.Provisioning, InstanceState.Ready),
         (InstanceState.Provisioning, InstanceState.Failed),
         (InstanceState.Ready, InstanceState.Updating),
@@ -72,6 +73,7 @@ public sealed class InstanceStateMachineTests
             InstanceState.Deprovisioning => [InstanceState.Provisioning, InstanceState.Ready, InstanceState.Deprovisioning],
             InstanceState.Deleted => [InstanceState.Provisioning, InstanceState.Ready, InstanceState.Deprovisioning, InstanceState.Deleted],
             InstanceState.Rejected => [InstanceState.Rejected],
+            InstanceState.Expired => [InstanceState.Expired],
             _ => throw new ArgumentOutOfRangeException(nameof(state), state, "No path to this state in the test helper."),
         };
         var instance = new Instance { Name = "orders-db", CreatedAt = Created };
@@ -186,6 +188,7 @@ public sealed class InstanceStateMachineTests
     [InlineData(InstanceState.Deprovisioning, false)]
     [InlineData(InstanceState.Deleted, true)]
     [InlineData(InstanceState.Rejected, true)]
+    [InlineData(InstanceState.Expired, true)]
     [InlineData(InstanceState.Failed, false)]
     [InlineData(InstanceState.Degraded, false)]
     public void IsTerminal_EachState_MatchesLifeCycle(InstanceState state, bool expected) =>
@@ -199,6 +202,7 @@ public sealed class InstanceStateMachineTests
     [InlineData(InstanceState.Deprovisioning, true)]
     [InlineData(InstanceState.Deleted, false)]
     [InlineData(InstanceState.Rejected, false)]
+    [InlineData(InstanceState.Expired, false)]
     [InlineData(InstanceState.Failed, false)]
     [InlineData(InstanceState.Degraded, false)]
     public void IsBusy_EachState_TrueOnlyWhileAJobWorks(InstanceState state, bool expected) =>
@@ -212,6 +216,7 @@ public sealed class InstanceStateMachineTests
     [InlineData(InstanceState.Deprovisioning, false)]
     [InlineData(InstanceState.Deleted, false)]
     [InlineData(InstanceState.Rejected, false)]
+    [InlineData(InstanceState.Expired, false)]
     [InlineData(InstanceState.Failed, false)]
     [InlineData(InstanceState.Degraded, true)]
     public void AcceptsBindings_EachState_TrueOnlyWhenUp(InstanceState state, bool expected) =>
@@ -221,6 +226,6 @@ public sealed class InstanceStateMachineTests
     public void StateTables_CoverEveryInstanceState()
     {
         // If a state is added to the enum, the tables above (and the life cycle) need a decision for it.
-        Assert.Equal(9, Enum.GetValues<InstanceState>().Length);
+        Assert.Equal(10, Enum.GetValues<InstanceState>().Length);
     }
 }

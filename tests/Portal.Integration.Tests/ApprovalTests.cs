@@ -149,4 +149,54 @@ public sealed class ApprovalTests(ApprovalTests.Fixture fixture) : IClassFixture
         // Leave the policy as the other tests expect it.
         await platform.SendAsync(HttpMethod.Put, "/api/v1/approval-policy", Array.Empty<object>());
     }
+
+    [Fact]
+    public async Task WaitingRequest_RemindedOnceThenExpired_ProvisionsNothing()
+    {
+        var admin = await fixture.AdminAsync();
+        var team = await fixture.RunAsync<CreateTeamHandler, TeamSummary>(h => h.HandleAsync(admin, new CreateTeam("Slow team", null)));
+        var (dev, _) = await TeamAccountAsync(team.Id, "developer");
+        var (platform, _) = await PlatformAccountsAsync();
+        await platform.SendAsync(HttpMethod.Put, "/api/v1/approval-policy", new object[]
+        {
+            new { name = "slow team waits", teamId = team.Id, autoApprove = false, stages = new object[] { new { name = "owners", approvers = "TeamOwners", requiredApprovals = 1 } } },
+        });
+        var (_, body, response) = await dev.SendAsync(HttpMethod.Post, "/api/v1/instances",
+            new { teamId = team.Id, offering = "postgresql", plan = "small", name = "slow-db" });
+        var instanceId = body!["value"]!["id"]!.GetValue<string>();
+        var requestId = response.Headers.Location!.OriginalString.Split('/')[^1];
+
+        async Task AgeAsync(TimeSpan age)
+        {
+            await using var db = new NpgsqlConnection(fixture.ConnectionString);
+            await db.OpenAsync();
+            await using var command = new NpgsqlCommand("UPDATE \"ApprovalRequests\" SET \"CreatedAt\" = now() - $1 WHERE \"Id\" = $2", db);
+            command.Parameters.AddWithValue(age);
+            command.Parameters.AddWithValue(Guid.Parse(requestId));
+            Assert.Equal(1, await command.ExecuteNonQueryAsync());
+        }
+
+        Task RunJobAsync() => fixture.RunAsync<Portal.Application.Approvals.ApprovalDeadlinesJob, bool>(async job =>
+        {
+            await job.RunAsync(CancellationToken.None);
+            return true;
+        });
+
+        await AgeAsync(TimeSpan.FromDays(2));
+        await RunJobAsync();
+        await RunJobAsync();
+        Assert.Single((await platform.GetOkAsync($"/api/v1/audit?action=approval.reminder&objectId={instanceId}"))["items"]!.AsArray());
+        Assert.Equal("PendingApproval", (await dev.GetOkAsync($"/api/v1/instances/{instanceId}"))["instance"]!["state"]!.GetValue<string>());
+
+        await AgeAsync(TimeSpan.FromDays(8));
+        await RunJobAsync();
+        var expired = await dev.GetOkAsync($"/api/v1/instances/{instanceId}");
+        Assert.Equal("Expired", expired["instance"]!["state"]!.GetValue<string>());
+        Assert.Contains("Nobody decided", expired["instance"]!["statusMessage"]!.GetValue<string>());
+        Assert.Empty(expired["operations"]!.AsArray());
+        Assert.Equal(0, await BackendDatabasesAsync(instanceId));
+        Assert.Equal("Expired", (await dev.GetOkAsync($"/api/v1/approvals/{requestId}"))["status"]!.GetValue<string>());
+
+        await platform.SendAsync(HttpMethod.Put, "/api/v1/approval-policy", Array.Empty<object>());
+    }
 }

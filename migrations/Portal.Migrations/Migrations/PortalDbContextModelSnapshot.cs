@@ -545,6 +545,9 @@ namespace Portal.Migrations.Migrations
                         .HasMaxLength(2000)
                         .HasColumnType("character varying(2000)");
 
+                    b.Property<DateTimeOffset?>("RemindedAt")
+                        .HasColumnType("timestamp with time zone");
+
                     b.Property<Guid>("RequestedBy")
                         .HasColumnType("uuid");
 
@@ -990,7 +993,7 @@ namespace Portal.Migrations.Migrations
 
                     b.HasIndex("TeamId", "Name")
                         .IsUnique()
-                        .HasFilter("\"State\" NOT IN ('Deleted', 'Rejected')");
+                        .HasFilter("\"State\" NOT IN ('Deleted', 'Rejected', 'Expired')");
 
                     b.ToTable("Instances");
                 });

@@ -73,7 +73,7 @@ public sealed class ListInstancesHandler(IDbContextFactory<PortalDbContext> dbFa
         var instances = db.Instances.AsNoTracking().VisibleTo(db, actor, i => i.TeamId);
         if (!query.IncludeDeleted)
         {
-            instances = instances.Where(i => i.State != InstanceState.Deleted && i.State != InstanceState.Rejected);
+            instances = instances.Where(i => i.State != InstanceState.Deleted && i.State != InstanceState.Rejected && i.State != InstanceState.Expired);
         }
 
         if (query.TeamId is { } teamId)

@@ -52,7 +52,7 @@ public sealed class RequestInstanceHandler(
         }
 
         if (await db.Instances.AnyAsync(i => i.TeamId == request.TeamId && i.Name == request.Name &&
-                                             i.State != InstanceState.Deleted && i.State != InstanceState.Rejected, ct))
+                                             i.State != InstanceState.Deleted && i.State != InstanceState.Rejected && i.State != InstanceState.Expired, ct))
         {
             throw new ConflictException($"The team has an instance named '{request.Name}' already.");
         }

@@ -66,11 +66,14 @@ public static class JobsExtensions
 }
 
 /// <summary>Registers the recurring jobs under stable ids when a job server starts (idempotent).</summary>
-internal sealed class RecurringJobsRegistration(IRecurringJobManager recurring, IOptions<LeaseOptions> leases) : IHostedService
+internal sealed class RecurringJobsRegistration(
+    IRecurringJobManager recurring, IOptions<LeaseOptions> leases, IOptions<Approvals.ApprovalOptions> approvals) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
         recurring.AddOrUpdate<LeaseJob>(LeaseJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), leases.Value.Schedule);
+        recurring.AddOrUpdate<Approvals.ApprovalDeadlinesJob>(
+            Approvals.ApprovalDeadlinesJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), approvals.Value.Schedule);
         return Task.CompletedTask;
     }
 

@@ -42,7 +42,7 @@ public sealed class QuotaService(IOptions<QuotaDefaults> defaults)
     {
         var quota = await db.TeamQuotas.AsNoTracking().FirstOrDefaultAsync(q => q.TeamId == teamId, ct);
         var live = from i in db.Instances
-                   where i.TeamId == teamId && i.State != InstanceState.Deleted && i.State != InstanceState.Rejected
+                   where i.TeamId == teamId && i.State != InstanceState.Deleted && i.State != InstanceState.Rejected && i.State != InstanceState.Expired
                    join p in db.Plans on i.PlanId equals p.Id
                    join o in db.Offerings on i.OfferingId equals o.Id
                    select new { o.Key, p.MonthlyCost };

@@ -17,7 +17,7 @@ internal sealed class InstanceConfiguration : IEntityTypeConfiguration<Instance>
         b.Property(i => i.Environment).HasMaxLength(10).HasDefaultValue("dev");
         b.Property(i => i.StatusMessage).HasMaxLength(2000);
         // Names are unique per team among instances that still exist.
-        b.HasIndex(i => new { i.TeamId, i.Name }).IsUnique().HasFilter("\"State\" NOT IN ('Deleted', 'Rejected')");
+        b.HasIndex(i => new { i.TeamId, i.Name }).IsUnique().HasFilter("\"State\" NOT IN ('Deleted', 'Rejected', 'Expired')");
         b.HasIndex(i => new { i.TeamId, i.CreatedAt });
         b.HasOne<Team>().WithMany().HasForeignKey(i => i.TeamId).OnDelete(DeleteBehavior.Restrict);
         b.HasOne<Offering>().WithMany().HasForeignKey(i => i.OfferingId).OnDelete(DeleteBehavior.Restrict);

@@ -8,6 +8,7 @@ public enum RequestStatus
     Pending,
     Approved,
     Rejected,
+    Expired,
 }
 
 /// <param name="CurrentStage">The stage that waits for approvals (the number of stages once approved).</param>

@@ -32,6 +32,9 @@ public sealed class ApprovalRequest
 
     public DateTimeOffset? DecidedAt { get; set; }
 
+    /// <summary>When the approvers were reminded of the waiting request (once).</summary>
+    public DateTimeOffset? RemindedAt { get; set; }
+
     public List<ApprovalDecisionRecord> Decisions { get; init; } = [];
 }
 

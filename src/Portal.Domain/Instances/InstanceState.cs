@@ -11,6 +11,9 @@ public enum InstanceState
     Rejected,
     Failed,
     Degraded,
+
+    /// <summary>A gated request nobody decided in time.</summary>
+    Expired,
 }
 
 /// <summary>The instance life cycle: which state may follow which.</summary>
@@ -18,7 +21,7 @@ public static class InstanceStateMachine
 {
     private static readonly Dictionary<InstanceState, InstanceState[]> Next = new()
     {
-        [InstanceState.PendingApproval] = [InstanceState.Provisioning, InstanceState.Rejected],
+        [InstanceState.PendingApproval] = [InstanceState.Provisioning, InstanceState.Rejected, InstanceState.Expired],
         [InstanceState.Provisioning] = [InstanceState.Ready, InstanceState.Failed],
         [InstanceState.Ready] = [InstanceState.Updating, InstanceState.Deprovisioning, InstanceState.Degraded],
         [InstanceState.Updating] = [InstanceState.Ready, InstanceState.Failed],
@@ -28,6 +31,7 @@ public static class InstanceStateMachine
         [InstanceState.Deprovisioning] = [InstanceState.Deleted, InstanceState.Failed],
         [InstanceState.Deleted] = [],
         [InstanceState.Rejected] = [],
+        [InstanceState.Expired] = [],
     };
 
     public static bool CanMove(InstanceState from, InstanceState to) => Next[from].Contains(to);
