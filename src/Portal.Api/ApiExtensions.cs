@@ -61,6 +61,7 @@ public static class ApiExtensions
         api.MapUsersApi();
         api.MapAuditApi();
         api.MapApprovalsApi();
+        api.MapWebhooksApi();
         // Unknown API paths answer Problem Details too, not an HTML page.
         api.MapFallback(() => TypedResults.Problem(statusCode: 404, title: "Not found", detail: "No such API route."));
         return app;

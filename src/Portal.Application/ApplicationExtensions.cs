@@ -24,6 +24,9 @@ public static class ApplicationExtensions
         builder.Services.AddSingleton<Quotas.QuotaService>();
         builder.Services.AddSingleton<Approvals.ApprovalAccess>();
         builder.Services.AddScoped<Approvals.ApprovalDeadlinesJob>();
+        builder.Services.AddScoped<Webhooks.WebhookPublisher>();
+        builder.Services.AddScoped<Webhooks.WebhookDeliveryJob>();
+        builder.Services.AddHttpClient(nameof(Webhooks.WebhookDeliveryJob), c => c.Timeout = TimeSpan.FromSeconds(10));
         builder.Services.AddOptions<Approvals.ApprovalOptions>().BindConfiguration("Approvals");
         builder.Services.AddScoped<Leases.LeaseJob>();
         builder.Services.AddOptions<Leases.LeaseOptions>().BindConfiguration("Leases");

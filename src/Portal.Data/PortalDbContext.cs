@@ -12,6 +12,7 @@ using Portal.Domain.Instances;
 using Portal.Domain.Operations;
 using Portal.Domain.Quotas;
 using Portal.Domain.Teams;
+using Portal.Domain.Webhooks;
 
 namespace Portal.Data;
 
@@ -47,6 +48,10 @@ public sealed class PortalDbContext(DbContextOptions<PortalDbContext> options)
     public DbSet<ApprovalRequest> ApprovalRequests => Set<ApprovalRequest>();
 
     public DbSet<ApprovalDecisionRecord> ApprovalDecisions => Set<ApprovalDecisionRecord>();
+
+    public DbSet<Webhook> Webhooks => Set<Webhook>();
+
+    public DbSet<WebhookDelivery> WebhookDeliveries => Set<WebhookDelivery>();
 
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 

@@ -111,7 +111,8 @@ public sealed class GetApprovalHandler(IDbContextFactory<PortalDbContext> dbFact
 /// and one person counts once. The last approval starts the operation; a rejection ends the request.
 /// </summary>
 public sealed class DecideApprovalHandler(
-    IDbContextFactory<PortalDbContext> dbFactory, ApprovalAccess access, OperationQueue queue, InstanceEvents events, TimeProvider clock)
+    IDbContextFactory<PortalDbContext> dbFactory, ApprovalAccess access, OperationQueue queue, InstanceEvents events,
+    Webhooks.WebhookPublisher webhooks, TimeProvider clock)
 {
     public async Task<ApprovalView> HandleAsync(Actor actor, Guid requestId, Decide decision, CancellationToken ct = default)
     {
@@ -175,6 +176,13 @@ public sealed class DecideApprovalHandler(
         }
 
         await events.PublishAsync(db, instance.Id, ct);
+        if (request.Status != RequestStatus.Pending)
+        {
+            await webhooks.PublishAsync(
+                request.Status == RequestStatus.Approved ? Portal.Domain.Webhooks.WebhookEvents.RequestApproved : Portal.Domain.Webhooks.WebhookEvents.RequestRejected,
+                instance.TeamId, new { instanceId = instance.Id, instance.Name, requestId = request.Id, decidedBy = actor.Name, comment, request.Reason }, ct);
+        }
+
         return await access.ToViewAsync(db, actor, request, ct);
     }
 

@@ -4,6 +4,8 @@ using Portal.Application.Audit;
 using Portal.Application.Common;
 using Portal.Application.Operations;
 using Portal.Application.Quotas;
+using Portal.Application.Webhooks;
+using Portal.Domain.Webhooks;
 using Portal.Data;
 using Portal.Domain.Access;
 using Portal.Domain.Approvals;
@@ -24,7 +26,7 @@ public sealed record RequestInstance(Guid TeamId, string Offering, string Plan, 
 /// operation to a background job. Developers and owners of the team.
 /// </summary>
 public sealed class RequestInstanceHandler(
-    IDbContextFactory<PortalDbContext> dbFactory, OperationQueue queue, QuotaService quotas, TimeProvider clock)
+    IDbContextFactory<PortalDbContext> dbFactory, OperationQueue queue, QuotaService quotas, WebhookPublisher webhooks, TimeProvider clock)
 {
     public async Task<AcceptedChange<InstanceSummary>> HandleAsync(Actor actor, RequestInstance request, CancellationToken ct = default)
     {
@@ -105,6 +107,12 @@ public sealed class RequestInstanceHandler(
         {
             await queue.EnqueueAsync(operation.Id, ct);
         }
+
+        await webhooks.PublishAsync(WebhookEvents.RequestSubmitted, instance.TeamId, new
+        {
+            instanceId = instance.Id, instance.Name, offering = offering.Key, plan = plan.Key, environment, requestedBy = actor.Name,
+            approval = approval is null ? "auto-approved" : "pending", approvalRequestId = approval?.Id,
+        }, ct);
 
         var team = await db.Teams.Where(t => t.Id == instance.TeamId).Select(t => t.Name).FirstAsync(ct);
         return new(

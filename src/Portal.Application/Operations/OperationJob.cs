@@ -28,6 +28,7 @@ public sealed class OperationJob(
     SecretProtector secrets,
     IBackgroundJobClient jobs,
     InstanceEvents events,
+    Webhooks.WebhookPublisher webhooks,
     IOptions<OperationOptions> options,
     TimeProvider clock,
     ILogger<OperationJob> logger)
@@ -78,6 +79,11 @@ public sealed class OperationJob(
                 binding?.Id ?? instance.Id, instance.TeamId, $"{instance.Name}{(binding is null ? "" : $" / {binding.AppName}")}: {instance.State}");
             await db.SaveChangesAsync(ct);
             await progress.WriteAsync($"{operation.Kind} finished", ct);
+            if (operation.Kind == OperationKind.Provision)
+            {
+                await webhooks.PublishAsync(Portal.Domain.Webhooks.WebhookEvents.InstanceReady, instance.TeamId,
+                    new { instanceId = instance.Id, instance.Name, state = instance.State.ToString() }, ct);
+            }
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
@@ -177,6 +183,8 @@ public sealed class OperationJob(
 
         await db.SaveChangesAsync(ct);
         await progress.WriteAsync($"Gave up after {operation.Attempts} attempts: {error}", ct);
+        await webhooks.PublishAsync(Portal.Domain.Webhooks.WebhookEvents.InstanceFailed, instance.TeamId,
+            new { instanceId = instance.Id, instance.Name, operation = operation.Kind.ToString(), bindingId = operation.BindingId, error }, ct);
     }
 }
 
