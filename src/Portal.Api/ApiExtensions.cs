@@ -62,6 +62,7 @@ public static class ApiExtensions
         api.MapAuditApi();
         api.MapApprovalsApi();
         api.MapWebhooksApi();
+        api.MapNotificationsApi();
         // Unknown API paths answer Problem Details too, not an HTML page.
         api.MapFallback(() => TypedResults.Problem(statusCode: 404, title: "Not found", detail: "No such API route."));
         return app;

@@ -9,6 +9,7 @@ using Portal.Domain.Backends;
 using Portal.Domain.Bindings;
 using Portal.Domain.Catalog;
 using Portal.Domain.Instances;
+using Portal.Domain.Notifications;
 using Portal.Domain.Operations;
 using Portal.Domain.Quotas;
 using Portal.Domain.Teams;
@@ -50,6 +51,8 @@ public sealed class PortalDbContext(DbContextOptions<PortalDbContext> options)
     public DbSet<ApprovalDecisionRecord> ApprovalDecisions => Set<ApprovalDecisionRecord>();
 
     public DbSet<Webhook> Webhooks => Set<Webhook>();
+
+    public DbSet<Notification> Notifications => Set<Notification>();
 
     public DbSet<WebhookDelivery> WebhookDeliveries => Set<WebhookDelivery>();
 

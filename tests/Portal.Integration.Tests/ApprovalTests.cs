@@ -89,6 +89,11 @@ public sealed class ApprovalTests(ApprovalTests.Fixture fixture) : IClassFixture
         Assert.Empty(waiting["operations"]!.AsArray());
         Assert.Equal(0, await BackendDatabasesAsync(instanceId));
 
+        // The owners are told; the approver is not yet (their stage comes second).
+        var ownerNotes = (await owner.GetOkAsync("/api/v1/notifications?unread=true")).AsArray();
+        Assert.Contains(ownerNotes, n => n!["title"]!.GetValue<string>() == "prod-db waits for your approval" && n["link"]!.GetValue<string>() == "/approvals");
+        Assert.Empty((await approver.GetOkAsync("/api/v1/notifications")).AsArray());
+
         // The platform approver may not decide the owners' stage; the owner's inbox shows the request.
         Assert.Empty((await approver.GetOkAsync("/api/v1/approvals")).AsArray());
         var inbox = (await owner.GetOkAsync("/api/v1/approvals")).AsArray();
@@ -103,11 +108,18 @@ public sealed class ApprovalTests(ApprovalTests.Fixture fixture) : IClassFixture
         Assert.True(decided == HttpStatusCode.OK, view?.ToJsonString());
         Assert.Equal(1, view!["currentStage"]!.GetValue<int>());
         Assert.Equal("PendingApproval", (await dev.GetOkAsync($"/api/v1/instances/{instanceId}"))["instance"]!["state"]!.GetValue<string>());
+        Assert.Contains((await approver.GetOkAsync("/api/v1/notifications")).AsArray(),
+            n => n!["title"]!.GetValue<string>() == "prod-db waits for your approval");
         (decided, view, _) = await approver.SendAsync(HttpMethod.Post, $"{location}/approve", new { text = "capacity is there" });
         Assert.Equal(HttpStatusCode.OK, decided);
         Assert.Equal("Approved", view!["status"]!.GetValue<string>());
         await dev.WaitForAsync($"/api/v1/instances/{instanceId}", i => i["instance"]!["state"]!.GetValue<string>() == "Ready", "Ready after approval");
         Assert.Equal(1, await BackendDatabasesAsync(instanceId));
+        var devNotes = (await dev.GetOkAsync("/api/v1/notifications")).AsArray().Select(n => n!["title"]!.GetValue<string>()).ToList();
+        Assert.Contains("prod-db was approved", devNotes);
+        Assert.Contains("prod-db is ready", devNotes);
+        Assert.Equal(HttpStatusCode.NoContent, (await dev.SendAsync(HttpMethod.Post, "/api/v1/notifications/read")).Status);
+        Assert.Empty((await dev.GetOkAsync("/api/v1/notifications?unread=true")).AsArray());
 
         var audit = (await platform.GetOkAsync($"/api/v1/audit?action=approval.&objectId={instanceId}"))["items"]!.AsArray();
         Assert.Equal(2, audit.Count);

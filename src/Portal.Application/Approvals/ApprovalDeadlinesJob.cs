@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Portal.Application.Access;
 using Portal.Application.Audit;
 using Portal.Application.Instances;
+using Portal.Application.Notifications;
 using Portal.Data;
 using Portal.Domain.Approvals;
 using Portal.Domain.Instances;
@@ -49,6 +50,7 @@ public sealed class ApprovalDeadlinesJob(
                 request.DecidedAt = now;
                 request.Reason = $"Nobody decided within {options.Value.ExpireAfter.TotalDays:0.#} days.";
                 instance.MoveTo(InstanceState.Expired, now, $"Expired: {request.Reason}");
+                db.Notification(request.RequestedBy, now, $"{instance.Name} expired", request.Reason, $"/instances/{instance.Id}");
                 db.Audit(Actor.System, now, "approval.expired", "instance", instance.Id, instance.TeamId, $"{instance.Name}: {request.Reason}");
                 changed.Add(instance.Id);
             }
@@ -56,6 +58,10 @@ public sealed class ApprovalDeadlinesJob(
             {
                 // The inbox is where approvers look; the reminder is on record for them and the requester.
                 request.RemindedAt = now;
+                var stage = ApprovalProgress.Evaluate(request.Stages, await db.ApprovalDecisions.Where(d => d.RequestId == request.Id)
+                    .Select(d => new ApprovalDecision(d.ApproverId, d.Stage, d.Approved, d.Comment)).ToListAsync(ct)).CurrentStage;
+                await db.NotifyApproversAsync(request.Stages[Math.Min(stage, request.Stages.Count - 1)], request.TeamId, request.RequestedBy, now,
+                    $"Reminder: {instance.Name} waits for your approval", $"Requested by {request.RequestedByName} on {request.CreatedAt:yyyy-MM-dd}.", ct);
                 db.Audit(Actor.System, now, "approval.reminder", "instance", instance.Id, instance.TeamId,
                     $"{instance.Name} has waited since {request.CreatedAt:yyyy-MM-dd HH:mm} UTC for: {string.Join(" → ", request.Stages.Select(s => s.Name))}");
             }

@@ -3,6 +3,7 @@ using Portal.Application.Access;
 using Portal.Application.Audit;
 using Portal.Application.Common;
 using Portal.Application.Instances;
+using Portal.Application.Notifications;
 using Portal.Application.Operations;
 using Portal.Application.Quotas;
 using Portal.Data;
@@ -158,6 +159,7 @@ public sealed class DecideApprovalHandler(
             request.DecidedAt = now;
             request.Reason = $"Rejected by {actor.Name}: {comment}";
             instance.MoveTo(InstanceState.Rejected, now, request.Reason);
+            db.Notification(request.RequestedBy, now, $"{instance.Name} was rejected", request.Reason, $"/instances/{instance.Id}");
         }
         else if (status == RequestStatus.Approved)
         {
@@ -166,6 +168,12 @@ public sealed class DecideApprovalHandler(
             instance.MoveTo(InstanceState.Provisioning, now, "Approved: waiting for a worker");
             operation = new Operation { InstanceId = instance.Id, Kind = OperationKind.Provision, RequestedBy = request.RequestedBy, CreatedAt = now };
             db.Operations.Add(operation);
+            db.Notification(request.RequestedBy, now, $"{instance.Name} was approved", $"Approved by {actor.Name}: {comment}", $"/instances/{instance.Id}");
+        }
+        else if (ApprovalProgress.Evaluate(request.Stages, request.Decisions.Select(d => d.ToDecision()).ToList()).CurrentStage is var next && next > stage)
+        {
+            await db.NotifyApproversAsync(request.Stages[next], request.TeamId, request.RequestedBy, now, $"{instance.Name} waits for your approval",
+                $"{request.RequestedByName} asks for it; stage {request.Stages[stage].Name} is approved.", ct);
         }
 
         await db.SaveOrConflictAsync("You have decided on this request already; one person counts once.", ct);

@@ -3,6 +3,7 @@ using Portal.Application.Access;
 using Portal.Application.Audit;
 using Portal.Application.Common;
 using Portal.Application.Operations;
+using Portal.Application.Notifications;
 using Portal.Application.Quotas;
 using Portal.Application.Webhooks;
 using Portal.Domain.Webhooks;
@@ -96,6 +97,8 @@ public sealed class RequestInstanceHandler(
             };
             db.ApprovalRequests.Add(approval);
             instance.HoldForApproval(now, $"Waiting for approval: {string.Join(" → ", outcome.Stages.Select(s => s.Name))} ({outcome.Rule.Name})");
+            await db.NotifyApproversAsync(outcome.Stages[0], instance.TeamId, actor.UserId, now, $"{request.Name} waits for your approval",
+                $"{actor.Name} asks for {offering.Name}, plan {plan.Name}, {environment}.", ct);
         }
 
         db.Audit(actor, now, "instance.requested", "instance", instance.Id, instance.TeamId,

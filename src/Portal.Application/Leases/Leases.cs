@@ -6,6 +6,7 @@ using Portal.Application.Access;
 using Portal.Application.Audit;
 using Portal.Application.Common;
 using Portal.Application.Instances;
+using Portal.Application.Notifications;
 using Portal.Application.Operations;
 using Portal.Data;
 using Portal.Domain.Access;
@@ -86,6 +87,8 @@ public sealed class LeaseJob(
         foreach (var instance in expiring)
         {
             instance.MarkExpiryWarned(now);
+            db.Notification(instance.CreatedBy, now, $"The lease of {instance.Name} ends soon",
+                $"It is deprovisioned at {instance.ExpiresAt:yyyy-MM-dd HH:mm} UTC unless a team owner extends it.", $"/instances/{instance.Id}");
             db.Audit(Actor.System, now, "instance.lease-expiring", "instance", instance.Id, instance.TeamId,
                 $"{instance.Name} is deprovisioned at {instance.ExpiresAt:yyyy-MM-dd HH:mm} UTC unless its lease is extended");
         }

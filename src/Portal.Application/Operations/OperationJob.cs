@@ -7,6 +7,7 @@ using Npgsql;
 using Portal.Application.Audit;
 using Portal.Application.Backends;
 using Portal.Application.Instances;
+using Portal.Application.Notifications;
 using Portal.Data;
 using Portal.Data.Security;
 using Portal.Domain.Bindings;
@@ -75,6 +76,12 @@ public sealed class OperationJob(
             await RunDriverAsync(db, driver, operation, instance, binding, context, ct);
             operation.State = OperationState.Succeeded;
             operation.FinishedAt = clock.GetUtcNow();
+            if (operation.Kind == OperationKind.Provision)
+            {
+                db.Notification(operation.RequestedBy, operation.FinishedAt.Value, $"{instance.Name} is ready", "Create a binding to get credentials.",
+                    $"/instances/{instance.Id}");
+            }
+
             db.Audit(null, operation.FinishedAt.Value, SucceededAction(operation.Kind), binding is null ? "instance" : "binding",
                 binding?.Id ?? instance.Id, instance.TeamId, $"{instance.Name}{(binding is null ? "" : $" / {binding.AppName}")}: {instance.State}");
             await db.SaveChangesAsync(ct);
@@ -178,6 +185,7 @@ public sealed class OperationJob(
             instance.MoveTo(InstanceState.Failed, now, message);
         }
 
+        db.Notification(operation.RequestedBy, now, $"{operation.Kind} of {instance.Name} failed", error, $"/instances/{instance.Id}");
         db.Audit(null, now, $"{operation.Kind.ToString().ToLowerInvariant()}.failed", operation.BindingId is null ? "instance" : "binding",
             operation.BindingId ?? instance.Id, instance.TeamId, $"{instance.Name}: {error}", Portal.Domain.Audit.AuditOutcomes.Failure);
 
