@@ -20,6 +20,8 @@ public static class InstancesApi
             .WithSummary("Request an instance; answers 202 with the provision operation's URL, or the approval request's when a policy gates it");
         instances.MapGet("/{instanceId:guid}", GetInstance).WithSummary("An instance with its bindings and recent operations");
         instances.MapPost("/{instanceId:guid}/retry", RetryInstance).WithSummary("Run a Failed instance's failed operation again; answers 202");
+        instances.MapPost("/{instanceId:guid}/plan", ChangePlan)
+            .WithSummary("Move the instance to another plan; answers 202 with the update operation's URL, or the approval request's");
         instances.MapPost("/{instanceId:guid}/lease", ExtendLease).WithSummary("Move the end of the instance's lease, within its plan's maximum (owners)");
         instances.MapDelete("/{instanceId:guid}", DeleteInstance).WithSummary("Delete an instance; answers 202 with the deprovision operation's URL");
 
@@ -58,7 +60,7 @@ public static class InstancesApi
         HttpContext http, Guid instanceId, DeleteInstanceHandler handler, CancellationToken ct)
     {
         var accepted = await handler.HandleAsync(http.Actor(), instanceId, ct);
-        return TypedResults.Accepted(OperationUrl(accepted.OperationId), accepted);
+        return TypedResults.Accepted(FollowUrl(accepted), accepted);
     }
 
     public static async Task<Accepted<AcceptedChange<InstanceSummary>>> RetryInstance(
@@ -66,6 +68,13 @@ public static class InstancesApi
     {
         var accepted = await handler.HandleAsync(http.Actor(), instanceId, ct);
         return TypedResults.Accepted(OperationUrl(accepted.OperationId), accepted);
+    }
+
+    public static async Task<Accepted<AcceptedChange<InstanceSummary>>> ChangePlan(
+        HttpContext http, Guid instanceId, ChangePlan request, ChangePlanHandler handler, CancellationToken ct)
+    {
+        var accepted = await handler.HandleAsync(http.Actor(), instanceId, request, ct);
+        return TypedResults.Accepted(FollowUrl(accepted), accepted);
     }
 
     public static async Task<Ok<InstanceSummary>> ExtendLease(

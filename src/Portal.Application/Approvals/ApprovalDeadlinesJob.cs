@@ -49,7 +49,15 @@ public sealed class ApprovalDeadlinesJob(
                 request.Status = RequestStatus.Expired;
                 request.DecidedAt = now;
                 request.Reason = $"Nobody decided within {options.Value.ExpireAfter.TotalDays:0.#} days.";
-                instance.MoveTo(InstanceState.Expired, now, $"Expired: {request.Reason}");
+                if (request.Operation == ApprovalOperation.Create)
+                {
+                    instance.MoveTo(InstanceState.Expired, now, $"Expired: {request.Reason}");
+                }
+                else
+                {
+                    instance.Note(now, $"The request expired: {request.Reason}");
+                }
+
                 db.Notification(request.RequestedBy, now, $"{instance.Name} expired", request.Reason, $"/instances/{instance.Id}");
                 db.Audit(Actor.System, now, "approval.expired", "instance", instance.Id, instance.TeamId, $"{instance.Name}: {request.Reason}");
                 changed.Add(instance.Id);

@@ -158,15 +158,41 @@ public sealed class DecideApprovalHandler(
             request.Status = RequestStatus.Rejected;
             request.DecidedAt = now;
             request.Reason = $"Rejected by {actor.Name}: {comment}";
-            instance.MoveTo(InstanceState.Rejected, now, request.Reason);
+            if (request.Operation == ApprovalOperation.Create)
+            {
+                instance.MoveTo(InstanceState.Rejected, now, request.Reason);
+            }
+            else
+            {
+                // A live instance stays as it is; only the change is refused.
+                instance.Note(now, $"The {Describe(request.Operation)} was {request.Reason[0..1].ToLowerInvariant()}{request.Reason[1..]}");
+            }
+
             db.Notification(request.RequestedBy, now, $"{instance.Name} was rejected", request.Reason, $"/instances/{instance.Id}");
         }
         else if (status == RequestStatus.Approved)
         {
             request.Status = RequestStatus.Approved;
             request.DecidedAt = now;
-            instance.MoveTo(InstanceState.Provisioning, now, "Approved: waiting for a worker");
-            operation = new Operation { InstanceId = instance.Id, Kind = OperationKind.Provision, RequestedBy = request.RequestedBy, CreatedAt = now };
+            await db.RequireNoOperationRunningAsync(instance.Id, ct);
+            var kind = request.Operation switch
+            {
+                ApprovalOperation.Delete => OperationKind.Deprovision,
+                ApprovalOperation.ChangePlan => OperationKind.Update,
+                _ => OperationKind.Provision,
+            };
+            if (request.TargetPlanId is { } planId)
+            {
+                instance.PlanId = planId;
+            }
+
+            instance.MoveTo(kind switch
+            {
+                OperationKind.Deprovision => InstanceState.Deprovisioning,
+                OperationKind.Update => InstanceState.Updating,
+                _ => InstanceState.Provisioning,
+            }, now, "Approved: waiting for a worker");
+            operation = new Operation { InstanceId = instance.Id, Kind = kind, RequestedBy = request.RequestedBy, CreatedAt = now };
             db.Operations.Add(operation);
             db.Notification(request.RequestedBy, now, $"{instance.Name} was approved", $"Approved by {actor.Name}: {comment}", $"/instances/{instance.Id}");
         }
@@ -193,6 +219,13 @@ public sealed class DecideApprovalHandler(
 
         return await access.ToViewAsync(db, actor, request, ct);
     }
+
+    private static string Describe(ApprovalOperation operation) => operation switch
+    {
+        ApprovalOperation.Delete => "deletion",
+        ApprovalOperation.ChangePlan => "plan change",
+        _ => "request",
+    };
 
     private static string Describe(ApprovalStage stage) => stage.Approvers switch
     {

@@ -1,9 +1,12 @@
 using Microsoft.EntityFrameworkCore;
 using Portal.Application.Access;
+using Portal.Application.Approvals;
+using Portal.Application.Audit;
 using Portal.Application.Common;
 using Portal.Application.Operations;
 using Portal.Data;
 using Portal.Domain.Access;
+using Portal.Domain.Approvals;
 using Portal.Domain.Instances;
 using Portal.Domain.Operations;
 
@@ -24,7 +27,15 @@ public sealed class DeleteInstanceHandler(IDbContextFactory<PortalDbContext> dbF
             throw new ConflictException($"An instance that is {instance.State} cannot be deleted now.");
         }
 
-        return await db.StartAsync(queue, actor, instance, OperationKind.Deprovision, InstanceState.Deprovisioning,
-            "Waiting for a worker", clock.GetUtcNow(), ct);
+        var now = clock.GetUtcNow();
+        var plan = await db.Plans.AsNoTracking().FirstAsync(p => p.Id == instance.PlanId, ct);
+        if (instance.State != InstanceState.Failed && await db.GateAsync(actor, instance, ApprovalOperation.Delete, plan, now, ct) is { } approval)
+        {
+            db.Audit(actor, now, "instance.delete-requested", "instance", instance.Id, instance.TeamId, $"{instance.Name}: waits for approval");
+            await db.SaveOrConflictAsync("The instance changed at the same moment; reload and try again.", ct);
+            return new(await db.Summaries(db.Instances.Where(i => i.Id == instanceId)).FirstAsync(ct), null, approval.Id);
+        }
+
+        return await db.StartAsync(queue, actor, instance, OperationKind.Deprovision, InstanceState.Deprovisioning, "Waiting for a worker", now, ct);
     }
 }

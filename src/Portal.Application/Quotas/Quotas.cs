@@ -64,6 +64,18 @@ public sealed class QuotaService(IOptions<QuotaDefaults> defaults)
         return (use, quota is null);
     }
 
+    /// <summary>Like <see cref="EnsureRoomAsync"/>, for a plan change that adds <paramref name="extraMonthlyCost"/>.</summary>
+    public async Task EnsureCostRoomAsync(PortalDbContext db, Guid teamId, decimal extraMonthlyCost, CancellationToken ct)
+    {
+        await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({BitConverter.ToInt64(teamId.ToByteArray(), 0)})", ct);
+        var (use, _) = await GetUseAsync(db, teamId, ct);
+        if (extraMonthlyCost > 0 && use.MonthlyCost + extraMonthlyCost > use.MaxMonthlyCost)
+        {
+            throw new QuotaExceededException(new QuotaBreach("monthly cost", $"{use.MaxMonthlyCost:0.00}", $"{use.MonthlyCost:0.00}",
+                $"The team's quota allows {use.MaxMonthlyCost:0.00} a month; it uses {use.MonthlyCost:0.00} and the new plan adds {extraMonthlyCost:0.00}."));
+        }
+    }
+
     /// <summary>
     /// Takes the team's quota lock for the current transaction, then refuses the request if one more
     /// instance would go over a quota. Two simultaneous requests are counted one after the other.

@@ -14,6 +14,9 @@ public sealed class ApprovalRequest
 
     public ApprovalOperation Operation { get; init; }
 
+    /// <summary>For a plan change: the plan asked for.</summary>
+    public Guid? TargetPlanId { get; init; }
+
     public Guid RequestedBy { get; init; }
 
     public required string RequestedByName { get; init; }

@@ -69,6 +69,13 @@ public sealed class Instance
         UpdatedAt = now;
     }
 
+    /// <summary>Says what the instance waits for (e.g. an approval), without changing its state.</summary>
+    public void Note(DateTimeOffset now, string? message)
+    {
+        StatusMessage = message;
+        UpdatedAt = now;
+    }
+
     /// <summary>Moves to <paramref name="to"/> if the life cycle allows it, else throws.</summary>
     public void MoveTo(InstanceState to, DateTimeOffset now, string? message = null)
     {
