@@ -50,6 +50,8 @@ public sealed class PortalDbContext(DbContextOptions<PortalDbContext> options)
 
     public DbSet<ApprovalDecisionRecord> ApprovalDecisions => Set<ApprovalDecisionRecord>();
 
+    public DbSet<ApproverGroup> ApproverGroups => Set<ApproverGroup>();
+
     public DbSet<Webhook> Webhooks => Set<Webhook>();
 
     public DbSet<Notification> Notifications => Set<Notification>();

@@ -211,4 +211,46 @@ public sealed class ApprovalTests(ApprovalTests.Fixture fixture) : IClassFixture
 
         await platform.SendAsync(HttpMethod.Put, "/api/v1/approval-policy", Array.Empty<object>());
     }
+
+    [Fact]
+    public async Task GroupStage_DecidedByGroupMembersOnly()
+    {
+        var admin = await fixture.AdminAsync();
+        var team = await fixture.RunAsync<CreateTeamHandler, TeamSummary>(h => h.HandleAsync(admin, new CreateTeam("Grouped team", null)));
+        var (dev, _) = await TeamAccountAsync(team.Id, "developer");
+        var (platform, approver) = await PlatformAccountsAsync();
+        var dbaAccount = await fixture.RunAsync<CreatePlatformServiceAccountHandler, ServiceAccountCreated>(
+            h => h.HandleAsync(admin, new CreatePlatformServiceAccount("dba-bot")));
+        var dba = await ApiClient.SignInAsync(fixture.CreateClient(), dbaAccount.ClientId, dbaAccount.ClientSecret);
+
+        var (status, problem, _) = await platform.SendAsync(HttpMethod.Put, "/api/v1/approval-policy", new object[]
+        {
+            new { name = "dba decides", autoApprove = false, stages = new object[] { new { name = "dba", approvers = "Group", group = "dba", requiredApprovals = 1 } } },
+        });
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("no approver group 'dba'", problem!["detail"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.BadRequest,
+            (await platform.SendAsync(HttpMethod.Put, "/api/v1/approver-groups/dba", new { members = new[] { "nobody@example.com" } })).Status);
+        (status, _, _) = await platform.SendAsync(HttpMethod.Put, "/api/v1/approver-groups/dba", new { description = "databases", members = new[] { dbaAccount.ClientId } });
+        Assert.Equal(HttpStatusCode.OK, status);
+        (status, _, _) = await platform.SendAsync(HttpMethod.Put, "/api/v1/approval-policy", new object[]
+        {
+            new { name = "dba decides", teamId = team.Id, autoApprove = false, stages = new object[] { new { name = "dba", approvers = "Group", group = "dba", requiredApprovals = 1 } } },
+        });
+        Assert.Equal(HttpStatusCode.OK, status);
+
+        var (_, body, response) = await dev.SendAsync(HttpMethod.Post, "/api/v1/instances", new { teamId = team.Id, offering = "postgresql", plan = "small", name = "grouped-db" });
+        var id = body!["value"]!["id"]!.GetValue<string>();
+        var location = response.Headers.Location!.OriginalString;
+        Assert.Equal(HttpStatusCode.Forbidden, (await approver.SendAsync(HttpMethod.Post, $"{location}/approve", new { text = "not my group" })).Status);
+        Assert.Single((await dba.GetOkAsync("/api/v1/approvals")).AsArray());
+        Assert.Contains((await dba.GetOkAsync("/api/v1/notifications")).AsArray(), n => n!["title"]!.GetValue<string>() == "grouped-db waits for your approval");
+        Assert.Equal(HttpStatusCode.OK, (await dba.SendAsync(HttpMethod.Post, $"{location}/approve", new { text = "schema reviewed" })).Status);
+        await dev.WaitForAsync($"/api/v1/instances/{id}", i => i["instance"]!["state"]!.GetValue<string>() == "Ready", "Ready");
+
+        Assert.Equal(HttpStatusCode.Conflict, (await platform.SendAsync(HttpMethod.Delete, "/api/v1/approver-groups/dba")).Status);
+        await platform.SendAsync(HttpMethod.Put, "/api/v1/approval-policy", Array.Empty<object>());
+        Assert.Equal(HttpStatusCode.NoContent, (await platform.SendAsync(HttpMethod.Delete, "/api/v1/approver-groups/dba")).Status);
+        await dev.SendAsync(HttpMethod.Delete, $"/api/v1/instances/{id}");
+    }
 }

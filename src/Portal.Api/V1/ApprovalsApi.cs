@@ -22,6 +22,19 @@ public static class ApprovalsApi
         policy.MapGet("/", GetPolicy).WithSummary("The approval policy: ordered rules, first match wins");
         policy.MapPut("/", ReplacePolicy).WithSummary("Replace the whole policy (platform admins)");
 
+        var groups = api.MapGroup("/approver-groups").WithTags("Approvals");
+        groups.MapGet("/", async (ApproverGroupsHandler handler, CancellationToken ct) => TypedResults.Ok(await handler.ListAsync(ct)))
+            .WithSummary("Approver groups and their members");
+        groups.MapPut("/{name}", async (HttpContext http, string name, SetApproverGroup request, ApproverGroupsHandler handler, CancellationToken ct) =>
+                TypedResults.Ok(await handler.SetAsync(http.Actor(), name, request, ct)))
+            .WithSummary("Create or replace an approver group, members by e-mail or client id (platform admins)");
+        groups.MapDelete("/{name}", async (HttpContext http, string name, ApproverGroupsHandler handler, CancellationToken ct) =>
+            {
+                await handler.DeleteAsync(http.Actor(), name, ct);
+                return TypedResults.NoContent();
+            })
+            .WithSummary("Delete an approver group the policy does not use (platform admins)");
+
         api.MapPut("/users/{userId:guid}/roles", SetRoles).WithTags("Users").WithSummary("Set an account's platform roles (platform admins)");
         return api;
     }

@@ -34,6 +34,7 @@ public sealed class ApprovalAccess(QuotaService quotas)
         {
             ApproverKind.PlatformApprovers => actor.IsApprover,
             ApproverKind.TeamOwners => await db.TeamMembers.AnyAsync(m => m.TeamId == teamId && m.UserId == actor.UserId && m.Role == TeamRole.Owner, ct),
+            ApproverKind.Group => await db.ApproverGroups.AnyAsync(g => g.Name == stage.Group && g.Members.Contains(actor.UserId), ct),
             _ => false,
         };
 

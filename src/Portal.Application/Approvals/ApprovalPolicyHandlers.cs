@@ -43,12 +43,21 @@ public sealed class ReplaceApprovalPolicyHandler(IDbContextFactory<PortalDbConte
                 .Require(r.AutoApprove || r.Stages.Count > 0, $"{at}.stages", "A rule either auto-approves or names at least one stage.")
                 .Require(r.Stages.All(s => s.RequiredApprovals >= 1), $"{at}.stages", "Each stage needs at least one approval.")
                 .Require(r.Stages.All(s => !string.IsNullOrWhiteSpace(s.Name)), $"{at}.stages", "Each stage needs a name.")
-                .Require(r.Stages.All(s => s.Approvers != ApproverKind.Group), $"{at}.stages",
-                    "Approver groups are not available yet; use platform approvers or the team's owners.");
+                .Require(r.Stages.All(s => s.Approvers != ApproverKind.Group || !string.IsNullOrWhiteSpace(s.Group)), $"{at}.stages",
+                    "A stage decided by a group names the group.");
+        }
+
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var groups = await db.ApproverGroups.Select(g => g.Name).ToListAsync(ct);
+        for (var i = 0; i < rules.Count; i++)
+        {
+            foreach (var missing in rules[i].Stages.Where(s => s.Approvers == ApproverKind.Group && !groups.Contains(s.Group!)))
+            {
+                validator.Require(false, $"rules[{i}].stages", $"There is no approver group '{missing.Group}'.");
+            }
         }
 
         validator.ThrowIfInvalid();
-        await using var db = await dbFactory.CreateDbContextAsync(ct);
         await using var transaction = await db.Database.BeginTransactionAsync(ct);
         await db.ApprovalRules.ExecuteDeleteAsync(ct);
         db.ApprovalRules.AddRange(rules.Select((r, i) => new ApprovalRule

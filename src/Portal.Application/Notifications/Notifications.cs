@@ -34,6 +34,7 @@ public static class Notify
                 join r in db.Roles on ur.RoleId equals r.Id
                 where r.Name == PlatformRoles.Approver
                 select ur.UserId).ToListAsync(ct),
+            ApproverKind.Group => await db.ApproverGroups.Where(g => g.Name == stage.Group).Select(g => g.Members).FirstOrDefaultAsync(ct) ?? [],
             _ => [],
         };
         foreach (var person in people.Where(p => p != requester).Distinct())

@@ -36,6 +36,18 @@ internal sealed class ApprovalRuleConfiguration : IEntityTypeConfiguration<Appro
     }
 }
 
+internal sealed class ApproverGroupConfiguration : IEntityTypeConfiguration<ApproverGroup>
+{
+    public void Configure(EntityTypeBuilder<ApproverGroup> b)
+    {
+        b.HasKey(g => g.Name);
+        b.Property(g => g.Name).HasMaxLength(40);
+        b.Property(g => g.Description).HasMaxLength(200);
+        // Members as a uuid[] column: groups are small and read whole.
+        b.Property(g => g.Members).HasColumnType("uuid[]");
+    }
+}
+
 internal sealed class ApprovalRequestConfiguration : IEntityTypeConfiguration<ApprovalRequest>
 {
     public void Configure(EntityTypeBuilder<ApprovalRequest> b)
