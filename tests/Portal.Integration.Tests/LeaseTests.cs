@@ -53,13 +53,13 @@ public sealed class LeaseTests(LeaseTests.Fixture fixture) : IClassFixture<Lease
         // Owners extend within the plan's 30 days; beyond it is refused; developers may not.
         var (status, problem, _) = await owner.SendAsync(HttpMethod.Post, $"/api/v1/instances/{id}/lease", new { until = DateTimeOffset.UtcNow.AddDays(40) });
         Assert.Equal(HttpStatusCode.BadRequest, status);
-        Assert.Contains("30 days", problem!["errors"]!["until"]![0]!.GetValue<string>());
+        Assert.Contains("no rule for lease extensions", problem!["errors"]!["until"]![0]!.GetValue<string>());
         Assert.Equal(HttpStatusCode.Forbidden,
             (await dev.SendAsync(HttpMethod.Post, $"/api/v1/instances/{id}/lease", new { until = DateTimeOffset.UtcNow.AddDays(10) })).Status);
         var until = DateTimeOffset.UtcNow.AddDays(29);
         var (extended, summary, _) = await owner.SendAsync(HttpMethod.Post, $"/api/v1/instances/{id}/lease", new { until });
         Assert.Equal(HttpStatusCode.OK, extended);
-        Assert.Equal(until, summary!["expiresAt"]!.GetValue<DateTimeOffset>(), TimeSpan.FromMilliseconds(1));
+        Assert.Equal(until, summary!["value"]!["expiresAt"]!.GetValue<DateTimeOffset>(), TimeSpan.FromMilliseconds(1));
 
         // Close to the end, the team is warned once.
         await SetExpiryAsync(id, TimeSpan.FromDays(1));
@@ -96,6 +96,43 @@ public sealed class LeaseTests(LeaseTests.Fixture fixture) : IClassFixture<Lease
         await owner.WaitForAsync($"/api/v1/instances/{id}", i => i["instance"]!["state"]!.GetValue<string>() == "Ready", "Ready");
         Assert.Equal(HttpStatusCode.Conflict,
             (await owner.SendAsync(HttpMethod.Post, $"/api/v1/instances/{id}/lease", new { until = DateTimeOffset.UtcNow.AddDays(1) })).Status);
+        await owner.SendAsync(HttpMethod.Delete, $"/api/v1/instances/{id}");
+    }
+
+    [Fact]
+    public async Task ExtensionBeyondPlan_WithPolicyRule_WaitsForApprovalThenApplies()
+    {
+        var admin = await fixture.AdminAsync();
+        var team = await fixture.RunAsync<CreateTeamHandler, TeamSummary>(h => h.HandleAsync(admin, new CreateTeam("Long runners", null)));
+        var owner = await TeamAccountAsync(team.Id, "owner");
+        var platform = await PlatformAsync();
+        var approverAccount = await fixture.RunAsync<Portal.Application.Accounts.CreatePlatformServiceAccountHandler, ServiceAccountCreated>(
+            h => h.HandleAsync(admin, new Portal.Application.Accounts.CreatePlatformServiceAccount("lease-approver")));
+        await platform.SendAsync(HttpMethod.Put, $"/api/v1/users/{approverAccount.UserId}/roles", new { platformRoles = new[] { "approver" } });
+        var approver = await ApiClient.SignInAsync(fixture.CreateClient(), approverAccount.ClientId, approverAccount.ClientSecret);
+        await platform.SendAsync(HttpMethod.Put, "/api/v1/approval-policy", new object[]
+        {
+            new { name = "long leases", operation = "ExtendLease", autoApprove = false,
+                  stages = new object[] { new { name = "platform", approvers = "PlatformApprovers", requiredApprovals = 1 } } },
+        });
+
+        var (_, body, _) = await owner.SendAsync(HttpMethod.Post, "/api/v1/instances", new { teamId = team.Id, offering = "postgresql", plan = "small", name = "long-db" });
+        var id = body!["value"]!["id"]!.GetValue<string>();
+        var before = body["value"]!["expiresAt"]!.GetValue<DateTimeOffset>();
+        await owner.WaitForAsync($"/api/v1/instances/{id}", i => i["instance"]!["state"]!.GetValue<string>() == "Ready", "Ready");
+
+        var until = DateTimeOffset.UtcNow.AddDays(90);
+        var (status, waiting, response) = await owner.SendAsync(HttpMethod.Post, $"/api/v1/instances/{id}/lease", new { until });
+        Assert.Equal(HttpStatusCode.Accepted, status);
+        Assert.Equal(before, waiting!["value"]!["expiresAt"]!.GetValue<DateTimeOffset>(), TimeSpan.FromMilliseconds(1));
+        var approval = response.Headers.Location!.OriginalString;
+        (status, _, _) = await approver.SendAsync(HttpMethod.Post, $"{approval}/approve", new { text = "quarter-long migration" });
+        Assert.Equal(HttpStatusCode.OK, status);
+        var extended = await owner.GetOkAsync($"/api/v1/instances/{id}");
+        Assert.Equal(until, extended["instance"]!["expiresAt"]!.GetValue<DateTimeOffset>(), TimeSpan.FromMilliseconds(1));
+        Assert.Equal("Ready", extended["instance"]!["state"]!.GetValue<string>());
+
+        await platform.SendAsync(HttpMethod.Put, "/api/v1/approval-policy", Array.Empty<object>());
         await owner.SendAsync(HttpMethod.Delete, $"/api/v1/instances/{id}");
     }
 

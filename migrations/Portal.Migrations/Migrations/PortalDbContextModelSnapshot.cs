@@ -571,6 +571,9 @@ namespace Portal.Migrations.Migrations
                         .HasMaxLength(32)
                         .HasColumnType("character varying(32)");
 
+                    b.Property<DateTimeOffset?>("TargetExpiresAt")
+                        .HasColumnType("timestamp with time zone");
+
                     b.Property<Guid?>("TargetPlanId")
                         .HasColumnType("uuid");
 

@@ -77,9 +77,12 @@ public static class InstancesApi
         return TypedResults.Accepted(FollowUrl(accepted), accepted);
     }
 
-    public static async Task<Ok<InstanceSummary>> ExtendLease(
-        HttpContext http, Guid instanceId, ExtendLease request, ExtendLeaseHandler handler, CancellationToken ct) =>
-        TypedResults.Ok(await handler.HandleAsync(http.Actor(), instanceId, request, ct));
+    public static async Task<Results<Ok<AcceptedChange<InstanceSummary>>, Accepted<AcceptedChange<InstanceSummary>>>> ExtendLease(
+        HttpContext http, Guid instanceId, ExtendLease request, ExtendLeaseHandler handler, CancellationToken ct)
+    {
+        var result = await handler.HandleAsync(http.Actor(), instanceId, request, ct);
+        return result.ApprovalRequestId is null ? TypedResults.Ok(result) : TypedResults.Accepted(FollowUrl(result), result);
+    }
 
     public static async Task<Ok<IReadOnlyList<BindingView>>> ListBindings(
         HttpContext http, Guid instanceId, ListBindingsHandler handler, CancellationToken ct) =>

@@ -171,6 +171,16 @@ public sealed class DecideApprovalHandler(
 
             db.Notification(request.RequestedBy, now, $"{instance.Name} was rejected", request.Reason, $"/instances/{instance.Id}");
         }
+        else if (status == RequestStatus.Approved && request.Operation == ApprovalOperation.ExtendLease)
+        {
+            // Nothing to run on a backend: the lease simply ends later.
+            request.Status = RequestStatus.Approved;
+            request.DecidedAt = now;
+            instance.SetApprovedLease(request.TargetExpiresAt!.Value, now);
+            instance.Note(now, null);
+            db.Notification(request.RequestedBy, now, $"The lease of {instance.Name} was extended",
+                $"Until {request.TargetExpiresAt:yyyy-MM-dd HH:mm} UTC; approved by {actor.Name}: {comment}", $"/instances/{instance.Id}");
+        }
         else if (status == RequestStatus.Approved)
         {
             request.Status = RequestStatus.Approved;
@@ -225,6 +235,7 @@ public sealed class DecideApprovalHandler(
     {
         ApprovalOperation.Delete => "deletion",
         ApprovalOperation.ChangePlan => "plan change",
+        ApprovalOperation.ExtendLease => "lease extension",
         _ => "request",
     };
 

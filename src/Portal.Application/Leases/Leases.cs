@@ -3,6 +3,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Portal.Application.Access;
+using Portal.Application.Approvals;
 using Portal.Application.Audit;
 using Portal.Application.Common;
 using Portal.Application.Instances;
@@ -10,6 +11,7 @@ using Portal.Application.Notifications;
 using Portal.Application.Operations;
 using Portal.Data;
 using Portal.Domain.Access;
+using Portal.Domain.Approvals;
 using Portal.Domain.Instances;
 using Portal.Domain.Operations;
 
@@ -31,7 +33,8 @@ public sealed record ExtendLease(DateTimeOffset Until);
 /// <summary>Moves the end of an instance's lease, within its plan's maximum. Team owners.</summary>
 public sealed class ExtendLeaseHandler(IDbContextFactory<PortalDbContext> dbFactory, TimeProvider clock)
 {
-    public async Task<InstanceSummary> HandleAsync(Actor actor, Guid instanceId, ExtendLease request, CancellationToken ct = default)
+    /// <summary>Extends at once within the plan's maximum; beyond it, makes a request that the approval policy gates.</summary>
+    public async Task<AcceptedChange<InstanceSummary>> HandleAsync(Actor actor, Guid instanceId, ExtendLease request, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var (instance, _) = await db.RequireInstanceAsync(actor, instanceId, TeamPermission.ManageTeam, ct);
@@ -47,19 +50,35 @@ public sealed class ExtendLeaseHandler(IDbContextFactory<PortalDbContext> dbFact
         }
 
         var now = clock.GetUtcNow();
-        if (request.Until <= now || request.Until > now.AddDays(days))
+        if (request.Until <= now)
         {
-            throw ValidationException.For("until",
-                $"The plan allows a lease of at most {days} days from now (until {now.AddDays(days):yyyy-MM-dd HH:mm} UTC); " +
-                "a longer one needs an approved request.");
+            throw ValidationException.For("until", "The new end of the lease must lie in the future.");
         }
 
         var previous = instance.ExpiresAt;
-        instance.ExtendLease(request.Until, days, now);
+        if (request.Until > now.AddDays(days))
+        {
+            var plan = await db.Plans.AsNoTracking().FirstAsync(p => p.Id == instance.PlanId, ct);
+            var approval = await db.GateAsync(actor, instance, ApprovalOperation.ExtendLease, plan, now, ct, request.Until, refuseWithoutRule: true);
+            if (approval is not null)
+            {
+                db.Audit(actor, now, "instance.lease-extension-requested", "instance", instance.Id, instance.TeamId,
+                    $"{instance.Name}: to {request.Until:yyyy-MM-dd HH:mm} UTC, beyond the plan's {days} days");
+                await db.SaveOrConflictAsync("The instance changed at the same moment; reload and try again.", ct);
+                return new(await db.Summaries(db.Instances.Where(i => i.Id == instanceId)).FirstAsync(ct), null, approval.Id);
+            }
+
+            instance.SetApprovedLease(request.Until, now);
+        }
+        else
+        {
+            instance.ExtendLease(request.Until, days, now);
+        }
+
         db.Audit(actor, now, "instance.lease-extended", "instance", instance.Id, instance.TeamId,
             $"{instance.Name}: {previous:yyyy-MM-dd HH:mm} → {request.Until:yyyy-MM-dd HH:mm} UTC");
         await db.SaveOrConflictAsync("The instance changed at the same moment; reload and try again.", ct);
-        return await db.Summaries(db.Instances.Where(i => i.Id == instanceId)).FirstAsync(ct);
+        return new(await db.Summaries(db.Instances.Where(i => i.Id == instanceId)).FirstAsync(ct), null);
     }
 }
 

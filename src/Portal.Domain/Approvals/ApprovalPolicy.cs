@@ -6,6 +6,9 @@ public enum ApprovalOperation
     Create,
     ChangePlan,
     Delete,
+
+    /// <summary>A lease extension beyond the plan's maximum.</summary>
+    ExtendLease,
 }
 
 /// <summary>Who may approve a stage.</summary>

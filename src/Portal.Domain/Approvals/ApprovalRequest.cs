@@ -17,6 +17,9 @@ public sealed class ApprovalRequest
     /// <summary>For a plan change: the plan asked for.</summary>
     public Guid? TargetPlanId { get; init; }
 
+    /// <summary>For a lease extension: the end asked for.</summary>
+    public DateTimeOffset? TargetExpiresAt { get; init; }
+
     public Guid RequestedBy { get; init; }
 
     public required string RequestedByName { get; init; }

@@ -57,6 +57,14 @@ public sealed class Instance
 
     public void MarkExpiryWarned(DateTimeOffset now) => ExpiryWarnedAt = now;
 
+    /// <summary>Sets the end of the lease as an approved request asked, beyond the plan's maximum.</summary>
+    public void SetApprovedLease(DateTimeOffset until, DateTimeOffset now)
+    {
+        ExpiresAt = until;
+        ExpiryWarnedAt = null;
+        UpdatedAt = now;
+    }
+
     /// <summary>A new instance that waits for approval keeps its first state, with a line saying what it waits for.</summary>
     public void HoldForApproval(DateTimeOffset now, string message)
     {
