@@ -61,7 +61,7 @@ public sealed class WebhookTests(WebhookTests.Fixture fixture) : IClassFixture<W
         }
 
         Assert.Equal(["request.submitted", "instance.ready"], received.Select(r => r.Event).ToArray());
-        foreach (var delivery in received)
+        foreach (var delivery in received.ToArray())
         {
             Assert.Equal(WebhookDeliveryJob.Sign(secret, delivery.Timestamp, delivery.Body), delivery.Signature);
             Assert.NotEqual(WebhookDeliveryJob.Sign("wrong-secret", delivery.Timestamp, delivery.Body), delivery.Signature);
@@ -70,6 +70,28 @@ public sealed class WebhookTests(WebhookTests.Fixture fixture) : IClassFixture<W
             Assert.Equal(team.Id.ToString(), json["teamId"]!.GetValue<string>());
             Assert.Equal(instanceId, json["data"]!["instanceId"]!.GetValue<string>());
         }
+
+        // Before a lease ends, the team hears of it.
+        await using (var db = new Npgsql.NpgsqlConnection(fixture.ConnectionString))
+        {
+            await db.OpenAsync();
+            await using var soon = new Npgsql.NpgsqlCommand($"UPDATE \"Instances\" SET \"ExpiresAt\" = now() + interval '1 day' WHERE \"Id\" = '{instanceId}'", db);
+            Assert.Equal(1, await soon.ExecuteNonQueryAsync());
+        }
+
+        await fixture.RunAsync<Portal.Application.Leases.LeaseJob, bool>(async job =>
+        {
+            await job.RunAsync(CancellationToken.None);
+            return true;
+        });
+        deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!received.Any(r => r.Event == "lease.expiring") && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(200);
+        }
+
+        var expiring = Assert.Single(received, r => r.Event == "lease.expiring");
+        Assert.Equal(WebhookDeliveryJob.Sign(secret, expiring.Timestamp, expiring.Body), expiring.Signature);
 
         await owner.SendAsync(HttpMethod.Delete, $"/api/v1/instances/{instanceId}");
     }

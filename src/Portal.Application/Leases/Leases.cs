@@ -89,7 +89,8 @@ public sealed class ExtendLeaseHandler(IDbContextFactory<PortalDbContext> dbFact
 [AutomaticRetry(Attempts = 0)]
 [DisableConcurrentExecution(timeoutInSeconds: 60)]
 public sealed class LeaseJob(
-    IDbContextFactory<PortalDbContext> dbFactory, OperationQueue queue, IOptions<LeaseOptions> options, TimeProvider clock, ILogger<LeaseJob> logger)
+    IDbContextFactory<PortalDbContext> dbFactory, OperationQueue queue, Webhooks.WebhookPublisher webhooks, IOptions<LeaseOptions> options,
+    TimeProvider clock, ILogger<LeaseJob> logger)
 {
     public const string RecurringJobId = "lease-expiry";
 
@@ -113,6 +114,11 @@ public sealed class LeaseJob(
         }
 
         await db.SaveChangesAsync(ct);
+        foreach (var instance in expiring)
+        {
+            await webhooks.PublishAsync(Portal.Domain.Webhooks.WebhookEvents.LeaseExpiring, instance.TeamId,
+                new { instanceId = instance.Id, instance.Name, expiresAt = instance.ExpiresAt }, ct);
+        }
 
         var expiredIds = await db.Instances
             .Where(i => i.ExpiresAt != null && i.ExpiresAt <= now

@@ -43,4 +43,5 @@ public static class WebhookEvents
     public const string RequestRejected = "request.rejected";
     public const string InstanceReady = "instance.ready";
     public const string InstanceFailed = "instance.failed";
+    public const string LeaseExpiring = "lease.expiring";
 }
