@@ -14,13 +14,7 @@ public sealed class ApprovalTests(ApprovalTests.Fixture fixture) : IClassFixture
 {
     public sealed class Fixture : PortalAppFactory;
 
-    private async Task<(ApiClient Api, ServiceAccountCreated Account)> TeamAccountAsync(Guid teamId, string role)
-    {
-        var admin = await fixture.AdminAsync();
-        var account = await fixture.RunAsync<CreateServiceAccountHandler, ServiceAccountCreated>(
-            h => h.HandleAsync(admin, teamId, new CreateServiceAccount($"ci-{role}", role)));
-        return (await ApiClient.SignInAsync(fixture.CreateClient(), account.ClientId, account.ClientSecret), account);
-    }
+    private Task<(ApiClient Api, ServiceAccountCreated Account)> TeamAccountAsync(Guid teamId, string role) => fixture.TeamAccountAsync(teamId, role);
 
     private async Task<(ApiClient Platform, ApiClient Approver)> PlatformAccountsAsync()
     {

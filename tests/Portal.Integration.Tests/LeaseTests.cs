@@ -11,13 +11,7 @@ public sealed class LeaseTests(LeaseTests.Fixture fixture) : IClassFixture<Lease
 {
     public sealed class Fixture : PortalAppFactory;
 
-    private async Task<ApiClient> TeamAccountAsync(Guid teamId, string role)
-    {
-        var admin = await fixture.AdminAsync();
-        var account = await fixture.RunAsync<CreateServiceAccountHandler, ServiceAccountCreated>(
-            h => h.HandleAsync(admin, teamId, new CreateServiceAccount($"ci-{role}", role)));
-        return await ApiClient.SignInAsync(fixture.CreateClient(), account.ClientId, account.ClientSecret);
-    }
+    private async Task<ApiClient> TeamAccountAsync(Guid teamId, string role) => (await fixture.TeamAccountAsync(teamId, role)).Api;
 
     private async Task SetExpiryAsync(string instanceId, TimeSpan fromNow)
     {
@@ -106,10 +100,9 @@ public sealed class LeaseTests(LeaseTests.Fixture fixture) : IClassFixture<Lease
         var team = await fixture.RunAsync<CreateTeamHandler, TeamSummary>(h => h.HandleAsync(admin, new CreateTeam("Long runners", null)));
         var owner = await TeamAccountAsync(team.Id, "owner");
         var platform = await PlatformAsync();
-        var approverAccount = await fixture.RunAsync<Portal.Application.Accounts.CreatePlatformServiceAccountHandler, ServiceAccountCreated>(
-            h => h.HandleAsync(admin, new Portal.Application.Accounts.CreatePlatformServiceAccount("lease-approver")));
+        var (approver, approverAccount) = await fixture.PlatformAccountAsync("lease-approver");
         await platform.SendAsync(HttpMethod.Put, $"/api/v1/users/{approverAccount.UserId}/roles", new { platformRoles = new[] { "approver" } });
-        var approver = await ApiClient.SignInAsync(fixture.CreateClient(), approverAccount.ClientId, approverAccount.ClientSecret);
+        approver = await ApiClient.SignInAsync(fixture.CreateClient(), approverAccount.ClientId, approverAccount.ClientSecret);
         await platform.SendAsync(HttpMethod.Put, "/api/v1/approval-policy", new object[]
         {
             new { name = "long leases", operation = "ExtendLease", autoApprove = false,
@@ -136,11 +129,5 @@ public sealed class LeaseTests(LeaseTests.Fixture fixture) : IClassFixture<Lease
         await owner.SendAsync(HttpMethod.Delete, $"/api/v1/instances/{id}");
     }
 
-    private async Task<ApiClient> PlatformAsync()
-    {
-        var admin = await fixture.AdminAsync();
-        var account = await fixture.RunAsync<Portal.Application.Accounts.CreatePlatformServiceAccountHandler, ServiceAccountCreated>(
-            h => h.HandleAsync(admin, new Portal.Application.Accounts.CreatePlatformServiceAccount("lease-auditor")));
-        return await ApiClient.SignInAsync(fixture.CreateClient(), account.ClientId, account.ClientSecret);
-    }
+    private async Task<ApiClient> PlatformAsync() => (await fixture.PlatformAccountAsync("lease-auditor")).Api;
 }

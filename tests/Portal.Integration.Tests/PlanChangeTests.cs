@@ -11,13 +11,7 @@ public sealed class PlanChangeTests(PlanChangeTests.Fixture fixture) : IClassFix
 {
     public sealed class Fixture : PortalAppFactory;
 
-    private async Task<ApiClient> AccountAsync(Guid teamId, string role)
-    {
-        var admin = await fixture.AdminAsync();
-        var account = await fixture.RunAsync<CreateServiceAccountHandler, ServiceAccountCreated>(
-            h => h.HandleAsync(admin, teamId, new CreateServiceAccount($"ci-{role}", role)));
-        return await ApiClient.SignInAsync(fixture.CreateClient(), account.ClientId, account.ClientSecret);
-    }
+    private async Task<ApiClient> AccountAsync(Guid teamId, string role) => (await fixture.TeamAccountAsync(teamId, role)).Api;
 
     private static async Task<int> ConnectionLimitAsync(string instanceId)
     {
@@ -35,9 +29,7 @@ public sealed class PlanChangeTests(PlanChangeTests.Fixture fixture) : IClassFix
         var team = await fixture.RunAsync<CreateTeamHandler, TeamSummary>(h => h.HandleAsync(admin, new CreateTeam("Growing", null)));
         var dev = await AccountAsync(team.Id, "developer");
         var owner = await AccountAsync(team.Id, "owner");
-        var platformAccount = await fixture.RunAsync<CreatePlatformServiceAccountHandler, ServiceAccountCreated>(
-            h => h.HandleAsync(admin, new CreatePlatformServiceAccount("policy")));
-        var platform = await ApiClient.SignInAsync(fixture.CreateClient(), platformAccount.ClientId, platformAccount.ClientSecret);
+        var (platform, _) = await fixture.PlatformAccountAsync("policy");
         var ownersStage = new object[] { new { name = "owners", approvers = "TeamOwners", requiredApprovals = 1 } };
         await platform.SendAsync(HttpMethod.Put, "/api/v1/approval-policy", new object[]
         {
