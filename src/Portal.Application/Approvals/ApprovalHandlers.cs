@@ -38,6 +38,19 @@ public sealed class ApprovalAccess(QuotaService quotas)
             _ => false,
         };
 
+    /// <summary>Whether the actor may decide the request's current stage now.</summary>
+    public static async Task<bool> CanDecideAsync(PortalDbContext db, Actor actor, ApprovalRequest request, CancellationToken ct)
+    {
+        if (request.Status != RequestStatus.Pending)
+        {
+            return false;
+        }
+
+        var decisions = request.Decisions.Select(d => d.ToDecision()).ToList();
+        return ApprovalProgress.RefusalFor(actor.UserId, request.RequestedBy, request.Stages, decisions) is null
+               && await IsEligibleAsync(db, actor, request.Stages[ApprovalProgress.Evaluate(request.Stages, decisions).CurrentStage], request.TeamId, ct);
+    }
+
     public async Task<ApprovalView> ToViewAsync(PortalDbContext db, Actor actor, ApprovalRequest request, CancellationToken ct)
     {
         var facts = await (
@@ -50,9 +63,7 @@ public sealed class ApprovalAccess(QuotaService quotas)
             .FirstAsync(ct);
         var decisions = request.Decisions.OrderBy(d => d.At).ToList();
         var status = ApprovalProgress.Evaluate(request.Stages, decisions.Select(d => d.ToDecision()).ToList());
-        var canDecide = request.Status == RequestStatus.Pending
-                        && ApprovalProgress.RefusalFor(actor.UserId, request.RequestedBy, request.Stages, decisions.Select(d => d.ToDecision()).ToList()) is null
-                        && await IsEligibleAsync(db, actor, request.Stages[status.CurrentStage], request.TeamId, ct);
+        var canDecide = await CanDecideAsync(db, actor, request, ct);
         return new ApprovalView(
             request.Id, request.InstanceId, facts.Name, request.TeamId, facts.Team, facts.Offering, facts.Plan, facts.MonthlyCost, facts.Environment,
             request.Operation.ToString(), request.RequestedByName, request.CreatedAt, request.Status.ToString(), request.RuleName, request.Stages,
@@ -75,18 +86,30 @@ public sealed class ListApprovalsHandler(IDbContextFactory<PortalDbContext> dbFa
         var views = new List<ApprovalView>();
         foreach (var request in requests)
         {
-            var view = await access.ToViewAsync(db, actor, request, ct);
-            if (mine || view.CanDecide)
+            // Decide who sees what first: the full view (facts, quota use) is built only for the requests shown.
+            if (mine || await ApprovalAccess.CanDecideAsync(db, actor, request, ct))
             {
-                views.Add(view);
+                views.Add(await access.ToViewAsync(db, actor, request, ct));
             }
         }
 
         return views;
     }
 
-    /// <summary>How many requests wait for the actor, for the navigation badge.</summary>
-    public async Task<int> CountAsync(Actor actor, CancellationToken ct = default) => (await HandleAsync(actor, false, ct)).Count;
+    /// <summary>How many requests wait for the actor, for the navigation badge (no views built).</summary>
+    public async Task<int> CountAsync(Actor actor, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var pending = await db.ApprovalRequests.AsNoTracking().Include(r => r.Decisions)
+            .Where(r => r.Status == RequestStatus.Pending).Take(200).ToListAsync(ct);
+        var count = 0;
+        foreach (var request in pending)
+        {
+            count += await ApprovalAccess.CanDecideAsync(db, actor, request, ct) ? 1 : 0;
+        }
+
+        return count;
+    }
 }
 
 /// <summary>One request, for its team's members, the approvers who may decide it, and platform admins.</summary>
