@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Portal.Provisioning;
 
 /// <summary>
@@ -30,11 +32,67 @@ public interface IServiceDriver
 
     /// <summary>Checks that the backend answers with the admin credentials ("test connection").</summary>
     Task<HealthReport> TestBackendAsync(BackendEndpoint backend, CancellationToken ct);
+
+    /// <summary>Settings a backend of this kind has besides host, port and admin credentials (e.g. a management URL).</summary>
+    IReadOnlyList<DriverField> BackendSettings => [];
+
+    /// <summary>Parameters a requester gives for an instance of this kind (e.g. redirect URIs).</summary>
+    IReadOnlyList<DriverField> InstanceParameters => [];
+
+    /// <summary>Plan limits this driver applies (e.g. <c>connections</c>), for the plan editor's help.</summary>
+    IReadOnlyList<DriverField> PlanLimits => [];
+
+    /// <summary>
+    /// Checks a request's instance parameters before anything is created; returns an error message per
+    /// bad parameter name (empty when all is well). Unknown names are refused by the caller.
+    /// </summary>
+    IReadOnlyDictionary<string, string> ValidateParameters(IReadOnlyDictionary<string, string> parameters) =>
+        new Dictionary<string, string>();
 }
 
+/// <summary>A named value a driver reads, with the label and help a form shows for it.</summary>
+public sealed record DriverField(string Name, string Label, string Help, bool Required = false);
+
 /// <summary>Where a backend server is and how the portal signs in to administer it.</summary>
+/// <remarks>
+/// <see cref="Settings"/> holds the kind's further non-secret settings named by
+/// <see cref="IServiceDriver.BackendSettings"/>, e.g. RabbitMQ's <c>managementUrl</c>.
+/// </remarks>
 public sealed record BackendEndpoint(string Host, int Port, string AdminUser, string AdminPassword)
 {
+    private static readonly string[] CoreKeys = ["host", "port", "adminuser", "adminpassword"];
+
+    public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>A setting's value, or null when it is not set.</summary>
+    public string? Setting(string name) =>
+        Settings.TryGetValue(name, out var value) && !string.IsNullOrWhiteSpace(value) ? value : null;
+
+    /// <summary>
+    /// Reads <c>Host=…;Port=…;AdminUser=…;AdminPassword=…;name=value…</c> (keys case-insensitive, every key
+    /// but the four core ones becomes a setting). The <c>ops/backends/*</c> scripts write this form.
+    /// </summary>
+    public static BackendEndpoint Parse(string text)
+    {
+        var builder = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = text };
+        string Get(string key) => builder.TryGetValue(key, out var v) ? Convert.ToString(v, CultureInfo.InvariantCulture) ?? "" : "";
+        if (!int.TryParse(Get("port"), NumberStyles.None, CultureInfo.InvariantCulture, out var port))
+        {
+            throw new FormatException("The backend endpoint has no valid Port.");
+        }
+
+        var settings = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string key in builder.Keys)
+        {
+            if (!CoreKeys.Contains(key, StringComparer.OrdinalIgnoreCase))
+            {
+                settings[key] = Get(key);
+            }
+        }
+
+        return new BackendEndpoint(Get("host"), port, Get("adminuser"), Get("adminpassword")) { Settings = settings };
+    }
+
     // Keep the password out of logs and exception messages that print the record.
     public override string ToString() => $"{AdminUser}@{Host}:{Port}";
 }
@@ -48,7 +106,11 @@ public sealed record InstanceContext(
     Guid InstanceId,
     BackendEndpoint Backend,
     IReadOnlyDictionary<string, int> Limits,
-    IProgress<string> Progress);
+    IProgress<string> Progress)
+{
+    /// <summary>The requester's parameters, named by <see cref="IServiceDriver.InstanceParameters"/>.</summary>
+    public IReadOnlyDictionary<string, string> Parameters { get; init; } = new Dictionary<string, string>();
+}
 
 /// <summary>What a driver needs to know about one binding.</summary>
 public sealed record BindingContext(InstanceContext Instance, Guid BindingId);
