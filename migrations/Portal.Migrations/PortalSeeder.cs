@@ -176,7 +176,10 @@ public sealed class PortalSeeder(
             }
 
             db.Offerings.Attach(postgres);
-            postgres.BackendId ??= backend.Id;
+            if (postgres.BackendIds.Count == 0)
+            {
+                postgres.BackendIds = [backend.Id];
+            }
         }
 
         await db.SaveChangesAsync(ct);

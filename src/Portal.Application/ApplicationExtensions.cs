@@ -32,6 +32,7 @@ public static class ApplicationExtensions
         builder.Services.AddOptions<Leases.LeaseOptions>().BindConfiguration("Leases");
         builder.Services.AddOptions<Quotas.QuotaDefaults>().BindConfiguration("Quotas:Defaults");
         builder.Services.AddScoped<OperationJob>();
+        builder.Services.AddScoped<Backends.BackendHealthJob>();
         builder.Services.AddOptions<OperationOptions>().BindConfiguration("Jobs");
         builder.Services.AddSingleton<InstanceEvents>();
 

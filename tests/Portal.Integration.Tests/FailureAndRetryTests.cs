@@ -40,7 +40,7 @@ public sealed class FailureAndRetryTests(FailureAndRetryTests.Fixture fixture) :
             new { name = "rotated", kind = "postgresql", host = real.Host, port = real.Port, adminUser = real.Username, adminPassword = "outdated" });
         var backendId = backend!["id"]!.GetValue<string>();
         var offering = (await platform.GetOkAsync("/api/v1/offerings")).AsArray().Single(o => o!["key"]!.GetValue<string>() == "postgresql")!;
-        var (status, _, _) = await platform.SendAsync(HttpMethod.Put, $"/api/v1/offerings/{offering["id"]}/backend", new { backendId });
+        var (status, _, _) = await platform.SendAsync(HttpMethod.Put, $"/api/v1/offerings/{offering["id"]}/backends", new { backendIds = new[] { backendId } });
         Assert.Equal(HttpStatusCode.OK, status);
 
         var (requested, body, _) = await dev.SendAsync(HttpMethod.Post, "/api/v1/instances",

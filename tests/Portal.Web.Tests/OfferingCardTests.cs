@@ -16,7 +16,7 @@ public sealed class OfferingCardTests : PortalBunitContext
 
     private static OfferingView Postgres(bool isAvailable = true) => new(
         Guid.NewGuid(), "postgresql", "postgresql", "PostgreSQL", "A managed PostgreSQL database.", "Databases", isAvailable,
-        isAvailable ? Guid.NewGuid() : null, [Small, Large]);
+        isAvailable ? [Guid.NewGuid()] : [], [Small, Large], isAvailable ? ["dc1"] : [], [], []);
 
     private readonly List<RequestInstance> _requests = [];
 

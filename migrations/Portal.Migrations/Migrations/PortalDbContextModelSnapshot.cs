@@ -761,6 +761,9 @@ namespace Portal.Migrations.Migrations
                         .HasMaxLength(100)
                         .HasColumnType("character varying(100)");
 
+                    b.Property<int?>("Capacity")
+                        .HasColumnType("integer");
+
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
 
@@ -795,6 +798,17 @@ namespace Portal.Migrations.Migrations
                     b.Property<string>("ProtectedAdminPassword")
                         .IsRequired()
                         .HasColumnType("text");
+
+                    b.Property<string>("Settings")
+                        .IsRequired()
+                        .HasColumnType("jsonb");
+
+                    b.Property<string>("Site")
+                        .IsRequired()
+                        .ValueGeneratedOnAdd()
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)")
+                        .HasDefaultValue("dc1");
 
                     b.HasKey("Id");
 
@@ -860,8 +874,9 @@ namespace Portal.Migrations.Migrations
                         .ValueGeneratedOnAdd()
                         .HasColumnType("uuid");
 
-                    b.Property<Guid?>("BackendId")
-                        .HasColumnType("uuid");
+                    b.PrimitiveCollection<List<Guid>>("BackendIds")
+                        .IsRequired()
+                        .HasColumnType("uuid[]");
 
                     b.Property<string>("Category")
                         .IsRequired()
@@ -892,8 +907,6 @@ namespace Portal.Migrations.Migrations
                         .HasColumnType("character varying(100)");
 
                     b.HasKey("Id");
-
-                    b.HasIndex("BackendId");
 
                     b.HasIndex("Key")
                         .IsUnique();
@@ -982,6 +995,10 @@ namespace Portal.Migrations.Migrations
 
                     b.Property<Guid>("OfferingId")
                         .HasColumnType("uuid");
+
+                    b.Property<string>("Parameters")
+                        .IsRequired()
+                        .HasColumnType("jsonb");
 
                     b.Property<Guid>("PlanId")
                         .HasColumnType("uuid");
@@ -1380,14 +1397,6 @@ namespace Portal.Migrations.Migrations
                         .HasForeignKey("InstanceId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
-                });
-
-            modelBuilder.Entity("Portal.Domain.Catalog.Offering", b =>
-                {
-                    b.HasOne("Portal.Domain.Backends.Backend", null)
-                        .WithMany()
-                        .HasForeignKey("BackendId")
-                        .OnDelete(DeleteBehavior.Restrict);
                 });
 
             modelBuilder.Entity("Portal.Domain.Catalog.Plan", b =>

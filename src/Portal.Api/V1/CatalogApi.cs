@@ -10,14 +10,15 @@ namespace Portal.Api.V1;
 
 public static class CatalogApi
 {
-    public sealed record SetBackend(Guid BackendId);
+    public sealed record SetBackends(IReadOnlyList<Guid> BackendIds);
 
     public static RouteGroupBuilder MapCatalogApi(this RouteGroupBuilder api)
     {
         var offerings = api.MapGroup("/offerings").WithTags("Catalog");
         offerings.MapGet("/", ListOfferings).WithSummary("The catalog: offerings with their plans");
         offerings.MapPost("/{offeringId:guid}/plans", AddPlan).WithSummary("Add a plan (platform admins)");
-        offerings.MapPut("/{offeringId:guid}/backend", SetOfferingBackend).WithSummary("Place new instances on a backend (platform admins)");
+        offerings.MapPut("/{offeringId:guid}/backends", SetOfferingBackends)
+            .WithSummary("Set the backends new instances may be placed on (platform admins)");
 
         var backends = api.MapGroup("/backends").WithTags("Backends");
         backends.MapGet("/", ListBackends).WithSummary("Backend servers (platform admins)");
@@ -36,9 +37,9 @@ public static class CatalogApi
         return TypedResults.Created("/api/v1/offerings", plan);
     }
 
-    public static async Task<Ok<OfferingView>> SetOfferingBackend(
-        HttpContext http, Guid offeringId, SetBackend request, SetOfferingBackendHandler handler, CancellationToken ct) =>
-        TypedResults.Ok(await handler.HandleAsync(http.Actor(), offeringId, request.BackendId, ct));
+    public static async Task<Ok<OfferingView>> SetOfferingBackends(
+        HttpContext http, Guid offeringId, SetBackends request, SetOfferingBackendsHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.HandleAsync(http.Actor(), offeringId, request.BackendIds ?? [], ct));
 
     public static async Task<Ok<IReadOnlyList<BackendView>>> ListBackends(HttpContext http, ListBackendsHandler handler, CancellationToken ct) =>
         TypedResults.Ok(await handler.HandleAsync(http.Actor(), ct));

@@ -10,24 +10,66 @@ using Portal.Provisioning;
 namespace Portal.Application.Backends;
 
 /// <summary>A backend as admins see it: never with its password.</summary>
+/// <param name="Instances">Live instances placed on it (what counts against <paramref name="Capacity"/>).</param>
 public sealed record BackendView(
     Guid Id, string Name, string Kind, string Host, int Port, string AdminUser,
-    bool? LastCheckHealthy, string? LastCheckMessage, DateTimeOffset? LastCheckedAt);
+    bool? LastCheckHealthy, string? LastCheckMessage, DateTimeOffset? LastCheckedAt,
+    string Site = Backend.DefaultSite, int? Capacity = null, IReadOnlyDictionary<string, string>? Settings = null, int Instances = 0);
 
-public sealed record RegisterBackend(string Name, string Kind, string Host, int Port, string AdminUser, string AdminPassword);
+/// <param name="Site">Where it stands, e.g. <c>dc1</c> (the default).</param>
+/// <param name="Capacity">The most instances placement puts on it; null: no limit.</param>
+/// <param name="Settings">The kind's further settings, e.g. RabbitMQ's <c>managementUrl</c>.</param>
+public sealed record RegisterBackend(
+    string Name, string Kind, string Host, int Port, string AdminUser, string AdminPassword,
+    string? Site = null, int? Capacity = null, Dictionary<string, string>? Settings = null);
 
 /// <param name="AdminPassword">A new admin password, or empty to keep the stored one.</param>
-public sealed record UpdateBackend(string Host, int Port, string AdminUser, string? AdminPassword);
+/// <param name="Site">A new site, or null to keep it.</param>
+/// <param name="Capacity">The most instances; null: no limit.</param>
+/// <param name="Settings">The kind's settings, or null to keep them.</param>
+public sealed record UpdateBackend(
+    string Host, int Port, string AdminUser, string? AdminPassword,
+    string? Site = null, int? Capacity = null, Dictionary<string, string>? Settings = null);
 
 public static class BackendMapping
 {
-    public static BackendView ToView(this Backend b) =>
-        new(b.Id, b.Name, b.Kind, b.Host, b.Port, b.AdminUser, b.LastCheckHealthy, b.LastCheckMessage, b.LastCheckedAt);
+    public static BackendView ToView(this Backend b, int instances = 0) =>
+        new(b.Id, b.Name, b.Kind, b.Host, b.Port, b.AdminUser, b.LastCheckHealthy, b.LastCheckMessage, b.LastCheckedAt,
+            b.Site, b.Capacity, b.Settings, instances);
 
     public static BackendEndpoint ToEndpoint(this Backend b, SecretProtector secrets) =>
-        new(b.Host, b.Port, b.AdminUser, secrets.Unprotect(b.ProtectedAdminPassword));
+        new(b.Host, b.Port, b.AdminUser, secrets.Unprotect(b.ProtectedAdminPassword)) { Settings = b.Settings };
+
+    /// <summary>Checks site, capacity and the kind's settings (required ones present, no unknown names).</summary>
+    internal static Validator RequireBackendShape(
+        this Validator v, IServiceDriver? driver, string? site, int? capacity, IReadOnlyDictionary<string, string>? settings)
+    {
+        v.Require(site is null || Placement.IsSiteName(site), "site", $"The site must be {Placement.SiteRule}.")
+         .Require(capacity is null or >= 0, "capacity", "The capacity cannot be negative; leave it empty for no limit.");
+        if (driver is null || settings is null)
+        {
+            return v;
+        }
+
+        var known = driver.BackendSettings.Select(f => f.Name).ToHashSet(StringComparer.Ordinal);
+        var unknown = settings.Keys.Where(k => !known.Contains(k)).ToList();
+        v.Require(unknown.Count == 0, "settings",
+            $"Unknown setting {string.Join(", ", unknown)}; a {driver.Kind} backend has {(known.Count == 0 ? "none" : string.Join(", ", known))}.");
+        foreach (var field in driver.BackendSettings.Where(f => f.Required))
+        {
+            v.Require(!string.IsNullOrWhiteSpace(settings.GetValueOrDefault(field.Name)), "settings",
+                $"Give the setting {field.Name}: {field.Help}");
+        }
+
+        return v;
+    }
+
+    internal static Dictionary<string, string> Cleaned(this IReadOnlyDictionary<string, string>? settings) =>
+        (settings ?? new Dictionary<string, string>()).Where(kv => !string.IsNullOrWhiteSpace(kv.Value))
+            .ToDictionary(kv => kv.Key, kv => kv.Value.Trim(), StringComparer.Ordinal);
 }
 
+/// <summary>Every backend with its use and last health check. Platform admins only.</summary>
 public sealed class ListBackendsHandler(IDbContextFactory<PortalDbContext> dbFactory)
 {
     public async Task<IReadOnlyList<BackendView>> HandleAsync(Actor actor, CancellationToken ct = default)
@@ -35,7 +77,8 @@ public sealed class ListBackendsHandler(IDbContextFactory<PortalDbContext> dbFac
         actor.RequirePlatformAdmin();
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var backends = await db.Backends.AsNoTracking().OrderBy(b => b.Name).ToListAsync(ct);
-        return backends.Select(b => b.ToView()).ToList();
+        var use = await Placement.LiveInstancesByBackendAsync(db, ct);
+        return backends.Select(b => b.ToView(use.GetValueOrDefault(b.Id))).ToList();
     }
 }
 
@@ -53,6 +96,7 @@ public sealed class RegisterBackendHandler(
             .Require(request.Port is > 0 and < 65536, "port", "The port must be between 1 and 65535.")
             .Require(!string.IsNullOrWhiteSpace(request.AdminUser), "adminUser", "Name the admin user.")
             .Require(!string.IsNullOrEmpty(request.AdminPassword), "adminPassword", "Give the admin password.")
+            .RequireBackendShape(drivers.Find(request.Kind), request.Site ?? Backend.DefaultSite, request.Capacity, request.Settings.Cleaned())
             .ThrowIfInvalid();
 
         await using var db = await dbFactory.CreateDbContextAsync(ct);
@@ -70,10 +114,14 @@ public sealed class RegisterBackendHandler(
             Port = request.Port,
             AdminUser = request.AdminUser.Trim(),
             ProtectedAdminPassword = secrets.Protect(request.AdminPassword),
+            Site = request.Site?.Trim() ?? Backend.DefaultSite,
+            Capacity = request.Capacity,
+            Settings = request.Settings.Cleaned(),
             CreatedAt = clock.GetUtcNow(),
         };
         db.Backends.Add(backend);
-        db.Audit(actor, backend.CreatedAt, "backend.registered", "backend", backend.Id, null, $"{backend.Name}: {backend.Kind} at {backend.Host}:{backend.Port}");
+        db.Audit(actor, backend.CreatedAt, "backend.registered", "backend", backend.Id, null,
+            $"{backend.Name}: {backend.Kind} at {backend.Host}:{backend.Port}, site {backend.Site}, capacity {backend.Capacity?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unlimited"}");
         await db.SaveOrConflictAsync($"A backend named '{name}' exists already.", ct);
         return backend.ToView();
     }
@@ -83,19 +131,29 @@ public sealed class RegisterBackendHandler(
 /// Changes where a backend is or how the portal signs in to it (e.g. after the admin password was
 /// rotated). Its instances keep their names; the next operation uses the new details. Platform admins only.
 /// </summary>
-public sealed class UpdateBackendHandler(IDbContextFactory<PortalDbContext> dbFactory, SecretProtector secrets, TimeProvider clock)
+public sealed class UpdateBackendHandler(
+    IDbContextFactory<PortalDbContext> dbFactory, SecretProtector secrets, DriverRegistry drivers, TimeProvider clock)
 {
     public async Task<BackendView> HandleAsync(Actor actor, Guid backendId, UpdateBackend request, CancellationToken ct = default)
     {
         actor.RequirePlatformAdmin();
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var backend = await db.Backends.FirstOrDefaultAsync(b => b.Id == backendId, ct) ?? throw new NotFoundException("Backend");
         new Validator()
             .Require(Uri.CheckHostName(request.Host) != UriHostNameType.Unknown, "host", "The host must be a host name or an IP address.")
             .Require(request.Port is > 0 and < 65536, "port", "The port must be between 1 and 65535.")
             .Require(!string.IsNullOrWhiteSpace(request.AdminUser), "adminUser", "Name the admin user.")
+            .RequireBackendShape(drivers.Find(backend.Kind), request.Site, request.Capacity, request.Settings?.Cleaned())
             .ThrowIfInvalid();
 
-        await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var backend = await db.Backends.FirstOrDefaultAsync(b => b.Id == backendId, ct) ?? throw new NotFoundException("Backend");
+        // Lowering the capacity below the use stops new placements only; nothing moves.
+        backend.Site = request.Site?.Trim() ?? backend.Site;
+        backend.Capacity = request.Capacity;
+        if (request.Settings is not null)
+        {
+            backend.Settings = request.Settings.Cleaned();
+        }
+
         backend.Host = request.Host.Trim();
         backend.Port = request.Port;
         backend.AdminUser = request.AdminUser.Trim();
@@ -108,9 +166,10 @@ public sealed class UpdateBackendHandler(IDbContextFactory<PortalDbContext> dbFa
         backend.LastCheckMessage = null;
         backend.LastCheckedAt = null;
         db.Audit(actor, clock.GetUtcNow(), "backend.updated", "backend", backend.Id, null,
-            $"{backend.Name}: {backend.AdminUser}@{backend.Host}:{backend.Port}{(string.IsNullOrEmpty(request.AdminPassword) ? "" : ", new password")}");
+            $"{backend.Name}: {backend.AdminUser}@{backend.Host}:{backend.Port}, site {backend.Site}, capacity {backend.Capacity?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unlimited"}" +
+            (string.IsNullOrEmpty(request.AdminPassword) ? "" : ", new password"));
         await db.SaveChangesAsync(ct);
-        return backend.ToView();
+        return backend.ToView((await Placement.LiveInstancesByBackendAsync(db, ct)).GetValueOrDefault(backend.Id));
     }
 }
 
@@ -130,6 +189,6 @@ public sealed class TestBackendHandler(
         db.Audit(actor, backend.LastCheckedAt.Value, "backend.tested", "backend", backend.Id, null, backend.LastCheckMessage,
             report.Healthy ? Portal.Domain.Audit.AuditOutcomes.Success : Portal.Domain.Audit.AuditOutcomes.Failure);
         await db.SaveChangesAsync(ct);
-        return backend.ToView();
+        return backend.ToView((await Placement.LiveInstancesByBackendAsync(db, ct)).GetValueOrDefault(backend.Id));
     }
 }

@@ -5,18 +5,24 @@ using Portal.Application.Common;
 using Portal.Data;
 using Portal.Domain.Catalog;
 using Portal.Domain.Instances;
+using Portal.Provisioning;
 
 namespace Portal.Application.Catalog;
 
 public sealed record PlanView(
     Guid Id, string Key, string Name, string Description, decimal MonthlyCost, IReadOnlyDictionary<string, int> Limits, int? MaxLeaseDays = null);
 
+/// <param name="BackendIds">The backends placement may choose from.</param>
+/// <param name="Sites">The sites a request may name (those of its backends).</param>
+/// <param name="Parameters">What a requester may (or must) give, e.g. redirect URIs.</param>
+/// <param name="PlanLimits">The limits the offering's driver applies, for the plan editor.</param>
 public sealed record OfferingView(
-    Guid Id, string Key, string Kind, string Name, string Description, string Category, bool IsAvailable, Guid? BackendId,
-    IReadOnlyList<PlanView> Plans);
+    Guid Id, string Key, string Kind, string Name, string Description, string Category, bool IsAvailable,
+    IReadOnlyList<Guid> BackendIds, IReadOnlyList<PlanView> Plans, IReadOnlyList<string> Sites,
+    IReadOnlyList<DriverField> Parameters, IReadOnlyList<DriverField> PlanLimits);
 
 /// <summary>The catalog: every active offering with its active plans. Open to every signed-in user.</summary>
-public sealed class ListOfferingsHandler(IDbContextFactory<PortalDbContext> dbFactory)
+public sealed class ListOfferingsHandler(IDbContextFactory<PortalDbContext> dbFactory, DriverRegistry drivers)
 {
     public async Task<IReadOnlyList<OfferingView>> HandleAsync(CancellationToken ct = default)
     {
@@ -26,19 +32,26 @@ public sealed class ListOfferingsHandler(IDbContextFactory<PortalDbContext> dbFa
             .Include(o => o.Plans.Where(p => p.IsActive).OrderBy(p => p.MonthlyCost))
             .OrderBy(o => o.Category).ThenBy(o => o.Name)
             .ToListAsync(ct);
-        return offerings.Select(ToView).ToList();
+        var sites = await db.Backends.AsNoTracking().Select(b => new { b.Id, b.Site }).ToDictionaryAsync(b => b.Id, b => b.Site, ct);
+        return offerings.Select(o => ToView(o, sites, drivers)).ToList();
     }
 
-    internal static OfferingView ToView(Offering o) => new(
-        o.Id, o.Key, o.Kind, o.Name, o.Description, o.Category, o.BackendId is not null, o.BackendId,
-        o.Plans.Select(p => new PlanView(p.Id, p.Key, p.Name, p.Description, p.MonthlyCost, p.Limits, p.MaxLeaseDays)).ToList());
+    internal static OfferingView ToView(Offering o, IReadOnlyDictionary<Guid, string> sites, DriverRegistry drivers)
+    {
+        var driver = drivers.Find(o.Kind);
+        return new(
+            o.Id, o.Key, o.Kind, o.Name, o.Description, o.Category, o.BackendIds.Count > 0 && driver is not null, o.BackendIds,
+            o.Plans.Select(p => new PlanView(p.Id, p.Key, p.Name, p.Description, p.MonthlyCost, p.Limits, p.MaxLeaseDays)).ToList(),
+            o.BackendIds.Select(id => sites.GetValueOrDefault(id)).OfType<string>().Distinct().Order().ToList(),
+            driver?.InstanceParameters ?? [], driver?.PlanLimits ?? []);
+    }
 }
 
 /// <param name="MaxLeaseDays">The longest an instance may live; null: no limit.</param>
 public sealed record AddPlan(string Key, string Name, string? Description, decimal MonthlyCost, Dictionary<string, int>? Limits, int? MaxLeaseDays = null);
 
 /// <summary>Adds a plan to an offering. Platform admins only.</summary>
-public sealed class AddPlanHandler(IDbContextFactory<PortalDbContext> dbFactory, TimeProvider clock)
+public sealed class AddPlanHandler(IDbContextFactory<PortalDbContext> dbFactory, DriverRegistry drivers, TimeProvider clock)
 {
     public async Task<PlanView> HandleAsync(Actor actor, Guid offeringId, AddPlan request, CancellationToken ct = default)
     {
@@ -54,6 +67,14 @@ public sealed class AddPlanHandler(IDbContextFactory<PortalDbContext> dbFactory,
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var offering = await db.Offerings.Include(o => o.Plans).FirstOrDefaultAsync(o => o.Id == offeringId, ct)
             ?? throw new NotFoundException("Offering");
+        var known = drivers.Find(offering.Kind)?.PlanLimits.Select(l => l.Name).ToHashSet(StringComparer.Ordinal) ?? [];
+        var unknown = (request.Limits ?? []).Keys.Where(k => !known.Contains(k)).ToList();
+        if (unknown.Count > 0)
+        {
+            throw ValidationException.For("limits",
+                $"Unknown limit {string.Join(", ", unknown)}; {offering.Kind} plans have {(known.Count == 0 ? "no limits" : string.Join(", ", known.Order()))}.");
+        }
+
         if (offering.Plans.Any(p => p.Key == request.Key))
         {
             throw new ConflictException($"The offering has a plan '{request.Key}' already.");
@@ -76,25 +97,58 @@ public sealed class AddPlanHandler(IDbContextFactory<PortalDbContext> dbFactory,
     }
 }
 
-/// <summary>Points an offering at the backend its new instances are placed on. Platform admins only.</summary>
-public sealed class SetOfferingBackendHandler(IDbContextFactory<PortalDbContext> dbFactory, TimeProvider clock)
+/// <summary>
+/// Sets the backends an offering's new instances may be placed on; existing instances stay where they are.
+/// Platform admins only.
+/// </summary>
+public sealed class SetOfferingBackendsHandler(IDbContextFactory<PortalDbContext> dbFactory, DriverRegistry drivers, TimeProvider clock)
 {
-    public async Task<OfferingView> HandleAsync(Actor actor, Guid offeringId, Guid backendId, CancellationToken ct = default)
+    public async Task<OfferingView> HandleAsync(Actor actor, Guid offeringId, IReadOnlyList<Guid> backendIds, CancellationToken ct = default)
     {
         actor.RequirePlatformAdmin();
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var offering = await db.Offerings.Include(o => o.Plans).FirstOrDefaultAsync(o => o.Id == offeringId, ct)
             ?? throw new NotFoundException("Offering");
-        var backend = await db.Backends.FirstOrDefaultAsync(b => b.Id == backendId, ct)
-            ?? throw ValidationException.For("backendId", "No such backend.");
-        if (backend.Kind != offering.Kind)
+        var ids = (backendIds ?? []).Distinct().ToList();
+        var backends = await db.Backends.Where(b => ids.Contains(b.Id)).ToListAsync(ct);
+        if (backends.Count != ids.Count)
         {
-            throw ValidationException.For("backendId", $"The offering needs a {offering.Kind} backend, not {backend.Kind}.");
+            throw ValidationException.For("backendIds", "No such backend: " + string.Join(", ", ids.Except(backends.Select(b => b.Id))) + ".");
         }
 
-        offering.BackendId = backend.Id;
-        db.Audit(actor, clock.GetUtcNow(), "offering.backend-set", "offering", offering.Id, null, $"{offering.Key} on {backend.Name}");
+        if (backends.FirstOrDefault(b => b.Kind != offering.Kind) is { } wrong)
+        {
+            throw ValidationException.For("backendIds", $"The offering needs {offering.Kind} backends; {wrong.Name} is {wrong.Kind}.");
+        }
+
+        offering.BackendIds = ids;
+        db.Audit(actor, clock.GetUtcNow(), "offering.backends-set", "offering", offering.Id, null,
+            $"{offering.Key} on {(backends.Count == 0 ? "no backend" : string.Join(", ", backends.Select(b => b.Name).Order()))}");
         await db.SaveChangesAsync(ct);
-        return ListOfferingsHandler.ToView(offering);
+        var sites = backends.ToDictionary(b => b.Id, b => b.Site);
+        return ListOfferingsHandler.ToView(offering, sites, drivers);
+    }
+}
+
+/// <summary>Reads plan limits written as <c>connections=20, queues=10</c>.</summary>
+public static class PlanLimitsText
+{
+    /// <exception cref="ValidationException">A part is not <c>name=number</c>.</exception>
+    public static Dictionary<string, int> Parse(string? text)
+    {
+        var limits = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var part in (text ?? "").Split([',', ';', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var pair = part.Split('=', 2, StringSplitOptions.TrimEntries);
+            if (pair.Length != 2 || pair[0].Length == 0 ||
+                !int.TryParse(pair[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value))
+            {
+                throw ValidationException.For("limits", $"Write limits as name=number, separated by commas; '{part}' is not.");
+            }
+
+            limits[pair[0]] = value;
+        }
+
+        return limits;
     }
 }

@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Portal.Application.Access;
+using Portal.Application.Backends;
 using Portal.Application.Audit;
 using Portal.Application.Common;
 using Portal.Application.Operations;
@@ -12,6 +13,7 @@ using Portal.Domain.Access;
 using Portal.Domain.Approvals;
 using Portal.Domain.Instances;
 using Portal.Domain.Operations;
+using Portal.Provisioning;
 
 namespace Portal.Application.Instances;
 
@@ -20,14 +22,19 @@ namespace Portal.Application.Instances;
 /// <param name="Plan">The plan's key, e.g. <c>small</c>.</param>
 /// <param name="Name">A name for people, unique within the team.</param>
 /// <param name="Environment"><c>dev</c> (default), <c>test</c> or <c>prod</c>.</param>
-public sealed record RequestInstance(Guid TeamId, string Offering, string Plan, string Name, string? Environment = null);
+/// <param name="Site">The site to place it at, e.g. <c>dc1</c>; null: wherever there is most room.</param>
+/// <param name="Parameters">The offering's instance parameters, e.g. redirect URIs (see the catalog).</param>
+public sealed record RequestInstance(
+    Guid TeamId, string Offering, string Plan, string Name, string? Environment = null, string? Site = null,
+    Dictionary<string, string>? Parameters = null);
 
 /// <summary>
 /// Requests a new instance: records it with its provision operation in one transaction, then hands the
 /// operation to a background job. Developers and owners of the team.
 /// </summary>
 public sealed class RequestInstanceHandler(
-    IDbContextFactory<PortalDbContext> dbFactory, OperationQueue queue, QuotaService quotas, WebhookPublisher webhooks, TimeProvider clock)
+    IDbContextFactory<PortalDbContext> dbFactory, OperationQueue queue, QuotaService quotas, WebhookPublisher webhooks, DriverRegistry drivers,
+    TimeProvider clock)
 {
     public async Task<AcceptedChange<InstanceSummary>> HandleAsync(Actor actor, RequestInstance request, CancellationToken ct = default)
     {
@@ -38,6 +45,7 @@ public sealed class RequestInstanceHandler(
             .Require(ResourceName.IsValid(request.Name), "name", $"The instance name must be {ResourceName.Rule}.")
             .Require(request.Environment is null || ApprovalPolicy.Environments.Contains(request.Environment), "environment",
                 $"The environment must be one of {string.Join(", ", ApprovalPolicy.Environments)}.")
+            .Require(request.Site is null || Placement.IsSiteName(request.Site), "site", $"The site must be {Placement.SiteRule}.")
             .ThrowIfInvalid();
         var environment = request.Environment ?? "dev";
 
@@ -49,10 +57,7 @@ public sealed class RequestInstanceHandler(
             ?? throw ValidationException.For("offering", $"The catalog has no offering '{request.Offering}'.");
         var plan = offering.Plans.FirstOrDefault(p => p.Key == request.Plan && p.IsActive)
             ?? throw ValidationException.For("plan", $"{offering.Name} has no plan '{request.Plan}'. Plans: {string.Join(", ", offering.Plans.Where(p => p.IsActive).Select(p => p.Key))}.");
-        if (offering.BackendId is not { } backendId)
-        {
-            throw new ConflictException($"{offering.Name} has no backend yet; ask a platform admin to assign one.");
-        }
+        var parameters = ValidParameters(drivers.Get(offering.Kind), request.Parameters);
 
         if (await db.Instances.AnyAsync(i => i.TeamId == request.TeamId && i.Name == request.Name &&
                                              i.State != InstanceState.Deleted && i.State != InstanceState.Rejected && i.State != InstanceState.Expired, ct))
@@ -63,15 +68,17 @@ public sealed class RequestInstanceHandler(
         // The quota check and the insert share one transaction under the team's quota lock.
         await using var transaction = await db.Database.BeginTransactionAsync(ct);
         await quotas.EnsureRoomAsync(db, request.TeamId, offering.Key, plan.MonthlyCost, ct);
+        var backend = await Placement.ChooseAsync(db, offering, request.Site, ct);
         var now = clock.GetUtcNow();
         var instance = new Instance
         {
             TeamId = request.TeamId,
             OfferingId = offering.Id,
             PlanId = plan.Id,
-            BackendId = backendId,
+            BackendId = backend.Id,
             Name = request.Name,
             Environment = environment,
+            Parameters = parameters,
             CreatedBy = actor.UserId,
             CreatedAt = now,
         };
@@ -102,7 +109,7 @@ public sealed class RequestInstanceHandler(
         }
 
         db.Audit(actor, now, "instance.requested", "instance", instance.Id, instance.TeamId,
-            $"{request.Name}: {offering.Key}, plan {plan.Key}");
+            $"{request.Name}: {offering.Key}, plan {plan.Key}, on {backend.Name} ({backend.Site})");
         await db.SaveOrConflictAsync($"The team has an instance named '{request.Name}' already.", ct);
         await transaction.CommitAsync(ct);
 
@@ -122,5 +129,33 @@ public sealed class RequestInstanceHandler(
             new InstanceSummary(instance.Id, instance.Name, instance.TeamId, team, offering.Key, offering.Name, plan.Key, plan.Name,
                 instance.State.ToString(), instance.StatusMessage, instance.CreatedAt, instance.UpdatedAt, instance.ExpiresAt),
             operation?.Id, approval?.Id);
+    }
+
+    /// <summary>Trimmed, known, valid parameters; refuses unknown names and what the driver rejects.</summary>
+    private static Dictionary<string, string> ValidParameters(IServiceDriver driver, Dictionary<string, string>? given)
+    {
+        var parameters = (given ?? []).Where(kv => !string.IsNullOrWhiteSpace(kv.Value))
+            .ToDictionary(kv => kv.Key, kv => kv.Value.Trim(), StringComparer.Ordinal);
+        var known = driver.InstanceParameters.Select(f => f.Name).ToHashSet(StringComparer.Ordinal);
+        var validator = new Validator();
+        foreach (var name in parameters.Keys.Where(n => !known.Contains(n)))
+        {
+            validator.Require(false, $"parameters.{name}",
+                $"Unknown parameter '{name}'. {(known.Count == 0 ? "This offering takes none." : $"It takes: {string.Join(", ", known)}.")}");
+        }
+
+        foreach (var field in driver.InstanceParameters.Where(f => f.Required && !parameters.ContainsKey(f.Name)))
+        {
+            validator.Require(false, $"parameters.{field.Name}", $"Give {field.Label}: {field.Help}");
+        }
+
+        validator.ThrowIfInvalid();
+        foreach (var (name, error) in driver.ValidateParameters(parameters))
+        {
+            validator.Require(false, $"parameters.{name}", error);
+        }
+
+        validator.ThrowIfInvalid();
+        return parameters;
     }
 }

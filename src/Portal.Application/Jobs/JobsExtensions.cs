@@ -74,6 +74,7 @@ internal sealed class RecurringJobsRegistration(
         recurring.AddOrUpdate<LeaseJob>(LeaseJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), leases.Value.Schedule);
         recurring.AddOrUpdate<Approvals.ApprovalDeadlinesJob>(
             Approvals.ApprovalDeadlinesJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), approvals.Value.Schedule);
+        recurring.AddOrUpdate<Backends.BackendHealthJob>("backend-health", job => job.RunAsync(CancellationToken.None), "*/5 * * * *");
         return Task.CompletedTask;
     }
 

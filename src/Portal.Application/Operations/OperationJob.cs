@@ -69,7 +69,7 @@ public sealed class OperationJob(
         await db.SaveChangesAsync(ct);
         await progress.WriteAsync($"{operation.Kind} started (attempt {operation.Attempts} of {MaxAttempts}) on backend {backend.Name}", ct);
 
-        var context = new InstanceContext(instance.Id, backend.ToEndpoint(secrets), plan.Limits, progress);
+        var context = new InstanceContext(instance.Id, backend.ToEndpoint(secrets), plan.Limits, progress) { Parameters = instance.Parameters };
         var driver = drivers.Get(backend.Kind);
         try
         {

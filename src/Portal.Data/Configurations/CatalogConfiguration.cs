@@ -17,7 +17,8 @@ internal sealed class OfferingConfiguration : IEntityTypeConfiguration<Offering>
         b.Property(o => o.Name).HasMaxLength(100);
         b.Property(o => o.Category).HasMaxLength(60);
         b.Property(o => o.Description).HasMaxLength(1000);
-        b.HasOne<Backend>().WithMany().HasForeignKey(o => o.BackendId).OnDelete(DeleteBehavior.Restrict);
+        // A short list read whole; backends are never deleted while instances use them.
+        b.Property(o => o.BackendIds).HasColumnType("uuid[]");
         b.HasMany(o => o.Plans).WithOne().HasForeignKey(p => p.OfferingId).OnDelete(DeleteBehavior.Cascade);
     }
 }
@@ -49,6 +50,20 @@ internal static class JsonCounts
                 v => new Dictionary<string, int>(v)));
 }
 
+internal static class JsonStrings
+{
+    /// <summary>Stores a name → text map as a jsonb object.</summary>
+    public static PropertyBuilder<Dictionary<string, string>> HasJsonStrings(this PropertyBuilder<Dictionary<string, string>> property) => property
+        .HasColumnType("jsonb")
+        .HasConversion(
+            v => JsonSerializer.Serialize(v, JsonSerializerOptions.Default),
+            v => JsonSerializer.Deserialize<Dictionary<string, string>>(v, JsonSerializerOptions.Default) ?? new(),
+            new ValueComparer<Dictionary<string, string>>(
+                (a, c) => a!.Count == c!.Count && !a.Except(c).Any(),
+                v => v.Aggregate(0, (h, kv) => HashCode.Combine(h, kv.Key, kv.Value)),
+                v => new Dictionary<string, string>(v)));
+}
+
 internal sealed class TeamQuotaConfiguration : IEntityTypeConfiguration<Portal.Domain.Quotas.TeamQuota>
 {
     public void Configure(EntityTypeBuilder<Portal.Domain.Quotas.TeamQuota> b)
@@ -70,5 +85,7 @@ internal sealed class BackendConfiguration : IEntityTypeConfiguration<Backend>
         b.Property(x => x.Host).HasMaxLength(255);
         b.Property(x => x.AdminUser).HasMaxLength(100);
         b.Property(x => x.LastCheckMessage).HasMaxLength(1000);
+        b.Property(x => x.Site).HasMaxLength(40).HasDefaultValue(Backend.DefaultSite);
+        b.Property(x => x.Settings).HasJsonStrings();
     }
 }

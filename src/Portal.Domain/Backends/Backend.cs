@@ -3,6 +3,8 @@ namespace Portal.Domain.Backends;
 /// <summary>A server (or cluster) on company hardware that instances are provisioned on.</summary>
 public sealed class Backend
 {
+    public const string DefaultSite = "dc1";
+
     public Guid Id { get; init; } = Guid.CreateVersion7();
 
     public required string Name { get; set; }
@@ -11,6 +13,15 @@ public sealed class Backend
     public required string Kind { get; init; }
 
     public required string Host { get; set; }
+
+    /// <summary>The site (data centre, room) the server stands in, e.g. <c>dc1</c>; requests may ask for one.</summary>
+    public string Site { get; set; } = DefaultSite;
+
+    /// <summary>The most instances placement puts here; null: no limit.</summary>
+    public int? Capacity { get; set; }
+
+    /// <summary>Further non-secret settings of the kind, e.g. RabbitMQ's <c>managementUrl</c>.</summary>
+    public Dictionary<string, string> Settings { get; set; } = [];
 
     public int Port { get; set; }
 

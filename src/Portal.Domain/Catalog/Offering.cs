@@ -18,8 +18,11 @@ public sealed class Offering
     /// <summary>Catalog group, e.g. "Databases".</summary>
     public required string Category { get; set; }
 
-    /// <summary>The backend new instances are placed on; none means the offering can't be requested yet.</summary>
-    public Guid? BackendId { get; set; }
+    /// <summary>
+    /// The backends new instances may be placed on (placement picks the one with the most room at the
+    /// requested site); none means the offering can't be requested yet.
+    /// </summary>
+    public List<Guid> BackendIds { get; set; } = [];
 
     public bool IsActive { get; set; } = true;
 

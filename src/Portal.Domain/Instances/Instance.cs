@@ -24,6 +24,9 @@ public sealed class Instance
     /// <summary><c>dev</c>, <c>test</c> or <c>prod</c>: approval policies can treat them differently.</summary>
     public string Environment { get; init; } = "dev";
 
+    /// <summary>The requester's parameters for the driver, e.g. redirect URIs; never secrets.</summary>
+    public Dictionary<string, string> Parameters { get; init; } = [];
+
     public Guid CreatedBy { get; init; }
 
     public DateTimeOffset CreatedAt { get; init; }

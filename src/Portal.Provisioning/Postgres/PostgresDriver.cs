@@ -33,6 +33,10 @@ public sealed class PostgresDriver : IServiceDriver
     public string Kind => "postgresql";
 
     /// <inheritdoc />
+    public IReadOnlyList<DriverField> PlanLimits { get; } =
+        [new(ConnectionsLimit, "Connections", "the most sessions the database accepts at once")];
+
+    /// <inheritdoc />
     public async Task<ProvisionResult> ProvisionAsync(InstanceContext instance, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(instance);

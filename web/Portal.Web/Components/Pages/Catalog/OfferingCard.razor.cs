@@ -13,6 +13,8 @@ public partial class OfferingCard
     private string? _name;
     private Guid _teamId;
     private string _environment = "dev";
+    private string? _site;
+    private readonly Dictionary<string, string> _parameters = [];
     private string? _error;
     private bool _busy;
 
@@ -44,7 +46,8 @@ public partial class OfferingCard
         _busy = true;
         try
         {
-            _error = await OnRequest(new RequestInstance(_teamId, Offering.Key, _plan ?? "", _name?.Trim() ?? "", _environment));
+            _error = await OnRequest(new RequestInstance(_teamId, Offering.Key, _plan ?? "", _name?.Trim() ?? "", _environment,
+                string.IsNullOrEmpty(_site) ? null : _site, new Dictionary<string, string>(_parameters)));
         }
         finally
         {
@@ -59,6 +62,7 @@ public partial class OfferingCard
         "redis" => Icons.Material.Filled.Bolt,
         "etcd" => Icons.Material.Filled.Settings,
         "s3" => Icons.Material.Filled.Inventory2,
+        "oidc" => Icons.Material.Filled.Key,
         _ => Icons.Material.Filled.Cloud,
     };
 }
