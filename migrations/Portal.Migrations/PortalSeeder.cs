@@ -10,6 +10,7 @@ using Portal.Domain.Audit;
 using Portal.Domain.Backends;
 using Portal.Domain.Catalog;
 using Portal.Domain.Teams;
+using Portal.Provisioning;
 
 namespace Portal.Migrations;
 
@@ -25,6 +26,13 @@ public sealed class DemoOptions
     public string TeamSlug { get; set; } = "demo";
 
     public DemoBackendOptions PostgresBackend { get; set; } = new();
+
+    /// <summary>
+    /// Further demo backends by kind, as endpoint strings (<c>Host=…;Port=…;AdminUser=…;AdminPassword=…;setting=…</c>,
+    /// what the <c>ops/backends/*</c> scripts write). Each is registered as <c>demo-&lt;kind&gt;</c> and
+    /// assigned to the offering of that kind.
+    /// </summary>
+    public Dictionary<string, string> Backends { get; set; } = [];
 }
 
 public sealed class DemoBackendOptions
@@ -65,56 +73,48 @@ public sealed class PortalSeeder(
         }
 
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var postgres = await SeedPostgresOfferingAsync(db, ct);
+        foreach (var offering in CatalogSeed.Offerings)
+        {
+            await SeedOfferingAsync(db, offering, ct);
+        }
+
         if (demo.Value.Enabled)
         {
-            await SeedDemoAsync(db, postgres, ct);
+            await SeedDemoAsync(db, ct);
         }
     }
 
-    private static async Task<Offering> SeedPostgresOfferingAsync(PortalDbContext db, CancellationToken ct)
+    private static async Task SeedOfferingAsync(PortalDbContext db, CatalogSeed.OfferingSeed seed, CancellationToken ct)
     {
-        var offering = await db.Offerings.Include(o => o.Plans).FirstOrDefaultAsync(o => o.Key == "postgresql", ct);
+        var offering = await db.Offerings.Include(o => o.Plans).FirstOrDefaultAsync(o => o.Key == seed.Key, ct);
         if (offering is null)
         {
             offering = new Offering
             {
-                Key = "postgresql",
-                Kind = "postgresql",
-                Name = "PostgreSQL database",
-                Category = "Databases",
-                Description = "A PostgreSQL 15 database of your own on the platform's database servers. " +
-                              "Each binding is a login that reaches this database only.",
+                Key = seed.Key, Kind = seed.Kind, Name = seed.Name, Category = seed.Category, Description = seed.Description,
             };
             db.Offerings.Add(offering);
         }
 
-        AddPlanIfMissing(db, offering, "small", "Small", "Up to 20 connections. For development: a 30-day lease, extendable.", 15m, 20, 30);
-        AddPlanIfMissing(db, offering, "medium", "Medium", "Up to 100 connections. For production services.", 60m, 100, null);
-        await db.SaveChangesAsync(ct);
-        return offering;
-    }
-
-    private static void AddPlanIfMissing(
-        PortalDbContext db, Offering offering, string key, string name, string description, decimal cost, int connections, int? maxLeaseDays)
-    {
-        if (offering.Plans.All(p => p.Key != key))
+        foreach (var plan in seed.Plans.Where(p => offering.Plans.All(existing => existing.Key != p.Key)))
         {
             // Through the set: a new plan of an existing offering must be inserted, not updated.
             db.Plans.Add(new Plan
             {
                 OfferingId = offering.Id,
-                Key = key,
-                Name = name,
-                Description = description,
-                MonthlyCost = cost,
-                Limits = new() { ["connections"] = connections },
-                MaxLeaseDays = maxLeaseDays,
+                Key = plan.Key,
+                Name = plan.Name,
+                Description = plan.Description,
+                MonthlyCost = plan.MonthlyCost,
+                Limits = new(plan.Limits),
+                MaxLeaseDays = plan.MaxLeaseDays,
             });
         }
+
+        await db.SaveChangesAsync(ct);
     }
 
-    private async Task SeedDemoAsync(PortalDbContext db, Offering postgres, CancellationToken ct)
+    private async Task SeedDemoAsync(PortalDbContext db, CancellationToken ct)
     {
         var options = demo.Value;
         var admin = await users.FindByEmailAsync(options.AdminEmail);
@@ -156,33 +156,49 @@ public sealed class PortalSeeder(
         var backendOptions = options.PostgresBackend;
         if (backendOptions is { Port: > 0, AdminPassword.Length: > 0 })
         {
-            var backend = await db.Backends.FirstOrDefaultAsync(b => b.Name == backendOptions.Name, ct);
-            if (backend is null)
-            {
-                backend = new Backend
-                {
-                    Name = backendOptions.Name,
-                    Kind = "postgresql",
-                    Host = backendOptions.Host,
-                    Port = backendOptions.Port,
-                    AdminUser = backendOptions.AdminUser,
-                    ProtectedAdminPassword = secrets.Protect(backendOptions.AdminPassword),
-                    CreatedAt = clock.GetUtcNow(),
-                };
-                db.Backends.Add(backend);
-                db.AuditEvents.Add(SystemEvent("backend.registered", "backend", backend.Id,
-                    $"{backend.Name}: {backend.Kind} at {backend.Host}:{backend.Port} (demo seed)"));
-                logger.LogInformation("Registered the demo backend {Backend} at {Host}:{Port}", backend.Name, backend.Host, backend.Port);
-            }
+            await SeedDemoBackendAsync(db, backendOptions.Name, "postgresql",
+                new BackendEndpoint(backendOptions.Host, backendOptions.Port, backendOptions.AdminUser, backendOptions.AdminPassword), ct);
+        }
 
-            db.Offerings.Attach(postgres);
-            if (postgres.BackendIds.Count == 0)
-            {
-                postgres.BackendIds = [backend.Id];
-            }
+        foreach (var (kind, endpoint) in options.Backends.Where(b => !string.IsNullOrWhiteSpace(b.Value)))
+        {
+            await SeedDemoBackendAsync(db, $"demo-{kind}", kind, BackendEndpoint.Parse(endpoint), ct);
         }
 
         await db.SaveChangesAsync(ct);
+    }
+
+    /// <summary>Registers the backend (or brings its address and password up to date) and assigns it to the kind's offering.</summary>
+    private async Task SeedDemoBackendAsync(PortalDbContext db, string name, string kind, BackendEndpoint endpoint, CancellationToken ct)
+    {
+        var backend = await db.Backends.FirstOrDefaultAsync(b => b.Name == name, ct);
+        if (backend is null)
+        {
+            backend = new Backend
+            {
+                Name = name, Kind = kind, Host = endpoint.Host, Port = endpoint.Port, AdminUser = endpoint.AdminUser,
+                ProtectedAdminPassword = secrets.Protect(endpoint.AdminPassword), CreatedAt = clock.GetUtcNow(),
+            };
+            db.Backends.Add(backend);
+            db.AuditEvents.Add(SystemEvent("backend.registered", "backend", backend.Id,
+                $"{backend.Name}: {backend.Kind} at {backend.Host}:{backend.Port} (demo seed)"));
+            logger.LogInformation("Registered the demo backend {Backend} at {Host}:{Port}", backend.Name, backend.Host, backend.Port);
+        }
+        else if (backend.Kind == kind)
+        {
+            // The demo servers' ports and passwords are made by ops/portal up; follow them.
+            backend.Host = endpoint.Host;
+            backend.Port = endpoint.Port;
+            backend.AdminUser = endpoint.AdminUser;
+            backend.ProtectedAdminPassword = secrets.Protect(endpoint.AdminPassword);
+        }
+
+        backend.Settings = new(endpoint.Settings);
+        var offering = await db.Offerings.FirstOrDefaultAsync(o => o.Kind == kind, ct);
+        if (offering is not null && offering.BackendIds.Count == 0)
+        {
+            offering.BackendIds = [backend.Id];
+        }
     }
 
     private AuditEvent SystemEvent(string action, string objectType, Guid objectId, string details) => new()

@@ -33,10 +33,17 @@ public static class ApplicationExtensions
         builder.Services.AddOptions<Quotas.QuotaDefaults>().BindConfiguration("Quotas:Defaults");
         builder.Services.AddScoped<OperationJob>();
         builder.Services.AddScoped<Backends.BackendHealthJob>();
+        builder.Services.AddOptions<Backends.BackendHealthOptions>().BindConfiguration("Backends");
         builder.Services.AddOptions<OperationOptions>().BindConfiguration("Jobs");
         builder.Services.AddSingleton<InstanceEvents>();
 
+        // Applications and scopes of the portal's OIDC server: service accounts, and the oidc driver's app clients.
+        builder.Services.AddOpenIddict()
+            .AddCore(o => o.UseEntityFrameworkCore().UseDbContext<Portal.Data.PortalDbContext>().ReplaceDefaultEntities<Guid>());
+
         builder.Services.AddSingleton<IServiceDriver, PostgresDriver>();
+        builder.Services.AddSingleton<IServiceDriver, Portal.Provisioning.Oidc.OidcDriver>();
+        builder.Services.AddHttpClient(Portal.Provisioning.Oidc.OidcDriver.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(15));
         builder.Services.AddSingleton<DriverRegistry>();
         return builder;
     }

@@ -42,39 +42,14 @@ public sealed class PostgresFlowTests(PostgresFlowTests.Fixture fixture) : IClas
         return connection;
     }
 
-    private static async Task<(Guid Id, JsonNode Body)> RequestReadyInstanceAsync(ApiClient api, Guid teamId, string name)
-    {
-        var (status, body, response) = await api.SendAsync(HttpMethod.Post, "/api/v1/instances",
-            new { teamId, offering = "postgresql", plan = "small", name });
-        Assert.True(status == HttpStatusCode.Accepted, $"{(int)status} {body?.ToJsonString()}");
-        Assert.StartsWith("/api/v1/operations/", response.Headers.Location!.OriginalString);
-        var id = Guid.Parse(body!["value"]!["id"]!.GetValue<string>());
-        var ready = await api.WaitForAsync($"/api/v1/instances/{id}",
-            i => i["instance"]!["state"]!.GetValue<string>() is "Ready" or "Failed", $"{name} to be Ready");
-        Assert.Equal("Ready", ready["instance"]!["state"]!.GetValue<string>());
-        return (id, ready);
-    }
-
-    private static async Task<(Guid Id, JsonNode Credentials)> BindAsync(ApiClient api, Guid instanceId, string appName)
-    {
-        var (status, body, _) = await api.SendAsync(HttpMethod.Post, $"/api/v1/instances/{instanceId}/bindings", new { appName });
-        Assert.True(status == HttpStatusCode.Accepted, $"{(int)status} {body?.ToJsonString()}");
-        var bindingId = body!["value"]!["id"]!.GetValue<string>();
-        await api.WaitForAsync($"/api/v1/instances/{instanceId}/bindings",
-            list => list.AsArray().Any(b => b!["id"]!.GetValue<string>() == bindingId && b["state"]!.GetValue<string>() == "Ready"),
-            $"binding {appName} to be Ready");
-        var credentials = await api.GetOkAsync($"/api/v1/instances/{instanceId}/bindings/{bindingId}/credentials");
-        return (Guid.Parse(bindingId), credentials["credentials"]!);
-    }
-
     [Fact]
     public async Task InstanceLifecycle_WithClientCredentialsToken_ProvisionsBindsUnbindsAndDeprovisionsOnRealServer()
     {
         var (api, teamId) = await TeamClientAsync();
-        var (ordersId, orders) = await RequestReadyInstanceAsync(api, teamId, "orders-db");
+        var (ordersId, orders) = await api.RequestReadyAsync(teamId, "postgresql", "small", "orders-db");
         Assert.Contains(orders["operations"]!.AsArray(), o => o!["kind"]!.GetValue<string>() == "Provision" && o["lines"]!.AsArray().Count > 0);
 
-        var (bindingId, credentials) = await BindAsync(api, ordersId, "orders-api");
+        var (bindingId, credentials) = await api.BindReadyAsync(ordersId, "orders-api");
         Assert.StartsWith("postgresql://", credentials["uri"]!.GetValue<string>());
 
         // The binding's credentials work for real: a table is created and used.
@@ -85,7 +60,7 @@ public sealed class PostgresFlowTests(PostgresFlowTests.Fixture fixture) : IClas
         }
 
         // …and reach this instance's database only.
-        var (otherId, _) = await RequestReadyInstanceAsync(api, teamId, "billing-db");
+        var (otherId, _) = await api.RequestReadyAsync(teamId, "postgresql", "small", "billing-db");
         var otherDatabase = $"pi_{otherId:N}";
         var refused = await Assert.ThrowsAsync<PostgresException>(() => ConnectAsync(credentials, otherDatabase));
         Assert.Equal(PostgresErrorCodes.InsufficientPrivilege, refused.SqlState);
@@ -116,8 +91,8 @@ public sealed class PostgresFlowTests(PostgresFlowTests.Fixture fixture) : IClas
     public async Task OtherTeam_AsksForInstanceAndBindings_Gets404()
     {
         var (api, teamId) = await TeamClientAsync();
-        var (instanceId, _) = await RequestReadyInstanceAsync(api, teamId, "private-db");
-        var (bindingId, _) = await BindAsync(api, instanceId, "private-app");
+        var (instanceId, _) = await api.RequestReadyAsync(teamId, "postgresql", "small", "private-db");
+        var (bindingId, _) = await api.BindReadyAsync(instanceId, "private-app");
 
         var (stranger, _) = await TeamClientAsync(newTeam: "Strangers");
         foreach (var url in new[]

@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using Portal.Application.Access;
@@ -31,13 +32,28 @@ public class PortalAppFactory : WebApplicationFactory<Program>, IAsyncLifetime
         builder.UseEnvironment("Development");
         builder.UseStaticWebAssets();
         builder.UseSetting("ConnectionStrings:Portal", ConnectionString);
+        builder.UseSetting("Auth:Issuer", TestIssuer);
+        // Tests run the health check themselves; a scheduled run could mark a backend down mid-test.
+        builder.UseSetting("Backends:HealthSchedule", Hangfire.Cron.Never());
+        builder.ConfigureTestServices(services =>
+            // The oidc driver fetches the issuer's discovery document; in memory, that is this test server.
+            services.AddHttpClient(Portal.Provisioning.Oidc.OidcDriver.HttpClientName)
+                .ConfigurePrimaryHttpMessageHandler(() => Server.CreateHandler()));
     }
+
+    /// <summary>The issuer of the in-memory test server (the base address of its clients).</summary>
+    public const string TestIssuer = "http://localhost/";
+
+    /// <summary>Endpoint strings of the real servers of other kinds that <c>ops/portal test</c> started, by kind.</summary>
+    private static IEnumerable<KeyValuePair<string, string?>> OtherBackends() =>
+        TestEnvironment.OptionalBackends.Select(b => KeyValuePair.Create($"Demo:Backends:{b.Key}", (string?)b.Value))
+            .Append(KeyValuePair.Create("Demo:Backends:oidc", (string?)$"Host=localhost;Port=80;AdminUser=portal;AdminPassword=none;issuer={TestIssuer}"));
 
     /// <summary>The settings the migrator seeds the demo with: the admin, the demo team, the real backend.</summary>
     private Dictionary<string, string?> MigratorSettings()
     {
         var backend = TestEnvironment.Backend;
-        return new()
+        return new Dictionary<string, string?>()
         {
             ["ConnectionStrings:Portal"] = ConnectionString,
             ["Demo:Enabled"] = "true",
@@ -46,7 +62,7 @@ public class PortalAppFactory : WebApplicationFactory<Program>, IAsyncLifetime
             ["Demo:PostgresBackend:Port"] = backend.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Demo:PostgresBackend:AdminUser"] = backend.Username,
             ["Demo:PostgresBackend:AdminPassword"] = backend.Password,
-        };
+        }.Concat(OtherBackends()).ToDictionary();
     }
 
     public virtual async ValueTask InitializeAsync()

@@ -16,6 +16,33 @@ public static class TestEnvironment
     /// <summary>Admin connection string of the PostgreSQL server the driver provisions on.</summary>
     public static NpgsqlConnectionStringBuilder Backend => new(Require(BackendVariable, "a private PostgreSQL backend cluster"));
 
+    /// <summary>Environment variables of the backend servers of each kind (endpoint strings from ops/backends/*).</summary>
+    public static readonly IReadOnlyDictionary<string, (string Variable, string Package)> BackendKinds =
+        new Dictionary<string, (string, string)>
+        {
+            ["rabbitmq"] = ("PORTAL_TEST_RABBITMQ", "rabbitmq-server"),
+            ["etcd"] = ("PORTAL_TEST_ETCD", "etcd-server"),
+            ["redis"] = ("PORTAL_TEST_REDIS", "redis-server"),
+        };
+
+    /// <summary>The endpoint strings of the kinds whose servers are running (none is required here).</summary>
+    public static IEnumerable<KeyValuePair<string, string>> OptionalBackends =>
+        BackendKinds.Select(k => KeyValuePair.Create(k.Key, Environment.GetEnvironmentVariable(k.Value.Variable) ?? ""))
+            .Where(k => k.Value.Length > 0);
+
+    /// <summary>The endpoint string of a kind's server; fails the test naming the install step when missing.</summary>
+    public static string BackendOf(string kind)
+    {
+        var (variable, package) = BackendKinds[kind];
+        var value = Environment.GetEnvironmentVariable(variable);
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            Assert.Fail($"{variable} is not set: run `ops/portal test`, which installs {package} (apt-get install {package}) and starts ops/backends/{kind}.");
+        }
+
+        return value!;
+    }
+
     public static string Chromium
     {
         get

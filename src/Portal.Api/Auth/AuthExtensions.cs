@@ -62,19 +62,23 @@ public static class AuthExtensions
             .AddDefaultTokenProviders();
         // Identity's stores take the scoped context that AddDbContextFactory also registers.
 
+        // OpenIddict's core (stores in PortalDbContext) is registered by AddPortalApplication, for workers too.
         services.AddOpenIddict()
-            .AddCore(o => o.UseEntityFrameworkCore().UseDbContext<PortalDbContext>().ReplaceDefaultEntities<Guid>())
             .AddServer(o =>
             {
                 o.SetTokenEndpointUris("connect/token");
+                o.SetAuthorizationEndpointUris("connect/authorize");
                 o.AllowClientCredentialsFlow();
-                o.RegisterScopes(CreateServiceAccountHandler.ApiScope);
+                // Interactive sign-in to teams' apps (oidc instances with redirect URIs); PKCE always.
+                o.AllowAuthorizationCodeFlow().RequireProofKeyForCodeExchange();
+                // Apps' own scopes (oidc instances) are registered in the scope store by the oidc driver.
+                o.RegisterScopes(CreateServiceAccountHandler.ApiScope, Scopes.OpenId, Scopes.Profile, Scopes.Email);
                 // Access tokens are signed JWTs that resource servers can validate from our JWKS;
                 // they carry no secrets, so encrypting them would only hide them from their audience.
                 o.DisableAccessTokenEncryption();
                 o.SetAccessTokenLifetime(TimeSpan.FromHours(1));
                 // The token request is answered by our own endpoint below, which decides the claims.
-                o.UseAspNetCore().EnableTokenEndpointPassthrough();
+                o.UseAspNetCore().EnableTokenEndpointPassthrough().EnableAuthorizationEndpointPassthrough();
             })
             .AddValidation(o =>
             {
@@ -86,6 +90,15 @@ public static class AuthExtensions
             });
         // Keys come from the database (created on first start), not from ephemeral development keys.
         services.AddSingleton<IConfigureOptions<OpenIddictServerOptions>, ServerKeys>();
+        // A fixed issuer (Auth:Issuer, the public base URL) so apps validating tokens see one `iss`
+        // whatever host name a request came in by; unset, it follows the request.
+        services.AddOptions<OpenIddictServerOptions>().Configure<IConfiguration>((o, c) =>
+        {
+            if (c["Auth:Issuer"] is { Length: > 0 } issuer)
+            {
+                o.Issuer = new Uri(issuer, UriKind.Absolute);
+            }
+        });
         // Plain HTTP on loopback is the development and test setup; production sets Auth:RequireHttps
         // (or terminates TLS in front and forwards the scheme).
         services.AddOptions<OpenIddictServerAspNetCoreOptions>()
@@ -104,6 +117,7 @@ public static class AuthExtensions
     public static IEndpointRouteBuilder MapPortalAuth(this IEndpointRouteBuilder app)
     {
         app.MapPost("/connect/token", IssueTokenAsync).ExcludeFromDescription();
+        app.MapMethods("/connect/authorize", [HttpMethods.Get, HttpMethods.Post], AppSignIn.AuthorizeAsync).ExcludeFromDescription();
         app.MapPost("/account/logout", async (SignInManager<PortalUser> signIn) =>
         {
             await signIn.SignOutAsync();
@@ -112,20 +126,28 @@ public static class AuthExtensions
         return app;
     }
 
-    private static async Task<IResult> IssueTokenAsync(HttpContext http, UserManager<PortalUser> users, Application.Audit.AuditWriter audit)
+    private static async Task<IResult> IssueTokenAsync(
+        HttpContext http, UserManager<PortalUser> users, Application.Audit.AuditWriter audit,
+        IOpenIddictApplicationManager applications, IOpenIddictScopeManager scopes)
     {
         var request = http.GetOpenIddictServerRequest()
             ?? throw new InvalidOperationException("The OpenID Connect request cannot be retrieved.");
+        if (request.IsAuthorizationCodeGrantType())
+        {
+            return await AppSignIn.RedeemCodeAsync(http, users);
+        }
+
         if (!request.IsClientCredentialsGrantType())
         {
-            return Refuse(Errors.UnsupportedGrantType, "Only the client credentials grant is supported.");
+            return Refuse(Errors.UnsupportedGrantType, "Only the client credentials and authorization code grants are supported.");
         }
 
         // OpenIddict has already authenticated the client; find the service account it belongs to.
         var user = await users.Users.FirstOrDefaultAsync(u => u.ClientId == request.ClientId);
         if (user is null)
         {
-            return Refuse(Errors.InvalidClient, "The client is not a service account of the portal.");
+            // Not a service account: an app client of an oidc instance, which never gets the portal API scope.
+            return await AppSignIn.IssueAppTokenAsync(request, applications, scopes);
         }
 
         await audit.WriteSignInAsync(user.UserName!, user.Id, Portal.Domain.Audit.AuditActorKinds.ServiceAccount,
@@ -140,7 +162,7 @@ public static class AuthExtensions
         return Results.SignIn(new ClaimsPrincipal(identity), properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
     }
 
-    private static IResult Refuse(string error, string description) => Results.Forbid(
+    internal static IResult Refuse(string error, string description) => Results.Forbid(
         new AuthenticationProperties(new Dictionary<string, string?>
         {
             [OpenIddictServerAspNetCoreConstants.Properties.Error] = error,

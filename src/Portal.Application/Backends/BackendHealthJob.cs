@@ -10,10 +10,18 @@ namespace Portal.Application.Backends;
 /// Recurring: tests every backend with its admin credentials and records the outcome, so the admin page
 /// shows current health and placement skips backends that are down.
 /// </summary>
+public sealed class BackendHealthOptions
+{
+    /// <summary>Cron schedule of the check (Backends:HealthSchedule); every five minutes by default.</summary>
+    public string Schedule { get; set; } = "*/5 * * * *";
+}
+
 public sealed class BackendHealthJob(
     IDbContextFactory<PortalDbContext> dbFactory, SecretProtector secrets, DriverRegistry drivers, TimeProvider clock,
     ILogger<BackendHealthJob> logger)
 {
+    public const string RecurringJobId = "backend-health";
+
     public async Task RunAsync(CancellationToken ct)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);

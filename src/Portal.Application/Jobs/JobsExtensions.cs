@@ -67,14 +67,16 @@ public static class JobsExtensions
 
 /// <summary>Registers the recurring jobs under stable ids when a job server starts (idempotent).</summary>
 internal sealed class RecurringJobsRegistration(
-    IRecurringJobManager recurring, IOptions<LeaseOptions> leases, IOptions<Approvals.ApprovalOptions> approvals) : IHostedService
+    IRecurringJobManager recurring, IOptions<LeaseOptions> leases, IOptions<Approvals.ApprovalOptions> approvals,
+    IOptions<Backends.BackendHealthOptions> backendHealth) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
         recurring.AddOrUpdate<LeaseJob>(LeaseJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), leases.Value.Schedule);
         recurring.AddOrUpdate<Approvals.ApprovalDeadlinesJob>(
             Approvals.ApprovalDeadlinesJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), approvals.Value.Schedule);
-        recurring.AddOrUpdate<Backends.BackendHealthJob>("backend-health", job => job.RunAsync(CancellationToken.None), "*/5 * * * *");
+        recurring.AddOrUpdate<Backends.BackendHealthJob>(
+            Backends.BackendHealthJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), backendHealth.Value.Schedule);
         return Task.CompletedTask;
     }
 

@@ -1,0 +1,340 @@
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using OpenIddict.Abstractions;
+using static OpenIddict.Abstractions.OpenIddictConstants;
+
+namespace Portal.Provisioning.Oidc;
+
+/// <summary>
+/// Serves <c>oidc</c> instances on the portal's own OpenIddict server: an instance is an API resource of a
+/// team's app — a scope whose tokens carry the instance's audience — and a binding is a confidential client
+/// allowed that scope (client credentials; authorization code with PKCE too when the instance has
+/// redirect URIs). Tokens are signed JWTs that the app validates itself from the issuer's JWKS.
+/// </summary>
+/// <remarks>
+/// The backend record names the issuer apps see (setting <c>issuer</c>); host, port and admin credentials
+/// are not used, as the applications and scopes live in the portal's database and are changed through
+/// OpenIddict's managers.
+/// </remarks>
+public sealed class OidcDriver(IServiceScopeFactory scopes, IHttpClientFactory http, ILogger<OidcDriver> logger) : IServiceDriver
+{
+    public const string HttpClientName = "oidc-driver";
+    public const string IssuerSetting = "issuer";
+    public const string RedirectUrisParameter = "redirectUris";
+    public const string AccessTokenMinutesLimit = "accessTokenMinutes";
+
+    /// <inheritdoc />
+    public string Kind => "oidc";
+
+    /// <inheritdoc />
+    public IReadOnlyList<DriverField> BackendSettings { get; } =
+        [new(IssuerSetting, "Issuer", "the portal's public base URL that apps reach, e.g. https://portal.example.com/", Required: true)];
+
+    /// <inheritdoc />
+    public IReadOnlyList<DriverField> InstanceParameters { get; } =
+    [
+        new(RedirectUrisParameter, "Redirect URIs",
+            "for interactive sign-in (authorization code + PKCE): space-separated https URLs (http only on localhost); empty for service-to-service only"),
+    ];
+
+    /// <inheritdoc />
+    public IReadOnlyList<DriverField> PlanLimits { get; } =
+        [new(AccessTokenMinutesLimit, "Access token minutes", "how long the app's access tokens live (default 60)")];
+
+    /// <inheritdoc />
+    public IReadOnlyDictionary<string, string> ValidateParameters(IReadOnlyDictionary<string, string> parameters)
+    {
+        var errors = new Dictionary<string, string>();
+        if (parameters.TryGetValue(RedirectUrisParameter, out var text))
+        {
+            var bad = SplitUris(text).Where(u => !IsAcceptableRedirectUri(u)).ToList();
+            if (bad.Count > 0)
+            {
+                errors[RedirectUrisParameter] =
+                    $"Not a usable redirect URI: {string.Join(", ", bad)}. Use absolute https URLs without a fragment (http only for localhost).";
+            }
+        }
+
+        return errors;
+    }
+
+    /// <inheritdoc />
+    public async Task<ProvisionResult> ProvisionAsync(InstanceContext instance, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        var name = OidcNames.Scope(instance.InstanceId);
+        await using var scope = scopes.CreateAsyncScope();
+        var manager = scope.ServiceProvider.GetRequiredService<IOpenIddictScopeManager>();
+
+        instance.Progress.Report($"Registering scope {name} with audience {name}");
+        var descriptor = new OpenIddictScopeDescriptor
+        {
+            Name = name,
+            DisplayName = $"API of instance {instance.InstanceId}",
+            Resources = { name },
+        };
+        if (await manager.FindByNameAsync(name, ct) is { } existing)
+        {
+            await manager.UpdateAsync(existing, descriptor, ct);
+        }
+        else
+        {
+            await manager.CreateAsync(descriptor, ct);
+        }
+
+        // Clients made before a plan change get the current token lifetime and redirect URIs.
+        await UpdateClientsAsync(instance, ct);
+        logger.LogInformation("Provisioned OIDC scope {Scope}", name);
+        return new ProvisionResult(new Dictionary<string, string> { ["scope"] = name, ["audience"] = name });
+    }
+
+    /// <inheritdoc />
+    public async Task UpdateAsync(InstanceContext instance, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        await ProvisionAsync(instance, ct);
+    }
+
+    /// <inheritdoc />
+    public async Task DeprovisionAsync(InstanceContext instance, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        var name = OidcNames.Scope(instance.InstanceId);
+        await using var scope = scopes.CreateAsyncScope();
+        var applications = scope.ServiceProvider.GetRequiredService<IOpenIddictApplicationManager>();
+        var scopeManager = scope.ServiceProvider.GetRequiredService<IOpenIddictScopeManager>();
+
+        // Clients first, found through their permission on the scope, so a retry after a crash finds the rest.
+        foreach (var application in await ClientsOfAsync(applications, name, ct))
+        {
+            instance.Progress.Report($"Deleting client {await applications.GetClientIdAsync(application, ct)}");
+            await applications.DeleteAsync(application, ct);
+        }
+
+        if (await scopeManager.FindByNameAsync(name, ct) is { } existing)
+        {
+            instance.Progress.Report($"Deleting scope {name}");
+            await scopeManager.DeleteAsync(existing, ct);
+        }
+
+        logger.LogInformation("Deprovisioned OIDC scope {Scope}", name);
+    }
+
+    /// <inheritdoc />
+    public async Task<BindingCredentials> BindAsync(BindingContext binding, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(binding);
+        var instance = binding.Instance;
+        var scopeName = OidcNames.Scope(instance.InstanceId);
+        var clientId = OidcNames.Client(binding.BindingId);
+        var secret = SecretGenerator.Password(48);
+        await using var scope = scopes.CreateAsyncScope();
+        var applications = scope.ServiceProvider.GetRequiredService<IOpenIddictApplicationManager>();
+        if (await scope.ServiceProvider.GetRequiredService<IOpenIddictScopeManager>().FindByNameAsync(scopeName, ct) is null)
+        {
+            throw new InvalidOperationException($"Scope {scopeName} does not exist; provision the instance first.");
+        }
+
+        // A repeated bind replaces the client: the old secret and its token entries go with it.
+        if (await applications.FindByClientIdAsync(clientId, ct) is { } existing)
+        {
+            await applications.DeleteAsync(existing, ct);
+        }
+
+        instance.Progress.Report($"Registering client {clientId}");
+        var descriptor = Describe(instance, clientId);
+        descriptor.ClientSecret = secret;
+        await applications.CreateAsync(descriptor, ct);
+        logger.LogInformation("Registered OIDC client {ClientId} for scope {Scope}", clientId, scopeName);
+
+        var issuer = Issuer(instance.Backend);
+        var credentials = new OrderedDictionary<string, string>
+        {
+            ["issuer"] = issuer.AbsoluteUri,
+            ["discoveryUrl"] = new Uri(issuer, ".well-known/openid-configuration").AbsoluteUri,
+            ["jwksUrl"] = new Uri(issuer, ".well-known/jwks").AbsoluteUri,
+            ["tokenEndpoint"] = new Uri(issuer, "connect/token").AbsoluteUri,
+            ["clientId"] = clientId,
+            ["clientSecret"] = secret,
+            ["scope"] = scopeName,
+            ["audience"] = scopeName,
+        };
+        if (descriptor.RedirectUris.Count > 0)
+        {
+            credentials["authorizationEndpoint"] = new Uri(issuer, "connect/authorize").AbsoluteUri;
+            credentials["redirectUris"] = string.Join(' ', descriptor.RedirectUris.Select(u => u.AbsoluteUri));
+        }
+
+        return new BindingCredentials(credentials);
+    }
+
+    /// <inheritdoc />
+    public async Task UnbindAsync(BindingContext binding, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(binding);
+        var clientId = OidcNames.Client(binding.BindingId);
+        await using var scope = scopes.CreateAsyncScope();
+        var applications = scope.ServiceProvider.GetRequiredService<IOpenIddictApplicationManager>();
+        if (await applications.FindByClientIdAsync(clientId, ct) is { } existing)
+        {
+            binding.Instance.Progress.Report($"Deleting client {clientId}");
+            // Deletes the client's token entries too: the portal stops accepting them at once; apps that only
+            // check signatures accept an issued token until it expires (the plan's access token lifetime).
+            await applications.DeleteAsync(existing, ct);
+        }
+
+        logger.LogInformation("Deleted OIDC client {ClientId}", clientId);
+    }
+
+    /// <inheritdoc />
+    public async Task<HealthReport> CheckAsync(InstanceContext instance, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        var name = OidcNames.Scope(instance.InstanceId);
+        await using var scope = scopes.CreateAsyncScope();
+        var manager = scope.ServiceProvider.GetRequiredService<IOpenIddictScopeManager>();
+        return await manager.FindByNameAsync(name, ct) is not null
+            ? new HealthReport(true, $"scope {name} exists")
+            : new HealthReport(false, $"scope {name} does not exist");
+    }
+
+    /// <inheritdoc />
+    public async Task<HealthReport> TestBackendAsync(BackendEndpoint backend, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        try
+        {
+            var issuer = Issuer(backend);
+            var discovery = new Uri(issuer, ".well-known/openid-configuration");
+            using var client = http.CreateClient(HttpClientName);
+            using var document = await client.GetFromJsonAsync<JsonDocument>(discovery, ct)
+                ?? throw new InvalidOperationException($"{discovery} returned nothing.");
+            var announced = document.RootElement.TryGetProperty("issuer", out var i) ? i.GetString() : null;
+            if (!string.Equals(announced, issuer.AbsoluteUri, StringComparison.Ordinal))
+            {
+                return new HealthReport(false,
+                    $"{discovery} names the issuer {announced ?? "(none)"}, not {issuer.AbsoluteUri}: tokens would not validate in apps. Set Auth:Issuer.");
+            }
+
+            return new HealthReport(true, $"OIDC discovery at {discovery} answers for {announced}");
+        }
+        catch (Exception e) when (e is HttpRequestException or JsonException or InvalidOperationException or UriFormatException
+                                      or TaskCanceledException && !ct.IsCancellationRequested)
+        {
+            logger.LogWarning("Backend test of the OIDC issuer failed: {Error}", e.Message);
+            return new HealthReport(false, e.Message);
+        }
+    }
+
+    private async Task UpdateClientsAsync(InstanceContext instance, CancellationToken ct)
+    {
+        var name = OidcNames.Scope(instance.InstanceId);
+        await using var scope = scopes.CreateAsyncScope();
+        var applications = scope.ServiceProvider.GetRequiredService<IOpenIddictApplicationManager>();
+        foreach (var application in await ClientsOfAsync(applications, name, ct))
+        {
+            var clientId = await applications.GetClientIdAsync(application, ct) ?? "";
+            var current = new OpenIddictApplicationDescriptor();
+            await applications.PopulateAsync(current, application, ct);
+            var wanted = Describe(instance, clientId);
+            // Keep the stored (hashed) secret: PopulateAsync copied it into the descriptor.
+            wanted.ClientSecret = current.ClientSecret;
+            await applications.PopulateAsync(application, wanted, ct);
+            await applications.UpdateAsync(application, ct);
+        }
+    }
+
+    /// <summary>The client's registration; the same for a new client and for one brought up to date.</summary>
+    private static OpenIddictApplicationDescriptor Describe(InstanceContext instance, string clientId)
+    {
+        var scopeName = OidcNames.Scope(instance.InstanceId);
+        var descriptor = new OpenIddictApplicationDescriptor
+        {
+            ClientId = clientId,
+            ClientType = ClientTypes.Confidential,
+            ConsentType = ConsentTypes.Implicit,
+            DisplayName = $"App client of instance {instance.InstanceId}",
+            Permissions =
+            {
+                Permissions.Endpoints.Token,
+                Permissions.GrantTypes.ClientCredentials,
+                Permissions.Prefixes.Scope + scopeName,
+            },
+        };
+        descriptor.Properties[OidcNames.InstanceProperty] = JsonSerializer.SerializeToElement(instance.InstanceId.ToString());
+        if (instance.Limits.TryGetValue(AccessTokenMinutesLimit, out var minutes) && minutes > 0)
+        {
+            descriptor.Settings[Settings.TokenLifetimes.AccessToken] =
+                TimeSpan.FromMinutes(minutes).ToString("c", CultureInfo.InvariantCulture);
+        }
+
+        var redirects = SplitUris(instance.Parameters.GetValueOrDefault(RedirectUrisParameter)).Where(IsAcceptableRedirectUri).ToList();
+        if (redirects.Count > 0)
+        {
+            foreach (var uri in redirects)
+            {
+                descriptor.RedirectUris.Add(new Uri(uri));
+            }
+
+            descriptor.Permissions.UnionWith(
+            [
+                Permissions.Endpoints.Authorization,
+                Permissions.GrantTypes.AuthorizationCode,
+                Permissions.ResponseTypes.Code,
+                Permissions.Scopes.Profile,
+                Permissions.Scopes.Email,
+            ]);
+            descriptor.Requirements.Add(Requirements.Features.ProofKeyForCodeExchange);
+        }
+
+        return descriptor;
+    }
+
+    private static async Task<List<object>> ClientsOfAsync(IOpenIddictApplicationManager applications, string scopeName, CancellationToken ct)
+    {
+        var permission = Permissions.Prefixes.Scope + scopeName;
+        var found = new List<object>();
+        await foreach (var application in applications.ListAsync(count: null, offset: null, ct))
+        {
+            var clientId = await applications.GetClientIdAsync(application, ct);
+            if (clientId?.StartsWith(OidcNames.ClientPrefix, StringComparison.Ordinal) == true &&
+                (await applications.GetPermissionsAsync(application, ct)).Contains(permission))
+            {
+                found.Add(application);
+            }
+        }
+
+        return found;
+    }
+
+    private static Uri Issuer(BackendEndpoint backend)
+    {
+        var text = backend.Setting(IssuerSetting) ?? throw new InvalidOperationException("The oidc backend has no issuer setting.");
+        var uri = new Uri(text, UriKind.Absolute);
+        return uri.AbsoluteUri.EndsWith('/') ? uri : new Uri(uri.AbsoluteUri + "/");
+    }
+
+    private static IEnumerable<string> SplitUris(string? text) =>
+        (text ?? "").Split([' ', ',', '\n'], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+
+    internal static bool IsAcceptableRedirectUri(string text) =>
+        Uri.TryCreate(text, UriKind.Absolute, out var uri) && string.IsNullOrEmpty(uri.Fragment) &&
+        (uri.Scheme == Uri.UriSchemeHttps || (uri.Scheme == Uri.UriSchemeHttp && uri.IsLoopback));
+}
+
+/// <summary>OpenIddict names of an oidc instance and its bindings, derived from their ids.</summary>
+public static class OidcNames
+{
+    public const string ClientPrefix = "pb_";
+
+    /// <summary>The application property that records the instance a client belongs to.</summary>
+    public const string InstanceProperty = "portal_instance";
+
+    /// <summary>The instance's scope, also the audience (resource) of its tokens.</summary>
+    public static string Scope(Guid instanceId) => "pi_" + instanceId.ToString("N");
+
+    public static string Client(Guid bindingId) => ClientPrefix + bindingId.ToString("N");
+}

@@ -1,0 +1,148 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Microsoft.IdentityModel.JsonWebTokens;
+using Microsoft.IdentityModel.Tokens;
+using Portal.Application.Teams;
+using Portal.Testing;
+
+namespace Portal.Integration.Tests;
+
+/// <summary>
+/// Identity for apps through the REST API on the real portal, whose own OIDC server is the backend: an
+/// oidc instance is a scope with its own audience, a binding a confidential client; tokens are JWTs an app
+/// validates from the JWKS alone.
+/// </summary>
+public sealed class OidcFlowTests(OidcFlowTests.Fixture fixture) : IClassFixture<OidcFlowTests.Fixture>
+{
+    public sealed class Fixture : PortalAppFactory;
+
+    private async Task<(ApiClient Api, Guid TeamId)> DeveloperAsync()
+    {
+        var admin = await fixture.AdminAsync();
+        var teams = await fixture.RunAsync<ListTeamsHandler, IReadOnlyList<TeamSummary>>(h => h.HandleAsync(admin));
+        var teamId = teams.Single(t => t.Slug == "demo").Id;
+        return ((await fixture.TeamAccountAsync(teamId, "developer")).Api, teamId);
+    }
+
+    private async Task<HttpResponseMessage> RequestTokenAsync(JsonNode credentials, string? scope = null)
+    {
+        var form = new Dictionary<string, string>
+        {
+            ["grant_type"] = "client_credentials",
+            ["client_id"] = credentials["clientId"]!.GetValue<string>(),
+            ["client_secret"] = credentials["clientSecret"]!.GetValue<string>(),
+        };
+        if (scope is not null)
+        {
+            form["scope"] = scope;
+        }
+
+        return await fixture.CreateClient().PostAsync(new Uri(credentials["tokenEndpoint"]!.GetValue<string>()).PathAndQuery,
+            new FormUrlEncodedContent(form));
+    }
+
+    private async Task<TokenValidationResult> ValidateLikeAnAppAsync(string token, JsonNode credentials)
+    {
+        // What an app does: read the signing keys from the JWKS and check issuer, audience, lifetime, signature.
+        var jwks = await fixture.CreateClient().GetStringAsync(new Uri(credentials["jwksUrl"]!.GetValue<string>()).PathAndQuery);
+        return await new JsonWebTokenHandler().ValidateTokenAsync(token, new TokenValidationParameters
+        {
+            ValidIssuer = credentials["issuer"]!.GetValue<string>(),
+            ValidAudience = credentials["audience"]!.GetValue<string>(),
+            IssuerSigningKeys = new JsonWebKeySet(jwks).GetSigningKeys(),
+        });
+    }
+
+    [Fact]
+    public async Task AppClient_GetsJwtForItsOwnAudienceOnly_AndLosesAccessWhenUnbound()
+    {
+        var (api, teamId) = await DeveloperAsync();
+        var (ordersId, orders) = await api.RequestReadyAsync(teamId, "oidc", "short-lived", "orders-api");
+        var (billingId, _) = await api.RequestReadyAsync(teamId, "oidc", "standard", "billing-api");
+        var (bindingId, credentials) = await api.BindReadyAsync(ordersId, "orders-worker");
+        var (_, billing) = await api.BindReadyAsync(billingId, "billing-worker");
+
+        Assert.Equal(PortalAppFactory.TestIssuer, credentials["issuer"]!.GetValue<string>());
+        Assert.Equal($"{PortalAppFactory.TestIssuer}.well-known/openid-configuration", credentials["discoveryUrl"]!.GetValue<string>());
+        Assert.Equal($"pi_{ordersId:N}", credentials["scope"]!.GetValue<string>());
+        Assert.Equal(credentials["scope"]!.GetValue<string>(), credentials["audience"]!.GetValue<string>());
+        Assert.Contains(orders["operations"]!.AsArray(), o => o!["kind"]!.GetValue<string>() == "Provision");
+
+        // The discovery document the credentials point at is served and names the same issuer.
+        var discovery = await fixture.CreateClient().GetFromJsonAsync<JsonObject>(
+            new Uri(credentials["discoveryUrl"]!.GetValue<string>()).PathAndQuery, TestContext.Current.CancellationToken);
+        Assert.Equal(PortalAppFactory.TestIssuer, discovery!["issuer"]!.GetValue<string>());
+
+        // Client credentials: a signed JWT for the instance's audience, valid from the JWKS alone.
+        using var response = await RequestTokenAsync(credentials);
+        var body = await response.Content.ReadFromJsonAsync<JsonObject>(TestContext.Current.CancellationToken);
+        Assert.True(response.IsSuccessStatusCode, body?.ToJsonString());
+        var token = body!["access_token"]!.GetValue<string>();
+        var validated = await ValidateLikeAnAppAsync(token, credentials);
+        Assert.True(validated.IsValid, validated.Exception?.Message);
+        var jwt = new JsonWebToken(token);
+        Assert.Equal(credentials["clientId"]!.GetValue<string>(), jwt.Subject);
+        Assert.DoesNotContain("portal-api", jwt.GetClaim("scope").Value);
+        // The short-lived plan's 10 minutes, give or take a clock tick.
+        Assert.InRange((jwt.ValidTo - jwt.IssuedAt).TotalMinutes, 9.9, 10.1);
+
+        // The same token is not valid for another instance's audience, and the portal's API refuses it.
+        var asBilling = await new JsonWebTokenHandler().ValidateTokenAsync(token, new TokenValidationParameters
+        {
+            ValidIssuer = PortalAppFactory.TestIssuer,
+            ValidAudience = billing["audience"]!.GetValue<string>(),
+            IssuerSigningKeys = new JsonWebKeySet(await fixture.CreateClient().GetStringAsync("/.well-known/jwks")).GetSigningKeys(),
+        });
+        Assert.False(asBilling.IsValid);
+        using var portalApi = fixture.CreateClient();
+        portalApi.DefaultRequestHeaders.Authorization = new("Bearer", token);
+        Assert.Contains((await portalApi.GetAsync("/api/v1/instances")).StatusCode, new[] { HttpStatusCode.Forbidden, HttpStatusCode.Unauthorized });
+
+        // Asking for another instance's scope, or the portal API's, is refused.
+        foreach (var scope in new[] { billing["scope"]!.GetValue<string>(), "portal-api" })
+        {
+            using var refused = await RequestTokenAsync(credentials, scope);
+            Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+            var error = (await refused.Content.ReadFromJsonAsync<JsonObject>(TestContext.Current.CancellationToken))!;
+            // OpenIddict: "This client application is not allowed to use the specified scope."
+            Assert.Contains("scope", error["error_description"]!.GetValue<string>());
+        }
+
+        // Unbind: the client can no longer get tokens.
+        await api.UnbindAsync(ordersId, bindingId);
+        using var afterUnbind = await RequestTokenAsync(credentials);
+        Assert.Equal(HttpStatusCode.Unauthorized, afterUnbind.StatusCode);
+        Assert.Equal("invalid_client", (await afterUnbind.Content.ReadFromJsonAsync<JsonObject>(TestContext.Current.CancellationToken))!["error"]!.GetValue<string>());
+
+        // Deprovision: the other client and the scope go too.
+        await api.DeleteReadyAsync(billingId);
+        using var afterDelete = await RequestTokenAsync(billing);
+        Assert.Equal(HttpStatusCode.Unauthorized, afterDelete.StatusCode);
+        await api.DeleteReadyAsync(ordersId);
+    }
+
+    [Fact]
+    public async Task Request_WithBadRedirectUri_IsRefusedWithProblemDetailsAndCreatesNothing()
+    {
+        var (api, teamId) = await DeveloperAsync();
+        var (status, body, _) = await api.SendAsync(HttpMethod.Post, "/api/v1/instances", new
+        {
+            teamId, offering = "oidc", plan = "standard", name = "bad-redirects",
+            parameters = new Dictionary<string, string> { ["redirectUris"] = "http://example.com/cb https://ok.example.com/cb#frag" },
+        });
+
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.Contains("redirectUris", body!["errors"]!.AsObject().Select(e => e.Key).Single());
+        Assert.DoesNotContain((await api.GetOkAsync("/api/v1/instances?search=bad-redirects"))["items"]!.AsArray(),
+            i => i!["name"]!.GetValue<string>() == "bad-redirects");
+
+        (status, body, _) = await api.SendAsync(HttpMethod.Post, "/api/v1/instances", new
+        {
+            teamId, offering = "oidc", plan = "standard", name = "unknown-param",
+            parameters = new Dictionary<string, string> { ["colour"] = "blue" },
+        });
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        Assert.StartsWith("Unknown parameter 'colour'", body!["errors"]!["parameters.colour"]![0]!.GetValue<string>());
+    }
+}
