@@ -127,11 +127,16 @@ public sealed class GetInstanceHandler(IDbContextFactory<PortalDbContext> dbFact
             .Include(o => o.Lines.OrderBy(l => l.Id))
             .AsSplitQuery()
             .ToListAsync(ct);
+        var placement = await (from i in db.Instances
+                               where i.Id == instanceId
+                               join p in db.Plans on i.PlanId equals p.Id
+                               join b in db.Backends on i.BackendId equals b.Id
+                               select new { p.MaxLeaseDays, b.Site, i.Parameters }).FirstAsync(ct);
         return new InstanceDetails(
             summary,
             bindings,
             operations.Select(Operations.OperationMapping.ToView).ToList(),
             new InstancePermissions(role.Allows(TeamPermission.Deploy), role.Allows(TeamPermission.ReadSecrets), role.Allows(TeamPermission.ManageTeam)),
-            await db.Instances.Where(i => i.Id == instanceId).Join(db.Plans, i => i.PlanId, p => p.Id, (_, p) => p.MaxLeaseDays).FirstAsync(ct));
+            placement.MaxLeaseDays, placement.Site, placement.Parameters);
     }
 }
