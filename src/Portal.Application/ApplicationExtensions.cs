@@ -3,6 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Portal.Application.Instances;
 using Portal.Application.Operations;
 using Portal.Provisioning;
+using Portal.Provisioning.Etcd;
 using Portal.Provisioning.Postgres;
 
 namespace Portal.Application;
@@ -36,6 +37,8 @@ public static class ApplicationExtensions
         builder.Services.AddSingleton<InstanceEvents>();
 
         builder.Services.AddSingleton<IServiceDriver, PostgresDriver>();
+        builder.Services.AddSingleton<IServiceDriver, EtcdDriver>();
+        builder.Services.AddHttpClient(EtcdDriver.HttpClientName);
         builder.Services.AddSingleton<DriverRegistry>();
         return builder;
     }
