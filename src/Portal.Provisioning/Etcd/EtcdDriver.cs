@@ -11,6 +11,10 @@ namespace Portal.Provisioning.Etcd;
 /// authentication enabled, or every client could read every prefix. etcd has no per-prefix quota, so plans
 /// have no limits here.
 /// </summary>
+/// <remarks>
+/// Unbinding deletes the user, which kills its tokens at once; a watch stream opened before that keeps receiving
+/// the prefix's events until it reconnects (etcd checks watch permissions only at creation).
+/// </remarks>
 public sealed class EtcdDriver : IServiceDriver
 {
     /// <summary>Name of the <see cref="HttpClient"/> the driver asks <see cref="IHttpClientFactory"/> for.</summary>
@@ -36,6 +40,9 @@ public sealed class EtcdDriver : IServiceDriver
 
     /// <inheritdoc />
     public string Kind => "etcd";
+
+    /// <summary>How many keys one range read returns while deprovisioning (small in tests, to cover paging).</summary>
+    internal int KeyPageSize { get; init; } = 1000;
 
     /// <inheritdoc />
     public IReadOnlyList<DriverField> BackendSettings { get; } =
@@ -119,7 +126,7 @@ public sealed class EtcdDriver : IServiceDriver
             await DeleteUserAsync(etcd, user, ct);
         }
 
-        instance.Progress.Report($"Revoking leases that hold only keys under {prefix}");
+        instance.Progress.Report($"Revoking the leases of the keys under {prefix}");
         await RevokeLeasesOfAsync(etcd, prefix, ct);
 
         instance.Progress.Report($"Deleting the keys under {prefix}");
@@ -185,7 +192,9 @@ public sealed class EtcdDriver : IServiceDriver
         var user = EtcdNames.BindingUser(binding.Instance.InstanceId, binding.BindingId);
         var etcd = await SignInAsync(binding.Instance.Backend, ct);
 
-        // Deleting the user also invalidates its tokens, so open clients fail on their next request.
+        // Deleting the user also invalidates its tokens, so open clients fail on their next request. etcd checks
+        // a watch's permission only when it is created, though: a watch stream opened before this keeps getting
+        // the prefix's events until it reconnects, and etcd has no call that ends another client's stream.
         binding.Instance.Progress.Report($"Deleting user {user}");
         await DeleteUserAsync(etcd, user, ct);
         _logger.LogInformation("Deleted etcd user {User} on {Backend}", user, binding.Instance.Backend);
@@ -276,28 +285,42 @@ public sealed class EtcdDriver : IServiceDriver
     }
 
     /// <summary>
-    /// Revokes the leases an app granted for its keys, which would otherwise outlive the instance (leases belong
-    /// to no user or prefix). Only leases whose attached keys all lie under the prefix are revoked: revoking
-    /// deletes the lease's keys, and keys of others must stay.
+    /// Revokes the leases the instance's keys are attached to, which would otherwise outlive the instance (leases
+    /// belong to no user or prefix). Only leases whose keys all lie under the prefix are revoked: revoking deletes
+    /// the lease's keys, and keys of others must stay.
     /// </summary>
-    private static async Task RevokeLeasesOfAsync(EtcdGateway etcd, string prefix, CancellationToken ct)
+    private async Task RevokeLeasesOfAsync(EtcdGateway etcd, string prefix, CancellationToken ct)
     {
-        var key = System.Text.Encoding.UTF8.GetBytes(prefix);
-        var leases = await etcd.CallAsync("lease/leases", new { }, ct);
-        if (!leases.TryGetProperty("leases", out var list) || list.ValueKind != JsonValueKind.Array)
+        var prefixBytes = System.Text.Encoding.UTF8.GetBytes(prefix);
+        var rangeEnd = EtcdGateway.Key(EtcdNames.PrefixRangeEnd(prefix));
+        var leases = new HashSet<long>();
+        var from = prefixBytes;
+        while (true)
         {
-            return;
+            var page = await etcd.CallAsync("kv/range",
+                new { key = EtcdGateway.Key(from), range_end = rangeEnd, keys_only = true, limit = KeyPageSize }, ct);
+            var kvs = page.TryGetProperty("kvs", out var list) && list.ValueKind == JsonValueKind.Array
+                ? list.EnumerateArray().ToList()
+                : [];
+            leases.UnionWith(kvs.Select(kv => EtcdGateway.Int64(kv, "lease")).Where(id => id != 0));
+            if (kvs.Count == 0 || !page.TryGetProperty("more", out var more) || !more.GetBoolean())
+            {
+                break;
+            }
+
+            // The next page starts right after the last key: that key plus a zero byte.
+            from = [.. Convert.FromBase64String(EtcdGateway.String(kvs[^1], "key")), 0];
         }
 
-        foreach (var id in list.EnumerateArray().Select(l => EtcdGateway.Int64(l, "ID")).ToList())
+        foreach (var id in leases)
         {
+            var lease = id.ToString(CultureInfo.InvariantCulture);
             try
             {
-                var lease = await etcd.CallAsync("lease/timetolive", new { ID = id.ToString(CultureInfo.InvariantCulture), keys = true }, ct);
-                var keys = EtcdGateway.Strings(lease, "keys").Select(Convert.FromBase64String).ToList();
-                if (keys.Count > 0 && keys.All(k => k.AsSpan().StartsWith(key)))
+                var attached = await etcd.CallAsync("lease/timetolive", new { ID = lease, keys = true }, ct);
+                if (EtcdGateway.Strings(attached, "keys").All(k => Convert.FromBase64String(k).AsSpan().StartsWith(prefixBytes)))
                 {
-                    await etcd.CallAsync("lease/revoke", new { ID = id.ToString(CultureInfo.InvariantCulture) }, ct);
+                    await etcd.CallAsync("lease/revoke", new { ID = lease }, ct);
                 }
             }
             catch (EtcdException e) when (e.IsNotFound)

@@ -375,6 +375,35 @@ public sealed class EtcdDriverTests
     }
 
     [Fact]
+    public async Task DeprovisionAsync_LeasedKeysOnLaterPages_RevokesTheirLeases()
+    {
+        await using var scope = new EtcdScope();
+        var driver = TestEtcd.NewDriver(keyPageSize: 2);
+        var instance = scope.NewInstance();
+        await scope.Driver.ProvisionAsync(instance, Ct);
+        var prefix = EtcdNames.KeyPrefix(instance.InstanceId);
+        using var admin = TestEtcd.AdminClient();
+        var leases = new List<long>();
+        for (var i = 0; i < 7; i++)
+        {
+            var lease = i % 3 == 2 ? (await admin.LeaseGrantAsync(new LeaseGrantRequest { TTL = 600 }, cancellationToken: Ct)).ID : 0;
+            await admin.PutAsync(new PutRequest { Key = ByteString.CopyFromUtf8($"{prefix}k{i}"), Value = ByteString.CopyFromUtf8("v"), Lease = lease }, cancellationToken: Ct);
+            if (lease != 0)
+            {
+                leases.Add(lease);
+            }
+        }
+
+        await driver.DeprovisionAsync(instance, Ct);
+
+        foreach (var lease in leases)
+        {
+            var ttl = await admin.LeaseTimeToLiveAsync(new LeaseTimeToLiveRequest { ID = lease }, cancellationToken: Ct);
+            Assert.Equal(-1L, ttl.TTL);
+        }
+    }
+
+    [Fact]
     public async Task DeprovisionAsync_LeaseAlsoHoldsKeysOutsidePrefix_LeavesTheLease()
     {
         await using var scope = new EtcdScope();

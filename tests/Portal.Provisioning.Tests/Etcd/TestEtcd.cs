@@ -31,7 +31,8 @@ internal static class TestEtcd
     /// <summary>The client URL of <see cref="Endpoint"/>.</summary>
     public static string Url => $"http://{Endpoint.Host}:{Endpoint.Port}";
 
-    public static EtcdDriver NewDriver() => new(new SingleClientFactory(), NullLogger<EtcdDriver>.Instance);
+    public static EtcdDriver NewDriver(int keyPageSize = 1000) =>
+        new(new SingleClientFactory(), NullLogger<EtcdDriver>.Instance) { KeyPageSize = keyPageSize };
 
     /// <summary>A gRPC client signed in as root (the library authenticates and renews the token itself).</summary>
     public static EtcdClient AdminClient() => new(Url, Endpoint.AdminUser, Endpoint.AdminPassword);
