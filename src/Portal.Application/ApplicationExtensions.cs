@@ -3,6 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Portal.Application.Instances;
 using Portal.Application.Operations;
 using Portal.Provisioning;
+using Portal.Provisioning.Etcd;
 using Portal.Provisioning.Postgres;
 
 namespace Portal.Application;
@@ -44,6 +45,8 @@ public static class ApplicationExtensions
         builder.Services.AddSingleton<IServiceDriver, PostgresDriver>();
         builder.Services.AddSingleton<IServiceDriver, Portal.Provisioning.Oidc.OidcDriver>();
         builder.Services.AddHttpClient(Portal.Provisioning.Oidc.OidcDriver.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(15));
+        builder.Services.AddSingleton<IServiceDriver, EtcdDriver>();
+        builder.Services.AddHttpClient(EtcdDriver.HttpClientName);
         builder.Services.AddSingleton<DriverRegistry>();
         return builder;
     }
