@@ -1,5 +1,6 @@
 using AngleSharp.Dom;
 using Portal.Application.Catalog;
+using Portal.Provisioning;
 using Portal.Application.Instances;
 using Portal.Application.Teams;
 using Portal.Web.Components.Pages.Catalog;
@@ -219,4 +220,38 @@ public sealed class OfferingCardTests : PortalBunitContext
         cut.WaitForAssertion(() => Assert.False(RequestButton(cut).HasAttribute("disabled")));
         Assert.Single(_requests);
     }
+
+    private static OfferingView Identity() => new(
+        Guid.NewGuid(), "oidc", "oidc", "Identity", "OIDC for apps.", "Identity", true, [Guid.NewGuid(), Guid.NewGuid()], [Small],
+        ["dc1", "dc2"], [new DriverField("redirectUris", "Redirect URIs", "space-separated https URLs")], []);
+
+    [Fact]
+    public void Render_OfferingWithParametersAndSites_ShowsAFieldPerParameterAndASiteChoice()
+    {
+        var cut = RenderCard(Identity(), [Alpha]);
+
+        var field = cut.Find("input#param-oidc-redirectUris");
+        Assert.NotNull(field);
+        Assert.Contains("space-separated https URLs", cut.Markup);
+        Assert.NotNull(cut.Find("[data-testid=site-select]"));
+    }
+
+    [Fact]
+    public void Request_WithParameter_SendsItTrimmed()
+    {
+        var cut = RenderCard(Identity(), [Alpha]);
+
+        cut.Find("input#name-oidc").Change("orders-web");
+        cut.Find("input#param-oidc-redirectUris").Change("  https://orders.example.com/cb ");
+        cut.Find("[data-testid=request-oidc]").Click();
+
+        var request = Assert.Single(_requests);
+        Assert.Equal("https://orders.example.com/cb", Assert.Single(request.Parameters!)
+            is { Key: "redirectUris" } p ? p.Value : null);
+        Assert.Null(request.Site);
+    }
+
+    [Fact]
+    public void Render_SingleSite_ShowsNoSiteChoice() =>
+        Assert.Empty(RenderCard(Postgres(), [Alpha]).FindAll("[data-testid=site-select]"));
 }

@@ -47,12 +47,18 @@ public partial class OfferingCard
         try
         {
             _error = await OnRequest(new RequestInstance(_teamId, Offering.Key, _plan ?? "", _name?.Trim() ?? "", _environment,
-                string.IsNullOrEmpty(_site) ? null : _site, new Dictionary<string, string>(_parameters)));
+                string.IsNullOrEmpty(_site) ? null : _site, Parameters()));
         }
         finally
         {
             _busy = false;
         }
+    }
+
+    private Dictionary<string, string>? Parameters()
+    {
+        var given = _parameters.Where(p => !string.IsNullOrWhiteSpace(p.Value)).ToDictionary(p => p.Key, p => p.Value.Trim());
+        return given.Count == 0 ? null : given;
     }
 
     private static string IconFor(string kind) => kind switch
