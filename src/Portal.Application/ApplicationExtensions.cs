@@ -36,6 +36,7 @@ public static class ApplicationExtensions
         builder.Services.AddSingleton<InstanceEvents>();
 
         builder.Services.AddSingleton<IServiceDriver, PostgresDriver>();
+        builder.Services.AddSingleton<IServiceDriver, Portal.Provisioning.Redis.RedisDriver>();
         builder.Services.AddSingleton<DriverRegistry>();
         return builder;
     }
