@@ -47,6 +47,7 @@ public static class ApplicationExtensions
         builder.Services.AddHttpClient(Portal.Provisioning.Oidc.OidcDriver.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(15));
         builder.Services.AddSingleton<IServiceDriver, EtcdDriver>();
         builder.Services.AddHttpClient(EtcdDriver.HttpClientName);
+        builder.Services.AddSingleton<IServiceDriver, Portal.Provisioning.Redis.RedisDriver>();
         builder.Services.AddSingleton<DriverRegistry>();
         return builder;
     }

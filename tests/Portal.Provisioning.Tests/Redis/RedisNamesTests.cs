@@ -1,0 +1,128 @@
+using System.Text.RegularExpressions;
+using Portal.Provisioning.Redis;
+
+namespace Portal.Provisioning.Tests.Redis;
+
+public sealed partial class RedisNamesTests
+{
+    private static readonly Guid _knownId = Guid.Parse("0F8FAD5B-D9CB-469F-A165-70867728950E");
+
+    // No glob metacharacters (* ? [ ] \) and no spaces: safe in SCAN MATCH and in ACL rules unescaped.
+    [GeneratedRegex("^[a-z0-9-]+$")]
+    private static partial Regex GlobSafe();
+
+    [Fact]
+    public void Prefix_KnownId_IsPiDashLowercaseHexColon()
+    {
+        Assert.Equal("pi-0f8fad5bd9cb469fa16570867728950e:", RedisNames.Prefix(_knownId));
+    }
+
+    [Fact]
+    public void Pattern_KnownId_IsPrefixAndStar()
+    {
+        Assert.Equal("pi-0f8fad5bd9cb469fa16570867728950e:*", RedisNames.Pattern(_knownId));
+    }
+
+    [Fact]
+    public void InstanceUser_KnownId_IsPrefixWithoutColon()
+    {
+        Assert.Equal("pi-0f8fad5bd9cb469fa16570867728950e", RedisNames.InstanceUser(_knownId));
+    }
+
+    [Fact]
+    public void BindingUser_KnownId_IsPbDashLowercaseHex()
+    {
+        Assert.Equal("pb-0f8fad5bd9cb469fa16570867728950e", RedisNames.BindingUser(_knownId));
+    }
+
+    [Fact]
+    public void AllNames_AnyId_AreGlobSafe()
+    {
+        foreach (var id in new[] { Guid.NewGuid(), Guid.Empty, Guid.AllBitsSet, _knownId })
+        {
+            Assert.Matches(GlobSafe(), RedisNames.Prefix(id).TrimEnd(':'));
+            Assert.EndsWith(":", RedisNames.Prefix(id), StringComparison.Ordinal);
+            Assert.Matches(GlobSafe(), RedisNames.InstanceUser(id));
+            Assert.Matches(GlobSafe(), RedisNames.BindingUser(id));
+        }
+    }
+
+    [Fact]
+    public void AllNames_DifferentIds_DifferAndNoPrefixStartsAnother()
+    {
+        var a = Guid.NewGuid();
+        var b = Guid.NewGuid();
+        Assert.NotEqual(RedisNames.Prefix(a), RedisNames.Prefix(b));
+        Assert.False(RedisNames.Prefix(a).StartsWith(RedisNames.Prefix(b), StringComparison.Ordinal));
+        Assert.NotEqual(RedisNames.InstanceUser(a), RedisNames.BindingUser(a));
+        Assert.NotEqual(RedisNames.BindingUser(a), RedisNames.BindingUser(b));
+        Assert.StartsWith(RedisNames.BindingUserPrefix, RedisNames.BindingUser(a), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void PasswordHash_KnownPassword_IsLowercaseSha256Hex()
+    {
+        Assert.Equal("5e884898da28047151d0e56f8dc6292773603d0d6aabbdd62a11ef721d1542d8", RedisAcl.PasswordHash("password"));
+    }
+
+    [Fact]
+    public void BindingUserRules_KnownId_ResetThenPasswordHashThenScope()
+    {
+        var rules = RedisAcl.BindingUserRules(_knownId, "abc");
+
+        Assert.Equal(["reset", "on", "#abc", "sanitize-payload"], rules.Take(4));
+        Assert.Contains("~pi-0f8fad5bd9cb469fa16570867728950e:*", rules);
+        Assert.Contains("&pi-0f8fad5bd9cb469fa16570867728950e:*", rules);
+        Assert.Equal(RedisAcl.CommandRules, rules.TakeLast(RedisAcl.CommandRules.Count));
+        Assert.DoesNotContain(rules, r => r.StartsWith('>'));
+    }
+
+    [Fact]
+    public void ConvergeRules_KnownId_KeepPasswordAndOnOffState()
+    {
+        var rules = RedisAcl.ConvergeRules(_knownId);
+
+        Assert.DoesNotContain(rules, r => r is "reset" or "on" or "off" or "resetpass" or "nopass"
+            || r.StartsWith('#') || r.StartsWith('>') || r.StartsWith('<'));
+        Assert.Equal(RedisAcl.CommandRules, rules.TakeLast(RedisAcl.CommandRules.Count));
+    }
+
+    [Fact]
+    public void CommandRules_StartWithAllButDangerous_ThenCloseTheLeaks()
+    {
+        Assert.Equal(["+@all", "-@dangerous"], RedisAcl.CommandRules.Take(2));
+        foreach (var rule in new[] { "-scan", "-randomkey", "-dbsize", "-select", "-move", "-copy", "-pubsub",
+            "-function", "-script|flush", "-client|tracking", "-memory" })
+        {
+            Assert.Contains(rule, RedisAcl.CommandRules);
+        }
+    }
+
+    [Fact]
+    public void InstanceUserRules_KnownId_HaveNoPasswordOrCommands()
+    {
+        Assert.Equal(
+            ["reset", "~pi-0f8fad5bd9cb469fa16570867728950e:*", "&pi-0f8fad5bd9cb469fa16570867728950e:*"],
+            RedisAcl.InstanceUserRules(_knownId));
+    }
+
+    [Fact]
+    public void BindingUsersOf_AclList_ReturnsOnlyBindingUsersWithTheInstancePattern()
+    {
+        var mine = RedisNames.Pattern(_knownId);
+        var other = RedisNames.Pattern(Guid.NewGuid());
+        string[] lines =
+        [
+            "user admin on #aa ~* &* +@all",
+            "user default off resetchannels -@all",
+            $"user {RedisNames.InstanceUser(_knownId)} off sanitize-payload ~{mine} resetchannels &{mine} -@all",
+            $"user pb-1 on sanitize-payload #bb ~{mine} resetchannels &{mine} +@all -@dangerous",
+            $"user pb-2 on sanitize-payload #cc ~{other} resetchannels &{other} +@all -@dangerous",
+            $"user pb-3 on #dd ~{mine}x resetchannels &{mine} +@all",
+            $"user someone on #ee ~{mine} +@all",
+            $"user pb-4 off ~{mine}",
+        ];
+
+        Assert.Equal(["pb-1", "pb-4"], RedisAcl.BindingUsersOf(lines, _knownId));
+    }
+}

@@ -1,0 +1,158 @@
+using System.Diagnostics;
+using System.Globalization;
+using StackExchange.Redis;
+
+namespace Portal.Provisioning.Tests.Redis;
+
+/// <summary>The real Redis server the Redis driver tests run against, reached as admin or as an app.</summary>
+internal static class TestRedis
+{
+    public const string EnvironmentVariable = "PORTAL_TEST_REDIS";
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    /// <summary>The admin endpoint from <see cref="EnvironmentVariable"/>; fails the test when it is missing.</summary>
+    public static BackendEndpoint Endpoint
+    {
+        get
+        {
+            var value = Environment.GetEnvironmentVariable(EnvironmentVariable);
+            if (string.IsNullOrWhiteSpace(value))
+            {
+                // Fail, never skip: a green run must mean the driver really worked against Redis.
+                Assert.Fail(
+                    $"{EnvironmentVariable} is not set: run `ops/portal test`, which installs redis-server " +
+                    "(apt-get install redis-server) and starts ops/backends/redis. By hand: " +
+                    "ops/backends/redis start /tmp/redis-dev && export " +
+                    $"{EnvironmentVariable}=\"$(cat /tmp/redis-dev/endpoint)\" " +
+                    "(Host=127.0.0.1;Port=N;AdminUser=admin;AdminPassword=…).");
+            }
+
+            return BackendEndpoint.Parse(value);
+        }
+    }
+
+    /// <summary>Connects as the admin of <see cref="Endpoint"/>.</summary>
+    public static Task<ConnectionMultiplexer> ConnectAdminAsync()
+    {
+        var backend = Endpoint;
+        return ConnectAsync(backend.Host, backend.Port, backend.AdminUser, backend.AdminPassword);
+    }
+
+    /// <summary>Connects with a binding's credentials, as an app would.</summary>
+    public static Task<ConnectionMultiplexer> ConnectAsync(BindingCredentials credentials)
+    {
+        var v = credentials.Values;
+        return ConnectAsync(v["host"], int.Parse(v["port"], CultureInfo.InvariantCulture), v["username"], v["password"]);
+    }
+
+    public static Task<ConnectionMultiplexer> ConnectAsync(string host, int port, string user, string password) =>
+        ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions
+        {
+            EndPoints = { { host, port } },
+            User = user,
+            Password = password,
+            // Throw on a failed login instead of retrying in the background.
+            AbortOnConnectFail = true,
+            ConnectRetry = 1,
+            ConnectTimeout = 5_000,
+            AsyncTimeout = 5_000,
+            SyncTimeout = 5_000,
+            // Let the client send FLUSHALL, KEYS, CONFIG…: the tests prove the *server* refuses them.
+            AllowAdmin = true,
+            BacklogPolicy = BacklogPolicy.FailFast,
+        });
+
+    /// <summary>Runs one command as the admin.</summary>
+    public static async Task<RedisResult> AdminAsync(string command, params object[] args)
+    {
+        await using var admin = await ConnectAdminAsync();
+        return await admin.GetServers().Single().ExecuteAsync(command, args);
+    }
+
+    /// <summary>The <c>ACL LIST</c> lines.</summary>
+    public static async Task<string[]> AclListAsync() =>
+        [.. ((string?[]?)await AdminAsync("ACL", "LIST") ?? []).OfType<string>()];
+
+    /// <summary>True when the ACL user exists.</summary>
+    public static async Task<bool> UserExistsAsync(string user) => !(await AdminAsync("ACL", "GETUSER", user)).IsNull;
+
+    /// <summary>The user's rules as <c>ACL LIST</c> prints them (without the leading <c>user name</c>), or null.</summary>
+    public static async Task<string?> AclLineAsync(string user)
+    {
+        var line = (await AclListAsync()).SingleOrDefault(l => l.StartsWith($"user {user} ", StringComparison.Ordinal));
+        return line?[$"user {user} ".Length..];
+    }
+
+    /// <summary>Counts the keys matching a glob, by SCAN as the admin.</summary>
+    public static async Task<int> CountKeysAsync(string pattern)
+    {
+        await using var admin = await ConnectAdminAsync();
+        var keys = new HashSet<string>(StringComparer.Ordinal);
+        await foreach (var key in admin.GetServers().Single().KeysAsync(pattern: pattern, pageSize: 1000).WithCancellation(Ct))
+        {
+            keys.Add(key!);
+        }
+
+        return keys.Count;
+    }
+
+    /// <summary>Names of the users with open connections, from <c>CLIENT LIST</c>.</summary>
+    public static async Task<string[]> ConnectedUsersAsync()
+    {
+        var list = (string?)await AdminAsync("CLIENT", "LIST") ?? "";
+        return
+        [
+            .. list.Split('\n', StringSplitOptions.RemoveEmptyEntries)
+                .SelectMany(l => l.Split(' '))
+                .Where(f => f.StartsWith("user=", StringComparison.Ordinal))
+                .Select(f => f["user=".Length..]),
+        ];
+    }
+
+    /// <summary>
+    /// Stops and starts the server with <c>ops/backends/redis</c>. Its folder is the parent of the server's
+    /// working directory (<c>DIR/data</c>), so the test needs nothing beyond <see cref="EnvironmentVariable"/>.
+    /// </summary>
+    public static async Task RestartServerAsync()
+    {
+        var workDir = (string?[]?)await AdminAsync("CONFIG", "GET", "dir");
+        var dir = Path.GetDirectoryName(workDir?[1] ?? "");
+        if (dir is null || !File.Exists(Path.Combine(dir, "endpoint")))
+        {
+            Assert.Fail($"The server of {EnvironmentVariable} was not started by ops/backends/redis (no endpoint file beside {workDir?[1]}).");
+        }
+
+        await RunScriptAsync("stop", dir);
+        await RunScriptAsync("start", dir);
+    }
+
+    private static async Task RunScriptAsync(string command, string dir)
+    {
+        var script = FindScript();
+        using var process = Process.Start(new ProcessStartInfo("bash", [script, command, dir])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        var stderr = process.StandardError.ReadToEndAsync(Ct);
+        var stdout = process.StandardOutput.ReadToEndAsync(Ct);
+        await process.WaitForExitAsync(Ct);
+        Assert.True(process.ExitCode == 0, $"{script} {command} failed ({process.ExitCode}): {await stdout}{await stderr}");
+    }
+
+    private static string FindScript()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            var script = Path.Combine(dir.FullName, "ops", "backends", "redis");
+            if (File.Exists(script))
+            {
+                return script;
+            }
+        }
+
+        Assert.Fail($"ops/backends/redis not found above {AppContext.BaseDirectory}.");
+        return "";
+    }
+}
