@@ -36,6 +36,8 @@ public static class ApplicationExtensions
         builder.Services.AddSingleton<InstanceEvents>();
 
         builder.Services.AddSingleton<IServiceDriver, PostgresDriver>();
+        builder.Services.AddSingleton<IServiceDriver, Provisioning.RabbitMq.RabbitMqDriver>();
+        builder.Services.AddHttpClient(Provisioning.RabbitMq.RabbitMqDriver.HttpClientName);
         builder.Services.AddSingleton<DriverRegistry>();
         return builder;
     }
