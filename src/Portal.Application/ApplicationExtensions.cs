@@ -4,7 +4,10 @@ using Portal.Application.Instances;
 using Portal.Application.Operations;
 using Portal.Provisioning;
 using Portal.Provisioning.Etcd;
+using Portal.Provisioning.Oidc;
 using Portal.Provisioning.Postgres;
+using Portal.Provisioning.RabbitMq;
+using Portal.Provisioning.Redis;
 
 namespace Portal.Application;
 
@@ -42,12 +45,15 @@ public static class ApplicationExtensions
         builder.Services.AddOpenIddict()
             .AddCore(o => o.UseEntityFrameworkCore().UseDbContext<Portal.Data.PortalDbContext>().ReplaceDefaultEntities<Guid>());
 
+        // One driver per offering kind (src/Portal.Provisioning/<Kind>/).
         builder.Services.AddSingleton<IServiceDriver, PostgresDriver>();
-        builder.Services.AddSingleton<IServiceDriver, Portal.Provisioning.Oidc.OidcDriver>();
-        builder.Services.AddHttpClient(Portal.Provisioning.Oidc.OidcDriver.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(15));
+        builder.Services.AddSingleton<IServiceDriver, RabbitMqDriver>();
+        builder.Services.AddHttpClient(RabbitMqDriver.HttpClientName);
         builder.Services.AddSingleton<IServiceDriver, EtcdDriver>();
         builder.Services.AddHttpClient(EtcdDriver.HttpClientName);
-        builder.Services.AddSingleton<IServiceDriver, Portal.Provisioning.Redis.RedisDriver>();
+        builder.Services.AddSingleton<IServiceDriver, RedisDriver>();
+        builder.Services.AddSingleton<IServiceDriver, OidcDriver>();
+        builder.Services.AddHttpClient(OidcDriver.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(15));
         builder.Services.AddSingleton<DriverRegistry>();
         return builder;
     }

@@ -69,27 +69,72 @@ public sealed record BackendEndpoint(string Host, int Port, string AdminUser, st
         Settings.TryGetValue(name, out var value) && !string.IsNullOrWhiteSpace(value) ? value : null;
 
     /// <summary>
-    /// Reads <c>Host=…;Port=…;AdminUser=…;AdminPassword=…;name=value…</c> (keys case-insensitive, every key
-    /// but the four core ones becomes a setting). The <c>ops/backends/*</c> scripts write this form.
+    /// Reads <c>Host=…;Port=…;AdminUser=…;AdminPassword=…;name=value…</c>: the four core keys in any case,
+    /// every other key a setting, its name kept as written (e.g. <c>managementUrl</c>). Values cannot
+    /// contain <c>;</c>. The <c>ops/backends/*</c> scripts write this form.
     /// </summary>
     public static BackendEndpoint Parse(string text)
     {
-        var builder = new System.Data.Common.DbConnectionStringBuilder { ConnectionString = text };
-        string Get(string key) => builder.TryGetValue(key, out var v) ? Convert.ToString(v, CultureInfo.InvariantCulture) ?? "" : "";
+        ArgumentNullException.ThrowIfNull(text);
+        var values = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        var i = 0;
+        while (i < text.Length)
+        {
+            var equals = text.IndexOf('=', i);
+            if (equals < 0)
+            {
+                if (text[i..].Trim().Length > 0)
+                {
+                    throw new FormatException($"The backend endpoint part '{text[i..].Trim()}' is not name=value.");
+                }
+
+                break;
+            }
+
+            var name = text[i..equals].Trim().TrimStart(';').Trim();
+            var start = equals + 1;
+            while (start < text.Length && text[start] == ' ')
+            {
+                start++;
+            }
+
+            string value;
+            if (start < text.Length && text[start] is '\'' or '"')
+            {
+                // A quoted value may hold ';' (as in ADO.NET connection strings).
+                var end = text.IndexOf(text[start], start + 1);
+                if (end < 0)
+                {
+                    throw new FormatException($"The value of '{name}' has no closing quote.");
+                }
+
+                value = text[(start + 1)..end];
+                var next = text.IndexOf(';', end);
+                i = next < 0 ? text.Length : next + 1;
+            }
+            else
+            {
+                var next = text.IndexOf(';', start);
+                value = (next < 0 ? text[start..] : text[start..next]).Trim();
+                i = next < 0 ? text.Length : next + 1;
+            }
+
+            if (name.Length == 0)
+            {
+                throw new FormatException("The backend endpoint has a value without a name.");
+            }
+
+            values[name] = value;
+        }
+
+        string Get(string key) => values.TryGetValue(key, out var v) ? v : "";
         if (!int.TryParse(Get("port"), NumberStyles.None, CultureInfo.InvariantCulture, out var port))
         {
             throw new FormatException("The backend endpoint has no valid Port.");
         }
 
-        var settings = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (string key in builder.Keys)
-        {
-            if (!CoreKeys.Contains(key, StringComparer.OrdinalIgnoreCase))
-            {
-                settings[key] = Get(key);
-            }
-        }
-
+        var settings = values.Where(kv => !CoreKeys.Contains(kv.Key, StringComparer.OrdinalIgnoreCase))
+            .ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
         return new BackendEndpoint(Get("host"), port, Get("adminuser"), Get("adminpassword")) { Settings = settings };
     }
 

@@ -1,0 +1,485 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+
+namespace Portal.Provisioning.RabbitMq;
+
+/// <summary>
+/// Serves <c>rabbitmq</c> instances through the management HTTP API: one vhost per instance with the plan's
+/// limits as vhost limits, and one user per binding with full permissions on that vhost only and no tags (so
+/// no management access). The admin of the <see cref="BackendEndpoint"/> is a management user with the
+/// <c>administrator</c> tag; Host and Port are the AMQP listener apps connect to, and the
+/// <c>managementUrl</c> setting says where the management API is.
+/// </summary>
+public sealed class RabbitMqDriver : IServiceDriver
+{
+    /// <summary>The name of the <see cref="HttpClient"/> the driver asks <see cref="IHttpClientFactory"/> for.</summary>
+    public const string HttpClientName = "rabbitmq-management";
+
+    /// <summary>The backend setting holding the management API's base URL, e.g. <c>http://127.0.0.1:15672</c>.</summary>
+    public const string ManagementUrlSetting = "managementUrl";
+
+    /// <summary>How long one management API call may take before it fails with a <see cref="TimeoutException"/>.</summary>
+    public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(30);
+
+    private const string ConnectionsLimit = "connections";
+    private const string QueuesLimit = "queues";
+    private const string AdministratorTag = "administrator";
+    private const int MaxReasonLength = 300;
+
+    // Plan limit name -> RabbitMQ vhost limit name.
+    private static readonly (string Plan, string Vhost)[] LimitNames =
+    [
+        (ConnectionsLimit, "max-connections"),
+        (QueuesLimit, "max-queues"),
+    ];
+
+    private readonly IHttpClientFactory _httpClientFactory;
+    private readonly ILogger<RabbitMqDriver> _logger;
+
+    /// <summary>Creates the driver.</summary>
+    public RabbitMqDriver(IHttpClientFactory httpClientFactory, ILogger<RabbitMqDriver> logger)
+    {
+        ArgumentNullException.ThrowIfNull(httpClientFactory);
+        ArgumentNullException.ThrowIfNull(logger);
+        _httpClientFactory = httpClientFactory;
+        _logger = logger;
+    }
+
+    /// <inheritdoc />
+    public string Kind => "rabbitmq";
+
+    /// <inheritdoc />
+    public IReadOnlyList<DriverField> BackendSettings { get; } =
+    [
+        new(ManagementUrlSetting, "Management URL",
+            "Base URL of the node's management HTTP API (plugin rabbitmq_management), e.g. http://127.0.0.1:15672. " +
+            "Host and Port are the AMQP listener apps connect to; the admin user needs the administrator tag.",
+            Required: true),
+    ];
+
+    /// <inheritdoc />
+    public IReadOnlyList<DriverField> PlanLimits { get; } =
+    [
+        new(ConnectionsLimit, "Connections",
+            "Most AMQP connections open at once in the instance's vhost (vhost limit max-connections). No value: unlimited."),
+        new(QueuesLimit, "Queues",
+            "Most queues in the instance's vhost (vhost limit max-queues). No value: unlimited."),
+    ];
+
+    /// <inheritdoc />
+    public async Task<ProvisionResult> ProvisionAsync(InstanceContext instance, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        var vhost = RabbitMqNames.Vhost(instance.InstanceId);
+        var limits = VhostLimits(instance.Limits);
+        var api = Api(instance.Backend);
+
+        instance.Progress.Report($"Creating vhost {vhost}");
+        // PUT creates the vhost or updates an existing one's metadata: a retry converges either way.
+        await api.PutAsync(["vhosts", vhost], new { description = $"Portal instance {instance.InstanceId}", tags = "portal" }, ct);
+        await ApplyLimitsAsync(api, instance, vhost, limits, ct);
+
+        _logger.LogInformation("Provisioned RabbitMQ vhost {Vhost} on {Backend}", vhost, instance.Backend);
+        instance.Progress.Report($"Vhost {vhost} is ready");
+        return new ProvisionResult(new Dictionary<string, string> { ["vhost"] = vhost });
+    }
+
+    /// <inheritdoc />
+    public async Task UpdateAsync(InstanceContext instance, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        var vhost = RabbitMqNames.Vhost(instance.InstanceId);
+        var limits = VhostLimits(instance.Limits);
+        var api = Api(instance.Backend);
+
+        await RequireVhostAsync(api, instance, vhost, ct);
+        await ApplyLimitsAsync(api, instance, vhost, limits, ct);
+        _logger.LogInformation("Updated RabbitMQ vhost {Vhost} on {Backend}: limits {Limits}",
+            vhost, instance.Backend, string.Join(", ", limits.Select(l => $"{l.Name}={l.Value?.ToString(CultureInfo.InvariantCulture) ?? "none"}")));
+    }
+
+    /// <inheritdoc />
+    public async Task DeprovisionAsync(InstanceContext instance, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        var vhost = RabbitMqNames.Vhost(instance.InstanceId);
+        var api = Api(instance.Backend);
+
+        // Users outlive their vhost, so they are found by name prefix, not through the vhost's permissions:
+        // that also finds users left by a crash after the vhost went, or by a bind that crashed before granting.
+        foreach (var user in await BindingUsersAsync(api, instance.InstanceId, ct))
+        {
+            instance.Progress.Report($"Deleting user {user}");
+            await api.DeleteAsync(["users", user], ct);
+        }
+
+        instance.Progress.Report($"Deleting vhost {vhost}");
+        // Closes every connection in the vhost and drops its queues, exchanges, limits and permissions.
+        await api.DeleteAsync(["vhosts", vhost], ct);
+
+        _logger.LogInformation("Deprovisioned RabbitMQ vhost {Vhost} on {Backend}", vhost, instance.Backend);
+    }
+
+    /// <inheritdoc />
+    public async Task<BindingCredentials> BindAsync(BindingContext binding, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(binding);
+        var instance = binding.Instance;
+        var vhost = RabbitMqNames.Vhost(instance.InstanceId);
+        var user = RabbitMqNames.BindingUser(instance.InstanceId, binding.BindingId);
+        var password = SecretGenerator.Password();
+        var api = Api(instance.Backend);
+
+        await RequireVhostAsync(api, instance, vhost, ct);
+
+        instance.Progress.Report($"Creating user {user}");
+        // Only the salted hash goes over the wire (RabbitMQ's own format), so the password is in no request or
+        // server log. PUT replaces an existing user's hash: calling Bind again rotates the password.
+        await api.PutAsync(["users", user], new
+        {
+            password_hash = PasswordHash(password),
+            hashing_algorithm = "rabbit_password_hashing_sha256",
+            tags = "",
+        }, ct);
+
+        instance.Progress.Report($"Granting user {user} access to vhost {vhost}");
+        await api.PutAsync(["permissions", vhost, user], new { configure = ".*", write = ".*", read = ".*" }, ct);
+
+        _logger.LogInformation("Created RabbitMQ user {User} for vhost {Vhost} on {Backend}", user, vhost, instance.Backend);
+
+        var backend = instance.Backend;
+        var port = backend.Port.ToString(CultureInfo.InvariantCulture);
+        return new BindingCredentials(new OrderedDictionary<string, string>
+        {
+            ["host"] = backend.Host,
+            ["port"] = port,
+            ["vhost"] = vhost,
+            ["username"] = user,
+            ["password"] = password,
+            ["uri"] = AmqpUri(backend.Host, backend.Port, user, password, vhost),
+            ["managementUrl"] = ManagementUrl(backend).ToString().TrimEnd('/'),
+        });
+    }
+
+    /// <inheritdoc />
+    public async Task UnbindAsync(BindingContext binding, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(binding);
+        var instance = binding.Instance;
+        var user = RabbitMqNames.BindingUser(instance.InstanceId, binding.BindingId);
+        var api = Api(instance.Backend);
+
+        instance.Progress.Report($"Deleting user {user}");
+        // Deleting the user closes its open connections at once (CONNECTION_FORCED); merely revoking its
+        // permissions would leave them open and usable.
+        await api.DeleteAsync(["users", user], ct);
+        _logger.LogInformation("Deleted RabbitMQ user {User} on {Backend}", user, instance.Backend);
+    }
+
+    /// <inheritdoc />
+    public async Task<HealthReport> CheckAsync(InstanceContext instance, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        var vhost = RabbitMqNames.Vhost(instance.InstanceId);
+        try
+        {
+            var found = await Api(instance.Backend).GetAsync(["vhosts", vhost], ct);
+            if (found is not { } v)
+            {
+                return new HealthReport(false, $"vhost {vhost} does not exist");
+            }
+
+            var down = v.TryGetProperty("cluster_state", out var states) && states.ValueKind == JsonValueKind.Object
+                ? states.EnumerateObject().Where(s => s.Value.GetString() != "running").Select(s => $"{s.Name} ({s.Value})").ToList()
+                : [];
+            return down.Count == 0
+                ? new HealthReport(true, $"vhost {vhost} is running")
+                : new HealthReport(false, $"vhost {vhost} is not running on {string.Join(", ", down)}");
+        }
+        catch (Exception e) when (e is (HttpRequestException or TimeoutException or JsonException) && !ct.IsCancellationRequested)
+        {
+            return new HealthReport(false, $"backend {instance.Backend} not reachable: {e.Message}");
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<HealthReport> TestBackendAsync(BackendEndpoint backend, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        try
+        {
+            var api = Api(backend);
+            var whoami = await api.GetAsync(["whoami"], ct) ?? throw new HttpRequestException("GET /api/whoami answered 404");
+            if (!HasTag(whoami, AdministratorTag))
+            {
+                return new HealthReport(false,
+                    $"{backend.AdminUser} lacks the {AdministratorTag} tag; the driver needs it to manage vhosts and users.");
+            }
+
+            var overview = await api.GetAsync(["overview"], ct) ?? throw new HttpRequestException("GET /api/overview answered 404");
+            var version = $"RabbitMQ {Text(overview, "rabbitmq_version")} on node {Text(overview, "node")}";
+            var amqpPorts = overview.TryGetProperty("listeners", out var listeners) && listeners.ValueKind == JsonValueKind.Array
+                ? listeners.EnumerateArray()
+                    .Where(l => Text(l, "protocol") == "amqp" && l.TryGetProperty("port", out var p) && p.ValueKind == JsonValueKind.Number)
+                    .Select(l => l.GetProperty("port").GetInt32())
+                    .ToList()
+                : [];
+            // Apps get Host:Port in their credentials, so a wrong Port would hand out unusable bindings.
+            return amqpPorts.Contains(backend.Port)
+                ? new HealthReport(true, version)
+                : new HealthReport(false,
+                    $"{version} has no AMQP listener on port {backend.Port.ToString(CultureInfo.InvariantCulture)} " +
+                    $"(AMQP ports: {(amqpPorts.Count == 0 ? "none" : string.Join(", ", amqpPorts))}).");
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            // Auth, DNS, network and configuration failures are the answer to "test connection", not a crash.
+            _logger.LogWarning("Backend test of {Backend} failed: {Error}", backend, e.Message);
+            return new HealthReport(false, e.Message);
+        }
+    }
+
+    private async Task ApplyLimitsAsync(
+        ManagementApi api, InstanceContext instance, string vhost, IReadOnlyList<(string Name, int? Value)> limits,
+        CancellationToken ct)
+    {
+        foreach (var (name, value) in limits)
+        {
+            if (value is { } n)
+            {
+                instance.Progress.Report($"Setting limit {name} of vhost {vhost} to {n.ToString(CultureInfo.InvariantCulture)}");
+                await api.PutAsync(["vhost-limits", vhost, name], new { value = n }, ct);
+            }
+            else
+            {
+                // A limit the plan no longer has: deleting a limit that is not set is a no-op (204).
+                instance.Progress.Report($"Removing limit {name} of vhost {vhost}");
+                await api.DeleteAsync(["vhost-limits", vhost, name], ct);
+            }
+        }
+    }
+
+    private static async Task RequireVhostAsync(ManagementApi api, InstanceContext instance, string vhost, CancellationToken ct)
+    {
+        if (await api.GetAsync(["vhosts", vhost], ct) is null)
+        {
+            throw new InvalidOperationException(
+                $"Vhost {vhost} does not exist on {instance.Backend}; provision the instance first.");
+        }
+    }
+
+    private static async Task<List<string>> BindingUsersAsync(ManagementApi api, Guid instanceId, CancellationToken ct)
+    {
+        var prefix = RabbitMqNames.BindingUserPrefix(instanceId);
+        var users = await api.GetAsync(["users"], ct);
+        if (users is not { ValueKind: JsonValueKind.Array } list)
+        {
+            throw new HttpRequestException("GET /api/users did not answer with a list of users.");
+        }
+
+        return list.EnumerateArray()
+            .Select(u => Text(u, "name"))
+            .Where(name => name.StartsWith(prefix, StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal)
+            .ToList();
+    }
+
+    /// <summary>
+    /// The vhost limits for a plan's limits, in a fixed order; a null value means "no limit" (the limit is
+    /// removed). A plan value of -1 also means no limit.
+    /// </summary>
+    internal static IReadOnlyList<(string Name, int? Value)> VhostLimits(IReadOnlyDictionary<string, int> planLimits)
+    {
+        ArgumentNullException.ThrowIfNull(planLimits);
+        var result = new List<(string, int?)>();
+        foreach (var (plan, vhost) in LimitNames)
+        {
+            int? value = null;
+            if (planLimits.TryGetValue(plan, out var n))
+            {
+                ArgumentOutOfRangeException.ThrowIfLessThan(n, -1, $"{nameof(InstanceContext.Limits)}[{plan}]");
+                value = n == -1 ? null : n;
+            }
+
+            result.Add((vhost, value));
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// RabbitMQ's <c>rabbit_password_hashing_sha256</c> form: base64(salt + SHA-256(salt + UTF-8 password)) with
+    /// a random 4-byte salt, as the management API accepts in <c>password_hash</c>.
+    /// </summary>
+    internal static string PasswordHash(string password, byte[]? salt = null)
+    {
+        ArgumentNullException.ThrowIfNull(password);
+        salt ??= RandomNumberGenerator.GetBytes(4);
+        byte[] salted = [.. salt, .. Encoding.UTF8.GetBytes(password)];
+        return Convert.ToBase64String([.. salt, .. SHA256.HashData(salted)]);
+    }
+
+    /// <summary>The AMQP URI of a binding: <c>amqp://user:password@host:port/vhost</c>, each part URI-escaped.</summary>
+    internal static string AmqpUri(string host, int port, string user, string password, string vhost)
+    {
+        var uriHost = host.Contains(':') && !host.StartsWith('[') ? $"[{host}]" : host;
+        return $"amqp://{Uri.EscapeDataString(user)}:{Uri.EscapeDataString(password)}@{uriHost}:" +
+            $"{port.ToString(CultureInfo.InvariantCulture)}/{Uri.EscapeDataString(vhost)}";
+    }
+
+    /// <summary>The management API URL of one resource; every segment is escaped, so vhost <c>/</c> becomes <c>%2F</c>.</summary>
+    internal static Uri ApiUri(Uri managementUrl, params string[] segments) =>
+        new(managementUrl, "api/" + string.Join('/', segments.Select(Uri.EscapeDataString)));
+
+    /// <summary>The backend's management URL, normalised to end with a slash.</summary>
+    internal static Uri ManagementUrl(BackendEndpoint backend)
+    {
+        var value = backend.Setting(ManagementUrlSetting)
+            ?? throw new InvalidOperationException(
+            $"Backend {backend} has no {ManagementUrlSetting} setting (the management API's base URL, e.g. http://127.0.0.1:15672).");
+        if (!Uri.TryCreate(value.TrimEnd('/') + "/", UriKind.Absolute, out var uri)
+            || uri.Scheme is not ("http" or "https")
+            || uri.UserInfo.Length > 0)
+        {
+            throw new InvalidOperationException(
+                $"The {ManagementUrlSetting} setting of backend {backend} must be an http(s) URL without credentials.");
+        }
+
+        return uri;
+    }
+
+    private ManagementApi Api(BackendEndpoint backend) =>
+        new(_httpClientFactory.CreateClient(HttpClientName), ManagementUrl(backend), backend);
+
+    private static bool HasTag(JsonElement user, string tag) =>
+        user.TryGetProperty("tags", out var tags) && tags.ValueKind switch
+        {
+            // 3.9+ lists tags as an array; older versions as one comma-separated string.
+            JsonValueKind.Array => tags.EnumerateArray().Any(t => t.GetString() == tag),
+            JsonValueKind.String => (tags.GetString() ?? "").Split(',', StringSplitOptions.TrimEntries).Contains(tag),
+            _ => false,
+        };
+
+    private static string Text(JsonElement element, string property) =>
+        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.String
+            ? value.GetString() ?? ""
+            : "";
+
+    /// <summary>Calls of the management API as the backend's admin; errors name the call and status, never credentials.</summary>
+    private sealed class ManagementApi(HttpClient http, Uri managementUrl, BackendEndpoint backend)
+    {
+        private readonly AuthenticationHeaderValue _auth = new("Basic",
+            Convert.ToBase64String(Encoding.UTF8.GetBytes($"{backend.AdminUser}:{backend.AdminPassword}")));
+
+        /// <summary>GETs a resource; null when it does not exist (404).</summary>
+        public async Task<JsonElement?> GetAsync(string[] path, CancellationToken ct)
+        {
+            var (status, body) = await SendAsync(HttpMethod.Get, path, null, ct);
+            if (status == HttpStatusCode.NotFound)
+            {
+                return null;
+            }
+
+            Ensure(HttpMethod.Get, path, status, body);
+            using var document = JsonDocument.Parse(body);
+            return document.RootElement.Clone();
+        }
+
+        public async Task PutAsync(string[] path, object body, CancellationToken ct)
+        {
+            var (status, text) = await SendAsync(HttpMethod.Put, path, body, ct);
+            Ensure(HttpMethod.Put, path, status, text);
+        }
+
+        /// <summary>DELETEs a resource; one that is already gone (404) counts as deleted.</summary>
+        public async Task DeleteAsync(string[] path, CancellationToken ct)
+        {
+            var (status, body) = await SendAsync(HttpMethod.Delete, path, null, ct);
+            if (status != HttpStatusCode.NotFound)
+            {
+                Ensure(HttpMethod.Delete, path, status, body);
+            }
+        }
+
+        private async Task<(HttpStatusCode Status, string Body)> SendAsync(
+            HttpMethod method, string[] path, object? body, CancellationToken ct)
+        {
+            using var request = new HttpRequestMessage(method, ApiUri(managementUrl, path));
+            request.Headers.Authorization = _auth;
+            if (body is not null)
+            {
+                request.Content = JsonContent.Create(body);
+            }
+
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(RequestTimeout);
+            try
+            {
+                using var response = await http.SendAsync(request, timeout.Token);
+                return (response.StatusCode, await response.Content.ReadAsStringAsync(timeout.Token));
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                throw new TimeoutException(
+                    $"RabbitMQ management API {Describe(method, path)} at {managementUrl} did not answer within " +
+                    $"{RequestTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s.");
+            }
+            catch (HttpRequestException e)
+            {
+                throw new HttpRequestException(
+                    $"RabbitMQ management API at {managementUrl} not reachable ({Describe(method, path)}): {e.Message}",
+                    e, e.StatusCode);
+            }
+        }
+
+        private void Ensure(HttpMethod method, string[] path, HttpStatusCode status, string body)
+        {
+            if ((int)status is >= 200 and < 300)
+            {
+                return;
+            }
+
+            throw new HttpRequestException(
+                $"RabbitMQ management API {Describe(method, path)} answered {(int)status} {status}: {Reason(body)}",
+                null, status);
+        }
+
+        private static string Describe(HttpMethod method, string[] path) =>
+            $"{method} /api/{string.Join('/', path.Select(Uri.EscapeDataString))}";
+
+        /// <summary>The error's reason from the API's JSON body, shortened, with the admin password masked.</summary>
+        private string Reason(string body)
+        {
+            string reason;
+            try
+            {
+                using var document = JsonDocument.Parse(body);
+                var root = document.RootElement;
+                reason = Text(root, "reason") is { Length: > 0 } r ? r : Text(root, "error");
+            }
+            catch (JsonException)
+            {
+                reason = body;
+            }
+
+            reason = reason.Trim();
+            if (reason.Length == 0)
+            {
+                return "(no reason given)";
+            }
+
+            if (backend.AdminPassword.Length > 0)
+            {
+                reason = reason.Replace(backend.AdminPassword, "***", StringComparison.Ordinal);
+            }
+
+            return reason.Length <= MaxReasonLength ? reason : reason[..MaxReasonLength] + "…";
+        }
+    }
+}
