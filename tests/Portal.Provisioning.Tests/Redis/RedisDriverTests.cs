@@ -462,6 +462,7 @@ public sealed class RedisDriverTests
     [Fact]
     public async Task ServerRestart_AclsWereSaved_BindingsKeptAndDeletedOnesStayDeleted()
     {
+        await using var server = await TestRedis.UsePrivateServerAsync();
         await using var scope = new RedisScope();
         var instance = await scope.ProvisionedAsync();
         var kept = await scope.Driver.BindAsync(RedisScope.NewBinding(instance), Ct);
@@ -491,6 +492,7 @@ public sealed class RedisDriverTests
     [Fact]
     public async Task EveryDriverCall_SavesItsAclChange()
     {
+        await using var server = await TestRedis.UsePrivateServerAsync();
         await using var scope = new RedisScope();
         var instance = scope.NewInstance();
         var binding = RedisScope.NewBinding(instance);

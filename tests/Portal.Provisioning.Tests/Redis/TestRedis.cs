@@ -11,11 +11,42 @@ internal static class TestRedis
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    /// <summary>The admin endpoint from <see cref="EnvironmentVariable"/>; fails the test when it is missing.</summary>
+    // Set for the tests that restart the server or reload its aclfile: they get a server of their own, so
+    // other test assemblies using the shared one at the same time are not disturbed.
+    private static readonly AsyncLocal<BackendEndpoint?> PrivateEndpoint = new();
+
+    /// <summary>
+    /// Starts a server of this test's own with <c>ops/backends/redis</c>; until the returned handle is
+    /// disposed (which stops and removes it), <see cref="Endpoint"/> is that server.
+    /// </summary>
+    public static async Task<IAsyncDisposable> UsePrivateServerAsync()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"portal-redis-{Guid.NewGuid():N}");
+        await RunScriptAsync("start", dir);
+        PrivateEndpoint.Value = BackendEndpoint.Parse(await File.ReadAllTextAsync(Path.Combine(dir, "endpoint"), Ct));
+        return new PrivateServer(dir);
+    }
+
+    private sealed class PrivateServer(string dir) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            PrivateEndpoint.Value = null;
+            await RunScriptAsync("stop", dir);
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>The admin endpoint from <see cref="EnvironmentVariable"/> (or the test's private server); fails the test when it is missing.</summary>
     public static BackendEndpoint Endpoint
     {
         get
         {
+            if (PrivateEndpoint.Value is { } own)
+            {
+                return own;
+            }
+
             var value = Environment.GetEnvironmentVariable(EnvironmentVariable);
             if (string.IsNullOrWhiteSpace(value))
             {
