@@ -1,0 +1,126 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using dotnet_etcd;
+using Portal.Application.Teams;
+using Portal.Testing;
+using RabbitMQ.Client;
+using RabbitMQ.Client.Exceptions;
+using StackExchange.Redis;
+
+namespace Portal.Integration.Tests;
+
+/// <summary>
+/// Messaging, configuration store and cache through the REST API on the real servers that
+/// <c>ops/portal test</c> starts: request → Ready → bind → the app's own client library uses the
+/// credentials → unbind refuses them → delete.
+/// </summary>
+public sealed class BaselineServicesFlowTests(BaselineServicesFlowTests.Fixture fixture) : IClassFixture<BaselineServicesFlowTests.Fixture>
+{
+    public sealed class Fixture : PortalAppFactory;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private async Task<(ApiClient Api, Guid TeamId)> DeveloperAsync()
+    {
+        var admin = await fixture.AdminAsync();
+        var teamId = (await fixture.RunAsync<ListTeamsHandler, IReadOnlyList<TeamSummary>>(h => h.HandleAsync(admin))).Single(t => t.Slug == "demo").Id;
+        return ((await fixture.TeamAccountAsync(teamId, "developer")).Api, teamId);
+    }
+
+    private static string Value(JsonNode credentials, string key) => credentials[key]!.GetValue<string>();
+
+    [Fact]
+    public async Task RabbitMq_BindingPublishesAndConsumes_AndIsRefusedAfterUnbind()
+    {
+        TestEnvironment.BackendOf("rabbitmq");
+        var (api, teamId) = await DeveloperAsync();
+        var (id, _) = await api.RequestReadyAsync(teamId, "rabbitmq", "small", "orders-events");
+        var (bindingId, credentials) = await api.BindReadyAsync(id, "orders-api");
+        Assert.Equal(["host", "port", "vhost", "username", "password", "uri", "managementUrl"], credentials.AsObject().Select(p => p.Key));
+
+        var factory = new ConnectionFactory { Uri = new Uri(Value(credentials, "uri")), AutomaticRecoveryEnabled = false };
+        await using (var connection = await factory.CreateConnectionAsync(Ct))
+        await using (var channel = await connection.CreateChannelAsync(cancellationToken: Ct))
+        {
+            await channel.QueueDeclareAsync("orders", durable: false, exclusive: false, autoDelete: false, cancellationToken: Ct);
+            await channel.BasicPublishAsync("", "orders", Encoding.UTF8.GetBytes("order 42"), Ct);
+            BasicGetResult? got = null;
+            for (var i = 0; i < 50 && got is null; i++)
+            {
+                got = await channel.BasicGetAsync("orders", autoAck: true, Ct);
+                if (got is null)
+                {
+                    await Task.Delay(100, Ct);
+                }
+            }
+
+            Assert.Equal("order 42", Encoding.UTF8.GetString(got!.Body.Span));
+        }
+
+        await api.UnbindAsync(id, bindingId);
+        await Assert.ThrowsAnyAsync<BrokerUnreachableException>(() => factory.CreateConnectionAsync(Ct));
+        await api.DeleteReadyAsync(id);
+    }
+
+    [Fact]
+    public async Task Etcd_BindingReadsAndWritesUnderItsPrefixOnly_AndIsRefusedAfterUnbind()
+    {
+        TestEnvironment.BackendOf("etcd");
+        var (api, teamId) = await DeveloperAsync();
+        var (id, _) = await api.RequestReadyAsync(teamId, "etcd", "standard", "orders-config");
+        var (bindingId, credentials) = await api.BindReadyAsync(id, "orders-api");
+        Assert.Equal(["endpoints", "host", "port", "username", "password", "prefix"], credentials.AsObject().Select(p => p.Key));
+        var prefix = Value(credentials, "prefix");
+        Assert.Equal($"/portal/{id:N}/", prefix);
+
+        using (var app = new EtcdClient(Value(credentials, "endpoints"), Value(credentials, "username"), Value(credentials, "password")))
+        {
+            await app.PutAsync(prefix + "feature/checkout", "on", cancellationToken: Ct);
+            Assert.Equal("on", await app.GetValAsync(prefix + "feature/checkout", cancellationToken: Ct));
+            var denied = await Assert.ThrowsAnyAsync<Exception>(() => app.PutAsync("/portal/elsewhere", "x", cancellationToken: Ct));
+            Assert.Contains("permission denied", denied.Message);
+        }
+
+        await api.UnbindAsync(id, bindingId);
+        using (var revoked = new EtcdClient(Value(credentials, "endpoints"), Value(credentials, "username"), Value(credentials, "password")))
+        {
+            var refused = await Assert.ThrowsAnyAsync<Exception>(() => revoked.GetValAsync(prefix + "feature/checkout", cancellationToken: Ct));
+            Assert.Contains("authentication failed", refused.Message);
+        }
+
+        await api.DeleteReadyAsync(id);
+    }
+
+    [Fact]
+    public async Task Redis_BindingSetsAndGetsUnderItsPrefixOnly_AndIsRefusedAfterUnbind()
+    {
+        TestEnvironment.BackendOf("redis");
+        var (api, teamId) = await DeveloperAsync();
+        var (id, _) = await api.RequestReadyAsync(teamId, "redis", "shared", "orders-cache");
+        var (bindingId, credentials) = await api.BindReadyAsync(id, "orders-api");
+        Assert.Equal(["host", "port", "username", "password", "prefix", "uri"], credentials.AsObject().Select(p => p.Key));
+        var prefix = Value(credentials, "prefix");
+
+        var options = new ConfigurationOptions
+        {
+            EndPoints = { { Value(credentials, "host"), int.Parse(Value(credentials, "port"), CultureInfo.InvariantCulture) } },
+            User = Value(credentials, "username"),
+            Password = Value(credentials, "password"),
+            AbortOnConnectFail = true,
+            ConnectRetry = 1,
+        };
+        await using (var app = await ConnectionMultiplexer.ConnectAsync(options))
+        {
+            var db = app.GetDatabase();
+            Assert.True(await db.StringSetAsync(prefix + "cart:7", "3 items"));
+            Assert.Equal("3 items", (string?)await db.StringGetAsync(prefix + "cart:7"));
+            var denied = await Assert.ThrowsAsync<RedisServerException>(() => db.StringGetAsync("someone-else:cart"));
+            Assert.StartsWith("NOPERM", denied.Message);
+        }
+
+        await api.UnbindAsync(id, bindingId);
+        await Assert.ThrowsAnyAsync<RedisConnectionException>(() => ConnectionMultiplexer.ConnectAsync(options));
+        await api.DeleteReadyAsync(id);
+    }
+}
