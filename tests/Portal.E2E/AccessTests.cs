@@ -47,7 +47,7 @@ public sealed partial class AccessTests(BrowserFixture fixture) : IClassFixture<
 
         // The catalog offers no team to a viewer.
         await page.ClickAsync("text=Catalog");
-        await Assertions.Expect(page.GetByText("Join a team as a developer or owner")).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("[data-testid=offering-postgresql]").GetByText("Join a team as a developer or owner")).ToBeVisibleAsync();
 
         // Admin pages and the jobs dashboard are closed.
         foreach (var path in new[] { "/admin/backends", "/ops/jobs" })

@@ -47,7 +47,7 @@ public sealed partial class ApprovalFlowTests(BrowserFixture fixture) : IClassFi
         var dev = await SignInAsync("devi@example.com", developer.Password);
         await dev.ClickAsync("text=Catalog");
         await dev.FillAsync("#name-postgresql", "launch-db");
-        await dev.Locator("[data-testid=environment-select]").ClickAsync();
+        await dev.Locator("[data-testid=offering-postgresql] [data-testid=environment-select]").ClickAsync();
         await dev.Locator(".mud-popover-open .mud-list-item", new() { HasText = "prod" }).ClickAsync();
         await dev.ClickAsync("[data-testid=request-postgresql]");
         await dev.WaitForURLAsync(InstanceUrl());
