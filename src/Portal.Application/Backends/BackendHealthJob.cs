@@ -46,7 +46,8 @@ public sealed class BackendHealthJob(
 
             if (backend.LastCheckHealthy != report.Healthy)
             {
-                logger.LogWarning("Backend {Backend} is now {Health}: {Message}", backend.Name, report.Healthy ? "healthy" : "unhealthy", report.Message);
+                logger.Log(report.Healthy ? LogLevel.Information : LogLevel.Warning,
+                    "Backend {Backend} is now {Health}: {Message}", backend.Name, report.Healthy ? "healthy" : "unhealthy", report.Message);
             }
 
             backend.LastCheckHealthy = report.Healthy;

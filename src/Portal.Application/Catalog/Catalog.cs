@@ -29,7 +29,7 @@ public sealed class ListOfferingsHandler(IDbContextFactory<PortalDbContext> dbFa
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var offerings = await db.Offerings.AsNoTracking()
             .Where(o => o.IsActive)
-            .Include(o => o.Plans.Where(p => p.IsActive).OrderBy(p => p.MonthlyCost))
+            .Include(o => o.Plans.Where(p => p.IsActive).OrderBy(p => p.MonthlyCost).ThenBy(p => p.Id))
             .OrderBy(o => o.Category).ThenBy(o => o.Name)
             .ToListAsync(ct);
         var sites = await db.Backends.AsNoTracking().Select(b => new { b.Id, b.Site }).ToDictionaryAsync(b => b.Id, b => b.Site, ct);
