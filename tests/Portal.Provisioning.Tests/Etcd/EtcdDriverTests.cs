@@ -498,7 +498,7 @@ public sealed class EtcdDriverTests
     public async Task CheckAsync_BackendDown_ReportsUnhealthy()
     {
         await using var scope = new EtcdScope();
-        var instance = scope.NewInstance(TestEtcd.Endpoint with { Port = 1 });
+        var instance = scope.NewInstance(backend: TestEtcd.Endpoint with { Port = 1 });
 
         var report = await scope.Driver.CheckAsync(instance, Ct);
 
@@ -515,7 +515,7 @@ public sealed class EtcdDriverTests
             Port = 1,
             Settings = new Dictionary<string, string> { [EtcdDriver.EndpointsSetting] = TestEtcd.Url },
         };
-        var instance = scope.NewInstance(backend);
+        var instance = scope.NewInstance(backend: backend);
 
         await scope.Driver.ProvisionAsync(instance, Ct);
         var credentials = await scope.Driver.BindAsync(EtcdScope.NewBinding(instance), Ct);

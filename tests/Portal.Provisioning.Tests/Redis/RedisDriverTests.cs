@@ -462,7 +462,8 @@ public sealed class RedisDriverTests
     [Fact]
     public async Task ServerRestart_AclsWereSaved_BindingsKeptAndDeletedOnesStayDeleted()
     {
-        await using var server = await TestRedis.UsePrivateServerAsync();
+        await using var server = TestRedis.UsePrivateServer();
+        Assert.True(TestRedis.UsesPrivateServer);
         await using var scope = new RedisScope();
         var instance = await scope.ProvisionedAsync();
         var kept = await scope.Driver.BindAsync(RedisScope.NewBinding(instance), Ct);
@@ -492,7 +493,8 @@ public sealed class RedisDriverTests
     [Fact]
     public async Task EveryDriverCall_SavesItsAclChange()
     {
-        await using var server = await TestRedis.UsePrivateServerAsync();
+        await using var server = TestRedis.UsePrivateServer();
+        Assert.True(TestRedis.UsesPrivateServer);
         await using var scope = new RedisScope();
         var instance = scope.NewInstance();
         var binding = RedisScope.NewBinding(instance);

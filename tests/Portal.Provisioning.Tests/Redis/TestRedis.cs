@@ -19,13 +19,20 @@ internal static class TestRedis
     /// Starts a server of this test's own with <c>ops/backends/redis</c>; until the returned handle is
     /// disposed (which stops and removes it), <see cref="Endpoint"/> is that server.
     /// </summary>
-    public static async Task<IAsyncDisposable> UsePrivateServerAsync()
+    /// <remarks>
+    /// Synchronous on purpose: a value an async method gives an <see cref="AsyncLocal{T}"/> does not flow
+    /// back to its caller, one a synchronous method gives does.
+    /// </remarks>
+    public static IAsyncDisposable UsePrivateServer()
     {
         var dir = Path.Combine(Path.GetTempPath(), $"portal-redis-{Guid.NewGuid():N}");
-        await RunScriptAsync("start", dir);
-        PrivateEndpoint.Value = BackendEndpoint.Parse(await File.ReadAllTextAsync(Path.Combine(dir, "endpoint"), Ct));
+        RunScriptAsync("start", dir).GetAwaiter().GetResult();
+        PrivateEndpoint.Value = BackendEndpoint.Parse(File.ReadAllText(Path.Combine(dir, "endpoint")));
         return new PrivateServer(dir);
     }
+
+    /// <summary>True between <see cref="UsePrivateServer"/> and disposing its handle.</summary>
+    public static bool UsesPrivateServer => PrivateEndpoint.Value is not null;
 
     private sealed class PrivateServer(string dir) : IAsyncDisposable
     {
