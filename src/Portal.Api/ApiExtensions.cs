@@ -63,8 +63,10 @@ public static class ApiExtensions
         api.MapApprovalsApi();
         api.MapWebhooksApi();
         api.MapNotificationsApi();
+        api.MapObservabilityApi();
         // Unknown API paths answer Problem Details too, not an HTML page.
         api.MapFallback(() => TypedResults.Problem(statusCode: 404, title: "Not found", detail: "No such API route."));
+        app.MapReadApi();
         return app;
     }
 }

@@ -37,6 +37,8 @@ public static class ApplicationExtensions
         builder.Services.AddOptions<Quotas.QuotaDefaults>().BindConfiguration("Quotas:Defaults");
         builder.Services.AddScoped<OperationJob>();
         builder.Services.AddScoped<Backends.BackendHealthJob>();
+        builder.Services.AddScoped<Observability.InstanceReads>();
+        builder.Services.AddScoped<Observability.LogRetentionJob>();
         builder.Services.AddOptions<Backends.BackendHealthOptions>().BindConfiguration("Backends");
         builder.Services.AddOptions<OperationOptions>().BindConfiguration("Jobs");
         builder.Services.AddSingleton<InstanceEvents>();

@@ -119,6 +119,47 @@ public sealed class PlacementTests(PlacementTests.Fixture fixture) : IClassFixtu
         Assert.Contains("pg-down failed its last health check", problem!["detail"]!.GetValue<string>());
     }
 
+    [Fact]
+    public async Task BackendWithWorkerQueue_ItsOperationsWaitOnThatQueueForTheWorkerBesideIt()
+    {
+        var (platform, _) = await fixture.PlatformAccountAsync("platform-queues");
+        var real = TestEnvironment.Backend;
+        var (status, backend, _) = await platform.SendAsync(HttpMethod.Post, "/api/v1/backends", new
+        {
+            name = "pg-remote", kind = "postgresql", host = real.Host, port = real.Port, adminUser = real.Username, adminPassword = real.Password,
+            site = "dc7", workerQueue = "dc7-workers",
+        });
+        Assert.True(status == HttpStatusCode.Created, backend?.ToJsonString());
+        Assert.Equal("dc7-workers", backend!["workerQueue"]!.GetValue<string>());
+        var (bad, problem, _) = await platform.SendAsync(HttpMethod.Post, "/api/v1/backends", new
+        {
+            name = "pg-bad-queue", kind = "postgresql", host = real.Host, port = real.Port, adminUser = real.Username, adminPassword = real.Password,
+            workerQueue = "Not A Queue",
+        });
+        Assert.Equal(HttpStatusCode.BadRequest, bad);
+        Assert.NotNull(problem!["errors"]!["workerQueue"]);
+
+        var offering = (await platform.GetOkAsync("/api/v1/offerings")).AsArray().Single(o => o!["key"]!.GetValue<string>() == "postgresql")!;
+        var ids = offering["backendIds"]!.AsArray().Select(i => i!.GetValue<string>()).Append(backend["id"]!.GetValue<string>()).ToArray();
+        await platform.SendAsync(HttpMethod.Put, $"/api/v1/offerings/{offering["id"]}/backends", new { backendIds = ids });
+
+        var admin = await fixture.AdminAsync();
+        var teamId = (await fixture.RunAsync<ListTeamsHandler, IReadOnlyList<TeamSummary>>(h => h.HandleAsync(admin))).Single(t => t.Slug == "demo").Id;
+        var (dev, _) = await fixture.TeamAccountAsync(teamId, "developer");
+        var (accepted, body, _) = await dev.SendAsync(HttpMethod.Post, "/api/v1/instances",
+            new { teamId, offering = "postgresql", plan = "medium", name = "far-db", site = "dc7" });
+        Assert.Equal(HttpStatusCode.Accepted, accepted);
+
+        // No worker here serves dc7-workers: the job waits on that queue, and the instance waits for it.
+        var storage = fixture.Services.GetRequiredService<Hangfire.JobStorage>();
+        var waiting = storage.GetMonitoringApi().EnqueuedJobs("dc7-workers", 0, 10);
+        Assert.Single(waiting);
+        await Task.Delay(2000, TestContext.Current.CancellationToken);
+        var instance = await dev.GetOkAsync($"/api/v1/instances/{body!["value"]!["id"]}");
+        Assert.Equal("Provisioning", instance["instance"]!["state"]!.GetValue<string>());
+        Assert.Equal("Queued", instance["operations"]![0]!["state"]!.GetValue<string>());
+    }
+
     private async Task<string> BackendOfAsync(Guid instanceId)
     {
         await using var scope = fixture.Services.CreateAsyncScope();

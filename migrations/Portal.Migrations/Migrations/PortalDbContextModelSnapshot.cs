@@ -810,6 +810,10 @@ namespace Portal.Migrations.Migrations
                         .HasColumnType("character varying(40)")
                         .HasDefaultValue("dc1");
 
+                    b.Property<string>("WorkerQueue")
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)");
+
                     b.HasKey("Id");
 
                     b.HasIndex("Name")
@@ -840,6 +844,10 @@ namespace Portal.Migrations.Migrations
 
                     b.Property<string>("ProtectedCredentials")
                         .HasColumnType("text");
+
+                    b.Property<string>("ReadTokenHash")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
 
                     b.Property<string>("State")
                         .IsRequired()

@@ -14,37 +14,43 @@ namespace Portal.Application.Backends;
 public sealed record BackendView(
     Guid Id, string Name, string Kind, string Host, int Port, string AdminUser,
     bool? LastCheckHealthy, string? LastCheckMessage, DateTimeOffset? LastCheckedAt,
-    string Site = Backend.DefaultSite, int? Capacity = null, IReadOnlyDictionary<string, string>? Settings = null, int Instances = 0);
+    string Site = Backend.DefaultSite, int? Capacity = null, IReadOnlyDictionary<string, string>? Settings = null, int Instances = 0,
+    string? WorkerQueue = null);
 
 /// <param name="Site">Where it stands, e.g. <c>dc1</c> (the default).</param>
 /// <param name="Capacity">The most instances placement puts on it; null: no limit.</param>
 /// <param name="Settings">The kind's further settings, e.g. RabbitMQ's <c>managementUrl</c>.</param>
+/// <param name="WorkerQueue">The job queue of a worker beside the server (drivers that write its files); null: default.</param>
 public sealed record RegisterBackend(
     string Name, string Kind, string Host, int Port, string AdminUser, string AdminPassword,
-    string? Site = null, int? Capacity = null, Dictionary<string, string>? Settings = null);
+    string? Site = null, int? Capacity = null, Dictionary<string, string>? Settings = null, string? WorkerQueue = null);
 
 /// <param name="AdminPassword">A new admin password, or empty to keep the stored one.</param>
 /// <param name="Site">A new site, or null to keep it.</param>
 /// <param name="Capacity">The most instances; null: no limit.</param>
 /// <param name="Settings">The kind's settings, or null to keep them.</param>
+/// <param name="WorkerQueue">The job queue of a worker beside the server; null or empty: the default queue.</param>
 public sealed record UpdateBackend(
     string Host, int Port, string AdminUser, string? AdminPassword,
-    string? Site = null, int? Capacity = null, Dictionary<string, string>? Settings = null);
+    string? Site = null, int? Capacity = null, Dictionary<string, string>? Settings = null, string? WorkerQueue = null);
 
 public static class BackendMapping
 {
     public static BackendView ToView(this Backend b, int instances = 0) =>
         new(b.Id, b.Name, b.Kind, b.Host, b.Port, b.AdminUser, b.LastCheckHealthy, b.LastCheckMessage, b.LastCheckedAt,
-            b.Site, b.Capacity, b.Settings, instances);
+            b.Site, b.Capacity, b.Settings, instances, b.WorkerQueue);
 
     public static BackendEndpoint ToEndpoint(this Backend b, SecretProtector secrets) =>
         new(b.Host, b.Port, b.AdminUser, secrets.Unprotect(b.ProtectedAdminPassword)) { Settings = b.Settings };
 
     /// <summary>Checks site, capacity and the kind's settings (required ones present, no unknown names).</summary>
     internal static Validator RequireBackendShape(
-        this Validator v, IServiceDriver? driver, string? site, int? capacity, IReadOnlyDictionary<string, string>? settings)
+        this Validator v, IServiceDriver? driver, string? site, int? capacity, IReadOnlyDictionary<string, string>? settings,
+        string? workerQueue = null)
     {
         v.Require(site is null || Placement.IsSiteName(site), "site", $"The site must be {Placement.SiteRule}.")
+         .Require(string.IsNullOrEmpty(workerQueue) || Placement.IsQueueName(workerQueue), "workerQueue",
+             "A worker queue is 1 to 40 lowercase letters, digits, dashes or underscores, e.g. dc2-logging.")
          .Require(capacity is null or >= 0, "capacity", "The capacity cannot be negative; leave it empty for no limit.");
         if (driver is null || settings is null)
         {
@@ -96,7 +102,7 @@ public sealed class RegisterBackendHandler(
             .Require(request.Port is > 0 and < 65536, "port", "The port must be between 1 and 65535.")
             .Require(!string.IsNullOrWhiteSpace(request.AdminUser), "adminUser", "Name the admin user.")
             .Require(!string.IsNullOrEmpty(request.AdminPassword), "adminPassword", "Give the admin password.")
-            .RequireBackendShape(drivers.Find(request.Kind), request.Site ?? Backend.DefaultSite, request.Capacity, request.Settings.Cleaned())
+            .RequireBackendShape(drivers.Find(request.Kind), request.Site ?? Backend.DefaultSite, request.Capacity, request.Settings.Cleaned(), request.WorkerQueue)
             .ThrowIfInvalid();
 
         await using var db = await dbFactory.CreateDbContextAsync(ct);
@@ -117,6 +123,7 @@ public sealed class RegisterBackendHandler(
             Site = request.Site?.Trim() ?? Backend.DefaultSite,
             Capacity = request.Capacity,
             Settings = request.Settings.Cleaned(),
+            WorkerQueue = string.IsNullOrWhiteSpace(request.WorkerQueue) ? null : request.WorkerQueue.Trim(),
             CreatedAt = clock.GetUtcNow(),
         };
         db.Backends.Add(backend);
@@ -143,12 +150,13 @@ public sealed class UpdateBackendHandler(
             .Require(Uri.CheckHostName(request.Host) != UriHostNameType.Unknown, "host", "The host must be a host name or an IP address.")
             .Require(request.Port is > 0 and < 65536, "port", "The port must be between 1 and 65535.")
             .Require(!string.IsNullOrWhiteSpace(request.AdminUser), "adminUser", "Name the admin user.")
-            .RequireBackendShape(drivers.Find(backend.Kind), request.Site, request.Capacity, request.Settings?.Cleaned())
+            .RequireBackendShape(drivers.Find(backend.Kind), request.Site, request.Capacity, request.Settings?.Cleaned(), request.WorkerQueue)
             .ThrowIfInvalid();
 
         // Lowering the capacity below the use stops new placements only; nothing moves.
         backend.Site = request.Site?.Trim() ?? backend.Site;
         backend.Capacity = request.Capacity;
+        backend.WorkerQueue = string.IsNullOrWhiteSpace(request.WorkerQueue) ? null : request.WorkerQueue.Trim();
         if (request.Settings is not null)
         {
             backend.Settings = request.Settings.Cleaned();

@@ -18,6 +18,9 @@ public static partial class Placement
 
     public static bool IsSiteName(string site) => SiteName().IsMatch(site);
 
+    /// <summary>Hangfire takes lowercase letters, digits, dashes and underscores in queue names.</summary>
+    public static bool IsQueueName(string queue) => QueueName().IsMatch(queue);
+
     /// <summary>
     /// Picks the backend; the caller's transaction then inserts the instance. Holds a transaction lock per
     /// offering so two requests cannot both take the last free place.
@@ -74,4 +77,7 @@ public static partial class Placement
 
     [GeneratedRegex("^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")]
     private static partial Regex SiteName();
+
+    [GeneratedRegex("^[a-z0-9_-]{1,40}$")]
+    private static partial Regex QueueName();
 }

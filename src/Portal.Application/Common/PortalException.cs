@@ -17,6 +17,13 @@ public sealed class NotFoundException(string what)
     public override int StatusCode => 404;
 }
 
+/// <summary>A credential other than the sign-in (e.g. a binding's read token) was not accepted; nothing said about why.</summary>
+public sealed class UnauthorizedException(string detail)
+    : PortalException("Unauthorized", detail)
+{
+    public override int StatusCode => 401;
+}
+
 public sealed class ForbiddenException(string detail)
     : PortalException("Forbidden", detail)
 {

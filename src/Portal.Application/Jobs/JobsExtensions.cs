@@ -77,6 +77,8 @@ internal sealed class RecurringJobsRegistration(
             Approvals.ApprovalDeadlinesJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), approvals.Value.Schedule);
         recurring.AddOrUpdate<Backends.BackendHealthJob>(
             Backends.BackendHealthJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), backendHealth.Value.Schedule);
+        recurring.AddOrUpdate<Observability.LogRetentionJob>(
+            Observability.LogRetentionJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), Cron.Hourly());
         return Task.CompletedTask;
     }
 

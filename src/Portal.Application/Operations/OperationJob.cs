@@ -31,6 +31,7 @@ public sealed class OperationJob(
     InstanceEvents events,
     Webhooks.WebhookPublisher webhooks,
     IOptions<OperationOptions> options,
+    Microsoft.Extensions.Configuration.IConfiguration configuration,
     TimeProvider clock,
     ILogger<OperationJob> logger)
 {
@@ -133,11 +134,21 @@ public sealed class OperationJob(
                 break;
             case OperationKind.Bind:
                 var credentials = await driver.BindAsync(new BindingContext(context, binding!.Id), ct);
+                if (Bindings.ReadTokens.Applies(driver))
+                {
+                    var token = Bindings.ReadTokens.New();
+                    credentials = Bindings.ReadTokens.WithReadAccess(credentials, driver, binding.Id, token, configuration);
+                    binding.ReadTokenHash = Bindings.ReadTokens.Hash(token);
+                }
+
                 binding.ProtectedCredentials = secrets.Protect(JsonSerializer.Serialize(credentials.Values));
                 binding.MoveTo(BindingState.Ready, clock.GetUtcNow());
                 break;
             case OperationKind.Unbind:
-                await driver.UnbindAsync(new BindingContext(context, binding!.Id), ct);
+                // The read token stops first: nothing of the stream is readable with it while the driver works.
+                binding!.ReadTokenHash = null;
+                await db.SaveChangesAsync(ct);
+                await driver.UnbindAsync(new BindingContext(context, binding.Id), ct);
                 binding.ProtectedCredentials = null;
                 binding.MoveTo(BindingState.Deleted, clock.GetUtcNow());
                 break;
@@ -164,7 +175,8 @@ public sealed class OperationJob(
         {
             var delay = RetryDelay(operation.Attempts);
             operation.State = OperationState.Queued;
-            operation.JobId = jobs.Schedule<OperationJob>(job => job.RunAsync(operationId, CancellationToken.None), delay);
+            var queue = await OperationQueue.QueueOfAsync(db, operationId, ct);
+            operation.JobId = jobs.Schedule<OperationJob>(queue, job => job.RunAsync(operationId, CancellationToken.None), delay);
             await db.SaveChangesAsync(ct);
             await progress.WriteAsync($"Attempt {operation.Attempts} failed: {error} — retrying in {delay.TotalSeconds:0.#} s", ct);
             return;

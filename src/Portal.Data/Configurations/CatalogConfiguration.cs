@@ -86,6 +86,7 @@ internal sealed class BackendConfiguration : IEntityTypeConfiguration<Backend>
         b.Property(x => x.AdminUser).HasMaxLength(100);
         b.Property(x => x.LastCheckMessage).HasMaxLength(1000);
         b.Property(x => x.Site).HasMaxLength(40).HasDefaultValue(Backend.DefaultSite);
+        b.Property(x => x.WorkerQueue).HasMaxLength(40);
         b.Property(x => x.Settings).HasJsonStrings();
     }
 }

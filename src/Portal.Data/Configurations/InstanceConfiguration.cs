@@ -36,6 +36,7 @@ internal sealed class BindingConfiguration : IEntityTypeConfiguration<Binding>
         b.Property(x => x.AppName).HasMaxLength(40);
         b.Property(x => x.StatusMessage).HasMaxLength(2000);
         b.HasIndex(x => new { x.InstanceId, x.AppName }).IsUnique().HasFilter("\"State\" <> 'Deleted'");
+        b.Property(x => x.ReadTokenHash).HasMaxLength(64);
         b.HasOne<Instance>().WithMany().HasForeignKey(x => x.InstanceId).OnDelete(DeleteBehavior.Cascade);
         b.Property<uint>("xmin").IsRowVersion();
     }

@@ -20,6 +20,12 @@ public sealed class Backend
     /// <summary>The most instances placement puts here; null: no limit.</summary>
     public int? Capacity { get; set; }
 
+    /// <summary>
+    /// The Hangfire queue this backend's operations run on, e.g. <c>dc2-logging</c>: a worker started with
+    /// that queue beside the server (for drivers that write its configuration files). Null: the default queue.
+    /// </summary>
+    public string? WorkerQueue { get; set; }
+
     /// <summary>Further non-secret settings of the kind, e.g. RabbitMQ's <c>managementUrl</c>.</summary>
     public Dictionary<string, string> Settings { get; set; } = [];
 

@@ -28,6 +28,12 @@ public sealed class Binding
     /// <summary>The credentials as JSON, encrypted with Data Protection. Null until the driver made them.</summary>
     public string? ProtectedCredentials { get; set; }
 
+    /// <summary>
+    /// SHA-256 (hex) of the binding's read token for the portal's read API (log streams, metrics); null when
+    /// the kind has none or the binding was deleted. The token itself is only in the credentials.
+    /// </summary>
+    public string? ReadTokenHash { get; set; }
+
     public Guid CreatedBy { get; init; }
 
     public DateTimeOffset CreatedAt { get; init; }
