@@ -39,33 +39,21 @@ public static class ObservabilityApi
     }
 
     public static async Task<Ok<IReadOnlyList<LogEntry>>> MemberLogs(
-        HttpContext http, Guid instanceId, string? contains, DateTimeOffset? since, int? limit, InstanceReads reads, CancellationToken ct)
-    {
-        var query = InstanceReads.ValidLogQuery(contains, since, limit);
-        var (driver, instance) = await reads.ForMemberAsync<ILogStreamDriver>(http.Actor(), instanceId, ct);
-        return TypedResults.Ok(await driver.ReadLogsAsync(instance, query, ct));
-    }
+        HttpContext http, Guid instanceId, string? contains, DateTimeOffset? since, int? limit, ReadLogsHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.HandleAsync(http.Actor(), instanceId, contains, since, limit, ct));
 
-    public static async Task<Ok<IReadOnlyList<ScrapeTarget>>> MemberTargets(HttpContext http, Guid instanceId, InstanceReads reads, CancellationToken ct)
-    {
-        var (driver, instance) = await reads.ForMemberAsync<IMonitoringDriver>(http.Actor(), instanceId, ct);
-        return TypedResults.Ok(await driver.TargetsAsync(instance, ct));
-    }
+    public static async Task<Ok<IReadOnlyList<ScrapeTarget>>> MemberTargets(
+        HttpContext http, Guid instanceId, ReadMonitoringHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.TargetsAsync(http.Actor(), instanceId, ct));
 
-    public static async Task<Ok<IReadOnlyList<string>>> MemberMetricNames(HttpContext http, Guid instanceId, InstanceReads reads, CancellationToken ct)
-    {
-        var (driver, instance) = await reads.ForMemberAsync<IMonitoringDriver>(http.Actor(), instanceId, ct);
-        return TypedResults.Ok(await driver.MetricNamesAsync(instance, ct));
-    }
+    public static async Task<Ok<IReadOnlyList<string>>> MemberMetricNames(
+        HttpContext http, Guid instanceId, ReadMonitoringHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.MetricNamesAsync(http.Actor(), instanceId, ct));
 
     public static async Task<Ok<IReadOnlyList<MetricSeries>>> MemberQuery(
         HttpContext http, Guid instanceId, string metric, DateTimeOffset? start, DateTimeOffset? end, int? step, bool? rate,
-        InstanceReads reads, TimeProvider clock, CancellationToken ct)
-    {
-        var query = InstanceReads.ValidMetricQuery(metric, start, end, step, rate ?? false, clock.GetUtcNow());
-        var (driver, instance) = await reads.ForMemberAsync<IMonitoringDriver>(http.Actor(), instanceId, ct);
-        return TypedResults.Ok(await driver.QueryRangeAsync(instance, query, ct));
-    }
+        ReadMonitoringHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.QueryAsync(http.Actor(), instanceId, metric, start, end, step, rate ?? false, ct));
 
     public static async Task<Ok<IReadOnlyList<LogEntry>>> TokenLogs(
         HttpContext http, Guid bindingId, string? contains, DateTimeOffset? since, int? limit, InstanceReads reads, CancellationToken ct)

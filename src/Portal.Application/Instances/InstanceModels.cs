@@ -17,7 +17,7 @@ public sealed record InstancePermissions(bool CanDeploy, bool CanReadSecrets, bo
 
 public sealed record InstanceDetails(
     InstanceSummary Instance, IReadOnlyList<BindingView> Bindings, IReadOnlyList<OperationView> Operations, InstancePermissions Permissions,
-    int? MaxLeaseDays = null, string? Site = null, IReadOnlyDictionary<string, string>? Parameters = null);
+    int? MaxLeaseDays = null, string? Site = null, IReadOnlyDictionary<string, string>? Parameters = null, string? Kind = null);
 
 /// <summary>
 /// An accepted change: the object as it is now, and the operation that carries the change out — or, when

@@ -131,12 +131,12 @@ public sealed class GetInstanceHandler(IDbContextFactory<PortalDbContext> dbFact
                                where i.Id == instanceId
                                join p in db.Plans on i.PlanId equals p.Id
                                join b in db.Backends on i.BackendId equals b.Id
-                               select new { p.MaxLeaseDays, b.Site, i.Parameters }).FirstAsync(ct);
+                               select new { p.MaxLeaseDays, b.Site, i.Parameters, b.Kind }).FirstAsync(ct);
         return new InstanceDetails(
             summary,
             bindings,
             operations.Select(Operations.OperationMapping.ToView).ToList(),
             new InstancePermissions(role.Allows(TeamPermission.Deploy), role.Allows(TeamPermission.ReadSecrets), role.Allows(TeamPermission.ManageTeam)),
-            placement.MaxLeaseDays, placement.Site, placement.Parameters);
+            placement.MaxLeaseDays, placement.Site, placement.Parameters, placement.Kind);
     }
 }
