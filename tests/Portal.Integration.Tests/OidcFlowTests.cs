@@ -123,6 +123,34 @@ public sealed class OidcFlowTests(OidcFlowTests.Fixture fixture) : IClassFixture
     }
 
     [Fact]
+    public async Task PlanChange_GivesExistingClientsTheNewTokenLifetime()
+    {
+        var (api, teamId) = await DeveloperAsync();
+        var (id, _) = await api.RequestReadyAsync(teamId, "oidc", "standard", "lifetime-api");
+        var (_, credentials) = await api.BindReadyAsync(id, "lifetime-worker");
+        async Task<double> TokenMinutesAsync()
+        {
+            using var response = await RequestTokenAsync(credentials);
+            var body = await response.Content.ReadFromJsonAsync<JsonObject>(TestContext.Current.CancellationToken);
+            Assert.True(response.IsSuccessStatusCode, body?.ToJsonString());
+            var jwt = new JsonWebToken(body!["access_token"]!.GetValue<string>());
+            return Math.Round((jwt.ValidTo - jwt.IssuedAt).TotalMinutes);
+        }
+
+        Assert.Equal(60, await TokenMinutesAsync());
+
+        var (status, body, _) = await api.SendAsync(HttpMethod.Post, $"/api/v1/instances/{id}/plan", new { plan = "short-lived" });
+        Assert.True(status == HttpStatusCode.Accepted, body?.ToJsonString());
+        await api.WaitForAsync($"/api/v1/instances/{id}",
+            i => i["instance"]!["planKey"]!.GetValue<string>() == "short-lived" && i["instance"]!["state"]!.GetValue<string>() == "Ready",
+            "the plan change to finish");
+
+        // The same client, the same secret: its tokens now live 10 minutes.
+        Assert.Equal(10, await TokenMinutesAsync());
+        await api.DeleteReadyAsync(id);
+    }
+
+    [Fact]
     public async Task Request_WithBadRedirectUri_IsRefusedWithProblemDetailsAndCreatesNothing()
     {
         var (api, teamId) = await DeveloperAsync();
