@@ -103,6 +103,30 @@ public sealed partial class AccessTests(BrowserFixture fixture) : IClassFixture<
     [GeneratedRegex("/instances$")]
     private static partial Regex InstancesUrl();
 
+    [Fact]
+    public async Task Admin_RegistersBackendWithSiteAndCapacity_SeesItsUseAndHealth()
+    {
+        var page = await SignInAsync(fixture.AdminEmail, fixture.AdminPassword);
+        await page.GotoAsync("/admin/backends");
+        await page.Locator("[data-testid=interactive]").WaitForAsync(new() { State = WaitForSelectorState.Attached });
+        var real = Portal.Testing.TestEnvironment.Backend;
+        await page.FillAsync("#backend-name", "pg-dc2");
+        await page.FillAsync("#backend-site", "dc2");
+        await page.FillAsync("#backend-capacity", "3");
+        await page.FillAsync("#backend-host", real.Host!);
+        await page.FillAsync("#backend-port", real.Port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await page.FillAsync("#backend-admin-user", real.Username!);
+        await page.FillAsync("#backend-admin-password", real.Password!);
+        await page.ClickAsync("[data-testid=register-backend]");
+
+        await Assertions.Expect(page.Locator("[data-testid=use-pg-dc2]")).ToContainTextAsync("0 of 3");
+        await page.ClickAsync("[data-testid=test-pg-dc2]");
+        var row = page.Locator("[data-testid=backends-table] tr", new() { Has = page.Locator("[data-testid=use-pg-dc2]") });
+        await Assertions.Expect(row).ToContainTextAsync("Reachable");
+        await Assertions.Expect(row).ToContainTextAsync("dc2");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(BrowserFixture.ScreenshotDirectory, "backends.png"), FullPage = true });
+    }
+
     [GeneratedRegex("/account/denied")]
     private static partial Regex DeniedUrl();
 }
