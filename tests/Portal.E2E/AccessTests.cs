@@ -125,6 +125,17 @@ public sealed partial class AccessTests(BrowserFixture fixture) : IClassFixture<
         await Assertions.Expect(row).ToContainTextAsync("Reachable");
         await Assertions.Expect(row).ToContainTextAsync("dc2");
         await page.ScreenshotAsync(new() { Path = Path.Combine(BrowserFixture.ScreenshotDirectory, "backends.png"), FullPage = true });
+
+        // The PostgreSQL offering may now place instances on it too; the catalog then offers both sites.
+        await page.GotoAsync("/admin/offerings");
+        await page.Locator("[data-testid=interactive]").WaitForAsync(new() { State = WaitForSelectorState.Attached });
+        await page.Locator("[data-testid=backends-postgresql]").ClickAsync();
+        await page.Locator(".mud-popover-open .mud-list-item", new() { HasText = "pg-dc2 (dc2)" }).ClickAsync();
+        await Assertions.Expect(page.GetByText("New PostgreSQL database instances go to demo-postgres, pg-dc2")).ToBeVisibleAsync();
+        await page.Keyboard.PressAsync("Escape");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(BrowserFixture.ScreenshotDirectory, "offerings.png"), FullPage = true });
+        await page.GotoAsync("/catalog");
+        await Assertions.Expect(page.Locator("[data-testid=offering-postgresql] [data-testid=site-select]")).ToBeVisibleAsync();
     }
 
     [GeneratedRegex("/account/denied")]
