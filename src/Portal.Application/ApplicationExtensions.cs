@@ -8,6 +8,7 @@ using Portal.Provisioning.Oidc;
 using Portal.Provisioning.Postgres;
 using Portal.Provisioning.RabbitMq;
 using Portal.Provisioning.Redis;
+using Portal.Provisioning.S3;
 
 namespace Portal.Application;
 
@@ -56,6 +57,9 @@ public static class ApplicationExtensions
         builder.Services.AddSingleton<IServiceDriver, RedisDriver>();
         builder.Services.AddSingleton<IServiceDriver, OidcDriver>();
         builder.Services.AddHttpClient(OidcDriver.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(15));
+        builder.Services.AddSingleton<IServiceDriver, S3Driver>();
+        // The driver times each Admin Ops call itself; purging an account may take minutes.
+        builder.Services.AddHttpClient(S3Driver.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan);
         builder.Services.AddSingleton<DriverRegistry>();
         return builder;
     }
