@@ -32,6 +32,12 @@ internal static class CatalogSeed
             [
                 new("standard", "Standard", "Read-write on your own prefix.", 5m, []),
             ]),
+        new("s3", "s3", "S3 object storage", "Object storage",
+            "A bucket of your own on the platform's Ceph object store, with a size and object quota. Each binding is an S3 access key that reaches this bucket only.",
+            [
+                new("small", "Small", "Up to 1 GiB and 10,000 objects.", 5m, new() { ["maxSizeMb"] = 1024, ["maxObjects"] = 10_000 }),
+                new("large", "Large", "Up to 100 GiB and 1,000,000 objects.", 50m, new() { ["maxSizeMb"] = 102_400, ["maxObjects"] = 1_000_000 }),
+            ]),
         new("oidc", "oidc", "Identity (OIDC) for apps", "Identity",
             "An API resource of your app on the platform's OpenID Connect server: its own scope and audience. Each binding is a confidential client; tokens are JWTs your app validates from the JWKS.",
             [

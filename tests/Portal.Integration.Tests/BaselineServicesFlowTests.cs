@@ -1,4 +1,7 @@
 using System.Globalization;
+using Amazon.Runtime;
+using Amazon.S3;
+using Amazon.S3.Model;
 using System.Text;
 using System.Text.Json.Nodes;
 using dotnet_etcd;
@@ -11,7 +14,7 @@ using StackExchange.Redis;
 namespace Portal.Integration.Tests;
 
 /// <summary>
-/// Messaging, configuration store and cache through the REST API on the real servers that
+/// Messaging, configuration store, cache and object storage through the REST API on the real servers that
 /// <c>ops/portal test</c> starts: request → Ready → bind → the app's own client library uses the
 /// credentials → unbind refuses them → delete.
 /// </summary>
@@ -121,6 +124,47 @@ public sealed class BaselineServicesFlowTests(BaselineServicesFlowTests.Fixture 
 
         await api.UnbindAsync(id, bindingId);
         await Assert.ThrowsAnyAsync<RedisConnectionException>(() => ConnectionMultiplexer.ConnectAsync(options));
+        await api.DeleteReadyAsync(id);
+    }
+
+    [Fact]
+    public async Task S3_BindingPutsListsGetsAndDeletesInItsBucket_AndIsRefusedAfterUnbind()
+    {
+        TestEnvironment.BackendOf("s3");
+        var (api, teamId) = await DeveloperAsync();
+        var (id, _) = await api.RequestReadyAsync(teamId, "s3", "small", "orders-files");
+        var (bindingId, credentials) = await api.BindReadyAsync(id, "orders-api");
+        Assert.Equal(["endpointUrl", "region", "bucket", "accessKeyId", "secretAccessKey", "forcePathStyle"], credentials.AsObject().Select(p => p.Key));
+        var bucket = Value(credentials, "bucket");
+
+        IAmazonS3 Client() => new AmazonS3Client(
+            new BasicAWSCredentials(Value(credentials, "accessKeyId"), Value(credentials, "secretAccessKey")),
+            new AmazonS3Config
+            {
+                ServiceURL = Value(credentials, "endpointUrl"),
+                AuthenticationRegion = Value(credentials, "region"),
+                ForcePathStyle = bool.Parse(Value(credentials, "forcePathStyle")),
+                RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
+                ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
+                MaxErrorRetry = 0,
+            });
+        using (var s3 = Client())
+        {
+            await s3.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = "invoices/42.txt", ContentBody = "invoice 42" }, Ct);
+            var listed = await s3.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket }, Ct);
+            Assert.Equal(["invoices/42.txt"], listed.S3Objects.Select(o => o.Key));
+            using var got = await s3.GetObjectAsync(bucket, "invoices/42.txt", Ct);
+            Assert.Equal("invoice 42", await new StreamReader(got.ResponseStream).ReadToEndAsync(Ct));
+            await s3.DeleteObjectAsync(bucket, "invoices/42.txt", Ct);
+        }
+
+        await api.UnbindAsync(id, bindingId);
+        using (var revoked = Client())
+        {
+            var refused = await Assert.ThrowsAsync<AmazonS3Exception>(() => revoked.ListObjectsV2Async(new ListObjectsV2Request { BucketName = bucket }, Ct));
+            Assert.Equal("InvalidAccessKeyId", refused.ErrorCode);
+        }
+
         await api.DeleteReadyAsync(id);
     }
 }

@@ -23,6 +23,7 @@ public static class TestEnvironment
             ["rabbitmq"] = ("PORTAL_TEST_RABBITMQ", "rabbitmq-server"),
             ["etcd"] = ("PORTAL_TEST_ETCD", "etcd-server"),
             ["redis"] = ("PORTAL_TEST_REDIS", "redis-server"),
+            ["s3"] = ("PORTAL_TEST_S3", "radosgw ceph-mon ceph-osd"),
         };
 
     /// <summary>The endpoint strings of the kinds whose servers are running (none is required here).</summary>
