@@ -484,6 +484,41 @@ public sealed class LoggingDriverTests
     }
 
     [Fact]
+    public async Task TableChanges_WhileAnAppSends_NoMessageLostOrDuplicated()
+    {
+        await using var scope = new LoggingScope();
+        var instance = await scope.ProvisionedAsync();
+        var other = await scope.ProvisionedAsync();
+        var credentials = await scope.Driver.BindAsync(LoggingScope.NewBinding(instance), Ct);
+        var text = TestLogging.Unique("load");
+        const int count = 3000;
+
+        var sending = Task.Run(async () =>
+        {
+            await using var app = await AppConnection.OpenAsync(credentials);
+            for (var i = 0; i < count; i++)
+            {
+                await app.SendAsync(credentials.Values["structuredData"], $"{text} {i}");
+                if (i % 100 == 0)
+                {
+                    await Task.Delay(5, Ct);
+                }
+            }
+        }, Ct);
+        // Ten reloads (each a HUP) while the messages flow.
+        for (var i = 0; i < 5; i++)
+        {
+            var binding = LoggingScope.NewBinding(other);
+            await scope.Driver.BindAsync(binding, Ct);
+            await scope.Driver.UnbindAsync(binding, Ct);
+        }
+
+        await sending;
+        var entries = await TestLogging.WaitForEntryAsync(scope.Driver, instance, $"{text} {count - 1}", new LogQuery(Limit: 10_000));
+        Assert.Equal(Enumerable.Range(0, count).Select(i => $"{text} {i}"), entries.Select(e => e.Message));
+    }
+
+    [Fact]
     public async Task CheckAsync_ProvisionedOrNot_ReportsHealth()
     {
         await using var scope = new LoggingScope();
