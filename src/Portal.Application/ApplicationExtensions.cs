@@ -4,6 +4,7 @@ using Portal.Application.Instances;
 using Portal.Application.Operations;
 using Portal.Provisioning;
 using Portal.Provisioning.Etcd;
+using Portal.Provisioning.Logging;
 using Portal.Provisioning.Oidc;
 using Portal.Provisioning.Postgres;
 using Portal.Provisioning.RabbitMq;
@@ -56,6 +57,7 @@ public static class ApplicationExtensions
         builder.Services.AddHttpClient(EtcdDriver.HttpClientName);
         builder.Services.AddSingleton<IServiceDriver, RedisDriver>();
         builder.Services.AddSingleton<IServiceDriver, OidcDriver>();
+        builder.Services.AddSingleton<IServiceDriver, LoggingDriver>();
         builder.Services.AddHttpClient(OidcDriver.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(15));
         builder.Services.AddSingleton<IServiceDriver, S3Driver>();
         // The driver times each Admin Ops call itself; purging an account may take minutes.

@@ -1,0 +1,421 @@
+using System.Globalization;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+
+namespace Portal.Provisioning.Logging;
+
+/// <summary>
+/// Serves <c>logging</c> instances on a shared rsyslog collector that receives RFC 5424 syslog over TCP.
+/// An instance is a log stream <c>ls-&lt;id&gt;</c>; a binding is a random token that apps send in the
+/// structured-data element <c>[portal@32473 token="…"]</c> of every message. rsyslog looks the token up in a
+/// table the driver writes (<c>tokens.json</c>) and appends the message to
+/// <c>&lt;logDir&gt;/&lt;stream&gt;/&lt;yyyy-mm-dd&gt;.log</c>; messages without a valid token go to a quarantine
+/// folder, never to a stream.
+/// </summary>
+/// <remarks>
+/// <para>
+/// rsyslog has no admin API: the driver keeps one record per stream in <c>&lt;configDir&gt;/streams/</c>
+/// (binding → token), renders the whole lookup table from the records after every change, replaces it
+/// atomically, sends SIGHUP to the PID in <c>pidFile</c> and returns only when a probe message routed by the
+/// new table has landed (see <see cref="RsyslogCollector.PublishAsync"/>). Every call re-renders from the
+/// records, so a call that crashed anywhere is finished by its retry. Changes hold an flock on the config
+/// directory. The driver therefore runs on the collector's host (a worker beside it).
+/// </para>
+/// <para>
+/// A token in the table is plain text, as rsyslog compares it literally; the table and the records are
+/// mode 600. Stored lines leave the structured data out, so tokens never reach the log files. rsyslog
+/// cannot close the TCP connection of one token, but it routes each message by its own token, so after
+/// <see cref="UnbindAsync"/> the next message on an open connection goes to quarantine.
+/// </para>
+/// </remarks>
+public sealed class LoggingDriver : ILogStreamDriver
+{
+    /// <summary>The backend setting naming the directory holding <c>tokens.json</c> and the stream records.</summary>
+    public const string ConfigDirSetting = "configDir";
+
+    /// <summary>The backend setting naming the directory rsyslog writes the streams into.</summary>
+    public const string LogDirSetting = "logDir";
+
+    /// <summary>The backend setting naming rsyslogd's PID file (its <c>-i</c> option).</summary>
+    public const string PidFileSetting = "pidFile";
+
+    /// <summary>The plan limit: days a stream keeps its files.</summary>
+    public const string RetentionDaysLimit = "retentionDays";
+
+    /// <summary>Retention when the plan sets none.</summary>
+    public const int DefaultRetentionDays = 7;
+
+    /// <summary>The most entries one <see cref="ReadLogsAsync"/> returns, whatever the query asks.</summary>
+    public const int MaxReadLimit = 10_000;
+
+    private readonly ILogger<LoggingDriver> _logger;
+    private readonly TimeProvider _time;
+
+    /// <summary>Creates the driver.</summary>
+    public LoggingDriver(ILogger<LoggingDriver> logger, TimeProvider? time = null)
+    {
+        ArgumentNullException.ThrowIfNull(logger);
+        _logger = logger;
+        _time = time ?? TimeProvider.System;
+    }
+
+    /// <inheritdoc />
+    public string Kind => "logging";
+
+    /// <inheritdoc />
+    public IReadOnlyList<DriverField> BackendSettings { get; } =
+    [
+        new(ConfigDirSetting, "Config directory",
+            "Absolute path of the collector's config directory on its host: tokens.json (the lookup table rsyslog " +
+            "loads), streams/ (one record per instance) and admin.password (must equal the admin password). " +
+            "The portal worker beside the collector writes here.", Required: true),
+        new(LogDirSetting, "Log directory",
+            "Absolute path where rsyslog writes <stream>/<yyyy-mm-dd>.log, _quarantine/ and _probe/. The worker " +
+            "reads and prunes the streams here.", Required: true),
+        new(PidFileSetting, "PID file",
+            "Absolute path of rsyslogd's PID file (-i); the worker sends SIGHUP to that process to reload the " +
+            "lookup table. Host and Port are the TCP listener apps send RFC 5424 to.", Required: true),
+    ];
+
+    /// <inheritdoc />
+    public IReadOnlyList<DriverField> PlanLimits { get; } =
+    [
+        new(RetentionDaysLimit, "Retention (days)",
+            "Days a stream's messages are kept at least: day files whose whole day is older are deleted by the " +
+            "retention job and on plan change. No value: " +
+            DefaultRetentionDays.ToString(CultureInfo.InvariantCulture) + " days; values below 1 count as 1."),
+    ];
+
+    /// <inheritdoc />
+    public async Task<ProvisionResult> ProvisionAsync(InstanceContext instance, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        var stream = LoggingNames.Stream(instance.InstanceId);
+        var collector = RsyslogCollector.Open(instance.Backend);
+
+        using (await collector.LockAsync(ct))
+        {
+            if (collector.ReadRecord(stream) is null)
+            {
+                instance.Progress.Report($"Recording stream {stream}");
+                collector.WriteRecord(StreamRecord.For(instance.InstanceId));
+            }
+
+            // Also when the record existed: an earlier try may have crashed before the reload.
+            await PublishAsync(collector, instance, ct);
+        }
+
+        _logger.LogInformation("Provisioned log stream {Stream} on {Backend}", stream, instance.Backend);
+        instance.Progress.Report($"Stream {stream} is ready");
+        return new ProvisionResult(new Dictionary<string, string> { ["stream"] = stream });
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Applies the plan's retention at once and re-publishes the lookup table.</remarks>
+    public async Task UpdateAsync(InstanceContext instance, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        var stream = LoggingNames.Stream(instance.InstanceId);
+        var collector = RsyslogCollector.Open(instance.Backend);
+
+        using (await collector.LockAsync(ct))
+        {
+            RequireRecord(collector, instance);
+            await PublishAsync(collector, instance, ct);
+        }
+
+        var deleted = Prune(collector, instance);
+        _logger.LogInformation("Updated log stream {Stream} on {Backend}: retention {Days} days, {Deleted} file(s) deleted",
+            stream, instance.Backend, RetentionDays(instance), deleted);
+    }
+
+    /// <inheritdoc />
+    public async Task DeprovisionAsync(InstanceContext instance, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        var stream = LoggingNames.Stream(instance.InstanceId);
+        var collector = RsyslogCollector.Open(instance.Backend);
+
+        using (await collector.LockAsync(ct))
+        {
+            instance.Progress.Report($"Revoking the tokens of stream {stream}");
+            collector.DeleteRecord(stream);
+            // Also when the record was gone already: a crash may have left its tokens in the live table.
+            // The HUP also closes the stream's open files, so nothing recreates them after the delete below.
+            await PublishAsync(collector, instance, ct);
+
+            var dir = collector.StreamDir(stream);
+            if (Directory.Exists(dir))
+            {
+                instance.Progress.Report($"Deleting the files of stream {stream}");
+                Directory.Delete(dir, recursive: true);
+            }
+        }
+
+        _logger.LogInformation("Deprovisioned log stream {Stream} on {Backend}", stream, instance.Backend);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>A repeated bind replaces the binding's token; the old one is refused from then on.</remarks>
+    public async Task<BindingCredentials> BindAsync(BindingContext binding, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(binding);
+        var instance = binding.Instance;
+        var stream = LoggingNames.Stream(instance.InstanceId);
+        var key = LoggingNames.BindingKey(binding.BindingId);
+        var token = SecretGenerator.Password();
+        var collector = RsyslogCollector.Open(instance.Backend);
+
+        using (await collector.LockAsync(ct))
+        {
+            var record = RequireRecord(collector, instance);
+            instance.Progress.Report($"Issuing a token for binding {key} of stream {stream}");
+            collector.WriteRecord(record.WithToken(key, token));
+            await PublishAsync(collector, instance, ct);
+        }
+
+        _logger.LogInformation("Issued a token for binding {Binding} of log stream {Stream} on {Backend}",
+            key, stream, instance.Backend);
+        return Credentials(instance.Backend, stream, token);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// From the moment this returns the collector quarantines messages with the binding's token, also those
+    /// on a connection opened before (rsyslog cannot close one token's connections; it checks every message).
+    /// </remarks>
+    public async Task UnbindAsync(BindingContext binding, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(binding);
+        var instance = binding.Instance;
+        var stream = LoggingNames.Stream(instance.InstanceId);
+        var key = LoggingNames.BindingKey(binding.BindingId);
+        var collector = RsyslogCollector.Open(instance.Backend);
+
+        using (await collector.LockAsync(ct))
+        {
+            if (collector.ReadRecord(stream) is { } record && record.Tokens.ContainsKey(key))
+            {
+                instance.Progress.Report($"Revoking the token of binding {key} of stream {stream}");
+                collector.WriteRecord(record.WithoutToken(key));
+            }
+
+            // Also when nothing changed here: an earlier try may have crashed before the reload.
+            await PublishAsync(collector, instance, ct);
+        }
+
+        _logger.LogInformation("Revoked the token of binding {Binding} of log stream {Stream} on {Backend}",
+            key, stream, instance.Backend);
+    }
+
+    /// <inheritdoc />
+    public Task<HealthReport> CheckAsync(InstanceContext instance, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        var stream = LoggingNames.Stream(instance.InstanceId);
+        try
+        {
+            var collector = RsyslogCollector.Open(instance.Backend);
+            if (collector.ReadRecord(stream) is not { } record)
+            {
+                return Task.FromResult(new HealthReport(false, $"stream {stream} is not provisioned"));
+            }
+
+            if (collector.RunningPid() is null)
+            {
+                return Task.FromResult(new HealthReport(false, $"stream {stream} is provisioned, but the collector is not running"));
+            }
+
+            var table = collector.ReadTable();
+            var missing = record.Tokens.Values.Count(t => !table.TryGetValue(t, out var s) || s != stream);
+            if (missing > 0)
+            {
+                return Task.FromResult(new HealthReport(false,
+                    $"stream {stream}: {missing} token(s) are not in the lookup table yet (an unfinished change; retry it)"));
+            }
+
+            return Task.FromResult(new HealthReport(true, $"stream {stream} is provisioned, {record.Tokens.Count} token(s)"));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException
+                                      or InvalidDataException or System.Text.Json.JsonException)
+        {
+            return Task.FromResult(new HealthReport(false, $"backend {instance.Backend} not usable: {e.Message}"));
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<HealthReport> TestBackendAsync(BackendEndpoint backend, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        try
+        {
+            var collector = RsyslogCollector.Open(backend);
+            if (collector.RunningPid() is not { } pid)
+            {
+                return new HealthReport(false, $"no live rsyslogd in {collector.PidFile}");
+            }
+
+            using (var client = new TcpClient())
+            {
+                using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                timeout.CancelAfter(TimeSpan.FromSeconds(5));
+                await client.ConnectAsync(backend.Host, backend.Port, timeout.Token);
+            }
+
+            // The driver renders the table here; a failing write would leave revocations undone.
+            RsyslogCollector.WriteAtomically(Path.Combine(collector.ConfigDir, ".write-test"), "ok\n");
+            File.Delete(Path.Combine(collector.ConfigDir, ".write-test"));
+            var tokens = collector.ReadTable().Count(e => !e.Value.StartsWith(TokenTable.ProbePrefix, StringComparison.Ordinal));
+            var streams = collector.ReadAllRecords().Count;
+            return new HealthReport(true,
+                $"rsyslogd (pid {pid.ToString(CultureInfo.InvariantCulture)}) accepts TCP on {backend.Host}:" +
+                $"{backend.Port.ToString(CultureInfo.InvariantCulture)}; {streams} stream(s), {tokens} token(s)");
+        }
+        catch (Exception e) when (!ct.IsCancellationRequested)
+        {
+            // Wrong secret, missing directories and a closed port are the answer to "test connection", not a crash.
+            _logger.LogWarning("Backend test of {Backend} failed: {Error}", backend, e.Message);
+            return new HealthReport(false, e.Message);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<LogEntry>> ReadLogsAsync(InstanceContext instance, LogQuery query, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        ArgumentNullException.ThrowIfNull(query);
+        ArgumentOutOfRangeException.ThrowIfLessThan(query.Limit, 1);
+        var limit = Math.Min(query.Limit, MaxReadLimit);
+        var collector = RsyslogCollector.Open(instance.Backend);
+        RequireRecord(collector, instance);
+
+        // Files are named by the day the collector received a message; timestamps are the sender's, which may
+        // run a little ahead, so one day before `since` is read too.
+        var firstDay = query.Since is { } since ? DateOnly.FromDateTime(since.UtcDateTime).AddDays(-1) : DateOnly.MinValue;
+        var newestFirst = new List<LogEntry>(Math.Min(limit, 1024));
+        foreach (var (path, _) in LogFiles.DayFiles(collector.StreamDir(LoggingNames.Stream(instance.InstanceId)))
+                     .Where(f => f.Day >= firstDay))
+        {
+            try
+            {
+                await foreach (var line in LogFiles.ReadLinesBackwardAsync(path, ct))
+                {
+                    if (LogFiles.ParseLine(line) is not { } entry
+                        || (query.Since is not null && entry.Timestamp < query.Since)
+                        || (!string.IsNullOrEmpty(query.Contains)
+                            && !entry.Message.Contains(query.Contains, StringComparison.OrdinalIgnoreCase)))
+                    {
+                        continue;
+                    }
+
+                    newestFirst.Add(entry);
+                    if (newestFirst.Count == limit)
+                    {
+                        break;
+                    }
+                }
+            }
+            catch (FileNotFoundException)
+            {
+                // Retention removed the file after we listed it.
+            }
+
+            if (newestFirst.Count == limit)
+            {
+                break;
+            }
+        }
+
+        newestFirst.Reverse();
+        return newestFirst;
+    }
+
+    /// <inheritdoc />
+    public Task<int> ApplyRetentionAsync(InstanceContext instance, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        var collector = RsyslogCollector.Open(instance.Backend);
+        var deleted = Prune(collector, instance);
+        _logger.LogInformation("Retention of log stream {Stream} on {Backend}: {Deleted} file(s) deleted",
+            LoggingNames.Stream(instance.InstanceId), instance.Backend, deleted);
+        return Task.FromResult(deleted);
+    }
+
+    /// <summary>
+    /// Deletes quarantine day files older than <paramref name="retentionDays"/> (the quarantine belongs to the
+    /// collector, not to an instance); returns how many went. For a recurring job beside the collector.
+    /// </summary>
+    public Task<int> ApplyQuarantineRetentionAsync(BackendEndpoint backend, int retentionDays, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        var collector = RsyslogCollector.Open(backend);
+        return Task.FromResult(DeleteExpired(collector.QuarantineDir, retentionDays));
+    }
+
+    /// <summary>What an app needs to send to the stream; the whole set is secret because of the token.</summary>
+    internal static BindingCredentials Credentials(BackendEndpoint backend, string stream, string token)
+    {
+        var port = backend.Port.ToString(CultureInfo.InvariantCulture);
+        var sd = LoggingNames.StructuredData(token);
+        return new BindingCredentials(new OrderedDictionary<string, string>
+        {
+            ["host"] = backend.Host,
+            ["port"] = port,
+            ["protocol"] = "tcp",
+            ["format"] = "rfc5424",
+            ["sdId"] = LoggingNames.SdId,
+            ["token"] = token,
+            ["structuredData"] = sd,
+            ["stream"] = stream,
+            // Tokens are alphanumeric and host is an address, so the shell line needs no further quoting.
+            ["loggerCommand"] =
+                $"logger --tcp --rfc5424 -n {backend.Host} -P {port} -t myapp --sd-id {LoggingNames.SdId} " +
+                $"--sd-param '{LoggingNames.TokenParameter}=\"{token}\"' 'hello from myapp'",
+        });
+    }
+
+    private static int RetentionDays(InstanceContext instance) =>
+        instance.Limits.TryGetValue(RetentionDaysLimit, out var days) ? Math.Max(days, 1) : DefaultRetentionDays;
+
+    private int Prune(RsyslogCollector collector, InstanceContext instance)
+    {
+        var stream = LoggingNames.Stream(instance.InstanceId);
+        var days = RetentionDays(instance);
+        var deleted = DeleteExpired(collector.StreamDir(stream), days);
+        if (deleted > 0)
+        {
+            instance.Progress.Report(
+                $"Deleted {deleted.ToString(CultureInfo.InvariantCulture)} file(s) of stream {stream} older than " +
+                $"{days.ToString(CultureInfo.InvariantCulture)} day(s)");
+        }
+
+        return deleted;
+    }
+
+    private int DeleteExpired(string directory, int retentionDays)
+    {
+        var now = _time.GetUtcNow();
+        var deleted = 0;
+        foreach (var (path, day) in LogFiles.DayFiles(directory))
+        {
+            if (LogFiles.IsExpired(day, now, retentionDays))
+            {
+                File.Delete(path);
+                deleted++;
+            }
+        }
+
+        return deleted;
+    }
+
+    private static StreamRecord RequireRecord(RsyslogCollector collector, InstanceContext instance) =>
+        collector.ReadRecord(LoggingNames.Stream(instance.InstanceId)) ?? throw new InvalidOperationException(
+            $"Log stream {LoggingNames.Stream(instance.InstanceId)} is not provisioned on {instance.Backend}; " +
+            "provision the instance first.");
+
+    private async Task PublishAsync(RsyslogCollector collector, InstanceContext instance, CancellationToken ct)
+    {
+        var took = await collector.PublishAsync(ct);
+        _logger.LogDebug("Lookup table of {Backend} live after {Milliseconds} ms", instance.Backend, took.TotalMilliseconds);
+    }
+}

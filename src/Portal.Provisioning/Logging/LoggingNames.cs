@@ -1,0 +1,53 @@
+using System.Text.RegularExpressions;
+
+namespace Portal.Provisioning.Logging;
+
+/// <summary>
+/// Names of a log stream on the collector. They derive from ids only (never from user text or message
+/// content) and use only <c>[a-z0-9-]</c>, so rsyslog can put a stream name into a file path unescaped.
+/// </summary>
+public static partial class LoggingNames
+{
+    /// <summary>
+    /// The RFC 5424 SD-ID apps put their token under: <c>portal@32473</c>. 32473 is the private enterprise
+    /// number RFC 5612 reserves for documentation; a deployment with its own number changes this and the
+    /// collector's config (<c>ops/backends/logging</c>) together. rsyslog lower-cases SD-IDs, so it stays lower-case.
+    /// </summary>
+    public const string SdId = "portal@32473";
+
+    /// <summary>The SD parameter holding the token.</summary>
+    public const string TokenParameter = "token";
+
+    /// <summary>The MSGID of the driver's own probe messages; the collector drops those it cannot route.</summary>
+    public const string ProbeMsgId = "portal-probe";
+
+    /// <summary>The folder under the log directory holding messages without a valid token.</summary>
+    public const string QuarantineFolder = "_quarantine";
+
+    /// <summary>The folder under the log directory where the driver's probes land.</summary>
+    public const string ProbeFolder = "_probe";
+
+    /// <summary>The instance's stream, <c>ls-&lt;id&gt;</c>: the lookup table's value and its folder's name.</summary>
+    public static string Stream(Guid instanceId) => $"ls-{instanceId:N}";
+
+    /// <summary>The key of one binding's token in its stream's record, <c>lb-&lt;id&gt;</c>.</summary>
+    public static string BindingKey(Guid bindingId) => $"lb-{bindingId:N}";
+
+    /// <summary>True for a name <see cref="Stream"/> makes.</summary>
+    public static bool IsStream(string name) => StreamPattern().IsMatch(name);
+
+    /// <summary>True for a name <see cref="BindingKey"/> makes.</summary>
+    public static bool IsBindingKey(string name) => BindingKeyPattern().IsMatch(name);
+
+    /// <summary>
+    /// The structured-data element an app sends with every message, e.g.
+    /// <c>[portal@32473 token="…"]</c>.
+    /// </summary>
+    public static string StructuredData(string token) => $"[{SdId} {TokenParameter}=\"{Rfc5424.EscapeParamValue(token)}\"]";
+
+    [GeneratedRegex("^ls-[0-9a-f]{32}$", RegexOptions.CultureInvariant)]
+    private static partial Regex StreamPattern();
+
+    [GeneratedRegex("^lb-[0-9a-f]{32}$", RegexOptions.CultureInvariant)]
+    private static partial Regex BindingKeyPattern();
+}
