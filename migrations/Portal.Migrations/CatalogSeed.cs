@@ -38,6 +38,12 @@ internal static class CatalogSeed
                 new("small", "Small", "Up to 1 GiB and 10,000 objects.", 5m, new() { ["maxSizeMb"] = 1024, ["maxObjects"] = 10_000 }),
                 new("large", "Large", "Up to 100 GiB and 1,000,000 objects.", 50m, new() { ["maxSizeMb"] = 102_400, ["maxObjects"] = 1_000_000 }),
             ]),
+        new("logging", "logging", "Log stream", "Logging",
+            "A log stream of your app on the platform's syslog collector: send RFC 5424 syslog over TCP with your binding's token, read and search it here or through the API.",
+            [
+                new("week", "7 days", "Logs kept 7 days.", 3m, new() { ["retentionDays"] = 7 }),
+                new("month", "30 days", "Logs kept 30 days.", 10m, new() { ["retentionDays"] = 30 }),
+            ]),
         new("oidc", "oidc", "Identity (OIDC) for apps", "Identity",
             "An API resource of your app on the platform's OpenID Connect server: its own scope and audience. Each binding is a confidential client; tokens are JWTs your app validates from the JWKS.",
             [

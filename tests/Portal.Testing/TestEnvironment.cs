@@ -24,6 +24,7 @@ public static class TestEnvironment
             ["etcd"] = ("PORTAL_TEST_ETCD", "etcd-server"),
             ["redis"] = ("PORTAL_TEST_REDIS", "redis-server"),
             ["s3"] = ("PORTAL_TEST_S3", "radosgw ceph-mon ceph-osd"),
+            ["logging"] = ("PORTAL_TEST_LOGGING", "rsyslog"),
         };
 
     /// <summary>The endpoint strings of the kinds whose servers are running (none is required here).</summary>

@@ -8,11 +8,16 @@ using Portal.Provisioning;
 
 namespace Portal.Application.Observability;
 
-/// <summary>Recurring: applies each log stream's retention (the plan's <c>retentionDays</c>) through its driver.</summary>
+/// <summary>
+/// Recurring: applies each log stream's retention (the plan's <c>retentionDays</c>) through its driver, and
+/// prunes each collector's quarantine (messages without a valid token) after <see cref="QuarantineDays"/>.
+/// </summary>
 public sealed class LogRetentionJob(
     IDbContextFactory<PortalDbContext> dbFactory, SecretProtector secrets, DriverRegistry drivers, ILogger<LogRetentionJob> logger)
 {
     public const string RecurringJobId = "log-retention";
+
+    public const int QuarantineDays = 7;
 
     public async Task RunAsync(CancellationToken ct)
     {
@@ -39,6 +44,21 @@ public sealed class LogRetentionJob(
             {
                 // One stream's trouble (e.g. its collector's host is down) must not stop the others.
                 logger.LogWarning(e, "Retention of log stream {Instance} failed", stream.Name);
+            }
+        }
+
+        if (drivers.Find("logging") is Portal.Provisioning.Logging.LoggingDriver collectors)
+        {
+            foreach (var backend in await db.Backends.AsNoTracking().Where(b => b.Kind == collectors.Kind).ToListAsync(ct))
+            {
+                try
+                {
+                    await collectors.ApplyQuarantineRetentionAsync(backend.ToEndpoint(secrets), QuarantineDays, ct);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    logger.LogWarning(e, "Pruning the quarantine of collector {Backend} failed", backend.Name);
+                }
             }
         }
     }

@@ -69,6 +69,8 @@ public partial class OfferingCard
         "etcd" => Icons.Material.Filled.Settings,
         "s3" => Icons.Material.Filled.Inventory2,
         "oidc" => Icons.Material.Filled.Key,
+        "logging" => Icons.Material.Filled.Article,
+        "monitoring" => Icons.Material.Filled.MonitorHeart,
         _ => Icons.Material.Filled.Cloud,
     };
 }
