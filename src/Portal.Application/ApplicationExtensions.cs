@@ -4,6 +4,7 @@ using Portal.Application.Instances;
 using Portal.Application.Operations;
 using Portal.Provisioning;
 using Portal.Provisioning.Etcd;
+using Portal.Provisioning.Monitoring;
 using Portal.Provisioning.Oidc;
 using Portal.Provisioning.Postgres;
 using Portal.Provisioning.RabbitMq;
@@ -52,6 +53,8 @@ public static class ApplicationExtensions
         builder.Services.AddSingleton<IServiceDriver, EtcdDriver>();
         builder.Services.AddHttpClient(EtcdDriver.HttpClientName);
         builder.Services.AddSingleton<IServiceDriver, RedisDriver>();
+        builder.Services.AddSingleton<IServiceDriver, MonitoringDriver>();
+        builder.Services.AddHttpClient(MonitoringDriver.HttpClientName);
         builder.Services.AddSingleton<IServiceDriver, OidcDriver>();
         builder.Services.AddHttpClient(OidcDriver.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(15));
         builder.Services.AddSingleton<DriverRegistry>();

@@ -45,8 +45,11 @@ public sealed partial class MonitoringDriver : IMonitoringDriver
     /// <summary>How long one HTTP call may take.</summary>
     public static readonly TimeSpan RequestTimeout = TimeSpan.FromSeconds(30);
 
-    /// <summary>How long deprovisioning waits for Prometheus to drop the instance's targets (file_sd updates every 5 s).</summary>
-    public static readonly TimeSpan TargetRemovalTimeout = TimeSpan.FromSeconds(30);
+    /// <summary>
+    /// How long deprovisioning waits for Prometheus to drop the instance's targets: its discovery and scrape managers
+    /// each act every 5 s, and stopping a scrape loop waits for a running scrape (up to its 10 s timeout).
+    /// </summary>
+    public static readonly TimeSpan TargetRemovalTimeout = TimeSpan.FromSeconds(60);
 
     private const string DefaultAlertFor = "2m";
     private const string DefaultRateWindow = "5m";
@@ -600,7 +603,7 @@ public sealed partial class MonitoringDriver : IMonitoringDriver
         return new MonitoringApi(_httpClientFactory.CreateClient(HttpClientName), prometheus, alertmanager, backend);
     }
 
-    [GeneratedRegex("^[a-zA-Z_:][a-zA-Z0-9_:]*$")]
+    [GeneratedRegex(@"\A[a-zA-Z_:][a-zA-Z0-9_:]*\z")]
     private static partial Regex MetricNamePattern();
 
     [GeneratedRegex("([0-9]+)(ms|s|m|h|d|w|y)")]

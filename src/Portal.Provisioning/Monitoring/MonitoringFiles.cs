@@ -277,6 +277,6 @@ public static partial class MonitoringFiles
 
     private static string Seconds(int seconds) => seconds.ToString(CultureInfo.InvariantCulture) + "s";
 
-    [GeneratedRegex("^([0-9]+(ms|s|m|h|d|w|y))+$")]
+    [GeneratedRegex(@"\A([0-9]+(ms|s|m|h|d|w|y))+\z")]
     private static partial Regex DurationPattern();
 }
