@@ -44,6 +44,12 @@ internal static class CatalogSeed
                 new("week", "7 days", "Logs kept 7 days.", 3m, new() { ["retentionDays"] = 7 }),
                 new("month", "30 days", "Logs kept 30 days.", 10m, new() { ["retentionDays"] = 30 }),
             ]),
+        new("monitoring", "monitoring", "Monitoring", "Monitoring",
+            "Prometheus scrapes your app's /metrics endpoints, alerts when a target is down or errors rise, and sends the alerts to your webhook. Targets and a chart are on the instance page.",
+            [
+                new("basic", "Basic", "Up to 5 targets, scraped every 15 seconds.", 6m, new() { ["maxTargets"] = 5, ["scrapeIntervalSeconds"] = 15 }),
+                new("plus", "Plus", "Up to 25 targets, scraped every 5 seconds.", 20m, new() { ["maxTargets"] = 25, ["scrapeIntervalSeconds"] = 5 }),
+            ]),
         new("oidc", "oidc", "Identity (OIDC) for apps", "Identity",
             "An API resource of your app on the platform's OpenID Connect server: its own scope and audience. Each binding is a confidential client; tokens are JWTs your app validates from the JWKS.",
             [

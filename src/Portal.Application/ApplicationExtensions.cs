@@ -5,6 +5,7 @@ using Portal.Application.Operations;
 using Portal.Provisioning;
 using Portal.Provisioning.Etcd;
 using Portal.Provisioning.Logging;
+using Portal.Provisioning.Monitoring;
 using Portal.Provisioning.Oidc;
 using Portal.Provisioning.Postgres;
 using Portal.Provisioning.RabbitMq;
@@ -56,12 +57,14 @@ public static class ApplicationExtensions
         builder.Services.AddSingleton<IServiceDriver, EtcdDriver>();
         builder.Services.AddHttpClient(EtcdDriver.HttpClientName);
         builder.Services.AddSingleton<IServiceDriver, RedisDriver>();
-        builder.Services.AddSingleton<IServiceDriver, OidcDriver>();
-        builder.Services.AddSingleton<IServiceDriver, LoggingDriver>();
-        builder.Services.AddHttpClient(OidcDriver.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(15));
         builder.Services.AddSingleton<IServiceDriver, S3Driver>();
         // The driver times each Admin Ops call itself; purging an account may take minutes.
         builder.Services.AddHttpClient(S3Driver.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan);
+        builder.Services.AddSingleton<IServiceDriver, LoggingDriver>();
+        builder.Services.AddSingleton<IServiceDriver, MonitoringDriver>();
+        builder.Services.AddHttpClient(MonitoringDriver.HttpClientName);
+        builder.Services.AddSingleton<IServiceDriver, OidcDriver>();
+        builder.Services.AddHttpClient(OidcDriver.HttpClientName, c => c.Timeout = TimeSpan.FromSeconds(15));
         builder.Services.AddSingleton<DriverRegistry>();
         return builder;
     }

@@ -25,6 +25,7 @@ public static class TestEnvironment
             ["redis"] = ("PORTAL_TEST_REDIS", "redis-server"),
             ["s3"] = ("PORTAL_TEST_S3", "radosgw ceph-mon ceph-osd"),
             ["logging"] = ("PORTAL_TEST_LOGGING", "rsyslog"),
+            ["monitoring"] = ("PORTAL_TEST_MONITORING", "prometheus prometheus-alertmanager"),
         };
 
     /// <summary>The endpoint strings of the kinds whose servers are running (none is required here).</summary>
