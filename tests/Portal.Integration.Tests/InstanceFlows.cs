@@ -49,7 +49,8 @@ internal static class InstanceFlows
     {
         var (status, body, _) = await api.SendAsync(HttpMethod.Delete, $"/api/v1/instances/{instanceId}");
         Assert.True(status == HttpStatusCode.Accepted, $"{(int)status} {body?.ToJsonString()}");
-        await api.WaitForAsync($"/api/v1/instances/{instanceId}",
-            i => i["instance"]!["state"]!.GetValue<string>() is "Deleted" or "Failed", "the instance to be deleted");
+        var deleted = await api.WaitForAsync($"/api/v1/instances/{instanceId}",
+            i => i["instance"]!["state"]!.GetValue<string>() is "Deleted" or "Failed", "the instance to be deleted", seconds: 120);
+        Assert.True(deleted["instance"]!["state"]!.GetValue<string>() == "Deleted", deleted.ToJsonString());
     }
 }

@@ -1,0 +1,91 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.RegularExpressions;
+using Microsoft.Playwright;
+using Portal.Testing;
+
+namespace Portal.E2E;
+
+/// <summary>A developer asks for monitoring of an app's /metrics endpoint and sees the target up and a chart of its series.</summary>
+public sealed class MonitoringTests(BrowserFixture fixture) : IClassFixture<BrowserFixture>
+{
+    private const float Timeout = 90_000;
+
+    [Fact]
+    public async Task Developer_MonitorsAnApp_SeesTargetUpAndAChart()
+    {
+        TestEnvironment.BackendOf("monitoring");
+        var probe = new TcpListener(IPAddress.Loopback, 0);
+        probe.Start();
+        var port = ((IPEndPoint)probe.LocalEndpoint).Port;
+        probe.Stop();
+        using var app = new HttpListener();
+        app.Prefixes.Add($"http://127.0.0.1:{port}/");
+        app.Start();
+        var requests = 0;
+        _ = Task.Run(async () =>
+        {
+            while (app.IsListening)
+            {
+                try
+                {
+                    var context = await app.GetContextAsync();
+                    var body = Encoding.UTF8.GetBytes($"# TYPE shop_orders_total counter\nshop_orders_total {100 + Interlocked.Increment(ref requests) * 3}\n");
+                    await context.Response.OutputStream.WriteAsync(body);
+                    context.Response.Close();
+                }
+                catch (Exception) when (!app.IsListening)
+                {
+                    return;
+                }
+            }
+        });
+
+        var context = await fixture.Browser.NewContextAsync(new BrowserNewContextOptions
+        {
+            BaseURL = fixture.BaseUrl,
+            ViewportSize = new ViewportSize { Width = 1440, Height = 1000 },
+        });
+        var page = await context.NewPageAsync();
+        page.SetDefaultTimeout(Timeout);
+        await page.GotoAsync("/catalog");
+        await page.WaitForURLAsync(new Regex("/account/login"));
+        await page.FillAsync("#email", fixture.AdminEmail);
+        await page.FillAsync("#password", fixture.AdminPassword);
+        await page.ClickAsync("#sign-in");
+        await page.WaitForURLAsync("**/catalog");
+        await page.Locator("[data-testid=interactive]").WaitForAsync(new() { State = WaitForSelectorState.Attached });
+
+        await page.FillAsync("#name-monitoring", "shop-mon");
+        await page.Locator("[data-testid=offering-monitoring] [data-testid=plan-plus]").ClickAsync();
+        await page.FillAsync("#param-monitoring-targets", $"127.0.0.1:{port}");
+        await page.ClickAsync("[data-testid=request-monitoring]");
+        await page.WaitForURLAsync(new Regex("/instances/[0-9a-f-]{36}$"));
+        try
+        {
+            await Assertions.Expect(page.Locator("[data-testid=instance-state] [data-testid=state]"))
+                .ToHaveAttributeAsync("data-state", "Ready", new() { Timeout = Timeout });
+        }
+        finally
+        {
+            await page.ScreenshotAsync(new() { Path = Path.Combine(BrowserFixture.ScreenshotDirectory, "monitoring-provisioned.png"), FullPage = true });
+        }
+
+        // Refresh until Prometheus has scraped the app: the target is up and the metric can be charted.
+        var up = page.Locator("[data-testid=target] [data-health=up]");
+        for (var i = 0; i < 45 && await up.CountAsync() == 0; i++)
+        {
+            await page.ClickAsync("[data-testid=targets-refresh]");
+            await Task.Delay(1000);
+        }
+
+        await Assertions.Expect(up).ToHaveCountAsync(1);
+        await Assertions.Expect(page.Locator("[data-testid=target]")).ToContainTextAsync($"127.0.0.1:{port}");
+        await page.ClickAsync("[data-testid=targets-refresh]");
+        await page.Locator("[data-testid=metric-select]").ClickAsync();
+        await page.Locator(".mud-popover-open .mud-list-item", new() { HasText = "shop_orders_total" }).ClickAsync();
+        await Assertions.Expect(page.Locator("[data-testid=chart] svg")).ToBeVisibleAsync();
+        await page.ScreenshotAsync(new() { Path = Path.Combine(BrowserFixture.ScreenshotDirectory, "monitoring.png"), FullPage = true });
+    }
+}
