@@ -10,23 +10,7 @@ internal static class TestEtcd
     public const string EnvironmentVariable = "PORTAL_TEST_ETCD";
 
     /// <summary>The admin endpoint from <see cref="EnvironmentVariable"/>; fails the test when it is missing.</summary>
-    public static BackendEndpoint Endpoint
-    {
-        get
-        {
-            var value = Environment.GetEnvironmentVariable(EnvironmentVariable);
-            if (string.IsNullOrWhiteSpace(value))
-            {
-                // Fail, never skip: a green run must mean the driver really worked against etcd.
-                Assert.Fail(
-                    $"{EnvironmentVariable} is not set: run `ops/portal test`, which installs etcd-server and " +
-                    "etcd-client (apt-get install etcd-server etcd-client) and starts ops/backends/etcd. Expected " +
-                    "an endpoint string like Host=127.0.0.1;Port=23790;AdminUser=root;AdminPassword=secret.");
-            }
-
-            return BackendEndpoint.Parse(value);
-        }
-    }
+    public static BackendEndpoint Endpoint => TestBackends.Require("etcd", EnvironmentVariable, "etcd-server etcd-client");
 
     /// <summary>The client URL of <see cref="Endpoint"/>.</summary>
     public static string Url => $"http://{Endpoint.Host}:{Endpoint.Port}";

@@ -23,30 +23,8 @@ internal static class TestLogging
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     /// <summary>The admin endpoint from <see cref="EnvironmentVariable"/> (or the test's private collector); fails the test when it is missing.</summary>
-    public static BackendEndpoint Endpoint
-    {
-        get
-        {
-            if (PrivateEndpoint.Value is { } own)
-            {
-                return own;
-            }
-
-            var value = Environment.GetEnvironmentVariable(EnvironmentVariable);
-            if (string.IsNullOrWhiteSpace(value))
-            {
-                // Fail, never skip: a green run must mean the driver really worked against rsyslog.
-                Assert.Fail(
-                    $"{EnvironmentVariable} is not set: run `ops/portal test`, which installs rsyslog " +
-                    "(apt-get install rsyslog) and starts ops/backends/logging. By hand: " +
-                    "ops/backends/logging start /tmp/logging-dev && export " +
-                    $"{EnvironmentVariable}=\"$(cat /tmp/logging-dev/endpoint)\" " +
-                    "(Host=127.0.0.1;Port=N;AdminUser=portal;AdminPassword=…;configDir=…;logDir=…;pidFile=…).");
-            }
-
-            return BackendEndpoint.Parse(value);
-        }
-    }
+    public static BackendEndpoint Endpoint =>
+        PrivateEndpoint.Value ?? TestBackends.Require("logging", EnvironmentVariable, "rsyslog");
 
     /// <summary>
     /// Starts a collector of this test's own with <c>ops/backends/logging</c>; until the returned handle is

@@ -20,25 +20,7 @@ internal static class TestMonitoring
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     /// <summary>The admin endpoint from <see cref="EnvironmentVariable"/>; fails the test when it is missing.</summary>
-    public static BackendEndpoint Endpoint
-    {
-        get
-        {
-            var value = Environment.GetEnvironmentVariable(EnvironmentVariable);
-            if (string.IsNullOrWhiteSpace(value))
-            {
-                // Fail, never skip: a green run must mean the driver really worked against Prometheus.
-                Assert.Fail(
-                    $"{EnvironmentVariable} is not set: run `ops/portal test`, which installs prometheus and " +
-                    "prometheus-alertmanager (apt-get install prometheus prometheus-alertmanager) and starts " +
-                    "ops/backends/monitoring. Expected the endpoint string the script writes to DIR/endpoint: " +
-                    "Host=127.0.0.1;Port=<prometheus>;AdminUser=portal;AdminPassword=…;" +
-                    "alertmanagerUrl=http://127.0.0.1:<port>;configDir=DIR/config;alertFor=2s;rateWindow=10s.");
-            }
-
-            return BackendEndpoint.Parse(value);
-        }
-    }
+    public static BackendEndpoint Endpoint => TestBackends.Require("monitoring", EnvironmentVariable, "prometheus prometheus-alertmanager");
 
     public static string ConfigDir => Endpoint.Setting(MonitoringDriver.ConfigDirSetting)!;
 

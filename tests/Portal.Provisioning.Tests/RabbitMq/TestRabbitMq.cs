@@ -20,24 +20,7 @@ internal static class TestRabbitMq
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     /// <summary>The admin endpoint from <see cref="EnvironmentVariable"/>; fails the test when it is missing.</summary>
-    public static BackendEndpoint Endpoint
-    {
-        get
-        {
-            var value = Environment.GetEnvironmentVariable(EnvironmentVariable);
-            if (string.IsNullOrWhiteSpace(value))
-            {
-                // Fail, never skip: a green run must mean the driver really worked against RabbitMQ.
-                Assert.Fail(
-                    $"{EnvironmentVariable} is not set: run `ops/portal test`, which installs rabbitmq-server " +
-                    "(apt-get install rabbitmq-server) and starts ops/backends/rabbitmq. Expected the endpoint " +
-                    "string the script writes to DIR/endpoint: " +
-                    "Host=127.0.0.1;Port=<amqp>;AdminUser=portal-admin;AdminPassword=…;managementUrl=http://127.0.0.1:<port>.");
-            }
-
-            return BackendEndpoint.Parse(value);
-        }
-    }
+    public static BackendEndpoint Endpoint => TestBackends.Require("rabbitmq", EnvironmentVariable, "rabbitmq-server");
 
     /// <summary>A management API call as the admin; null for 404.</summary>
     public static async Task<JsonElement?> AdminGetAsync(params string[] path)

@@ -45,30 +45,8 @@ internal static class TestRedis
     }
 
     /// <summary>The admin endpoint from <see cref="EnvironmentVariable"/> (or the test's private server); fails the test when it is missing.</summary>
-    public static BackendEndpoint Endpoint
-    {
-        get
-        {
-            if (PrivateEndpoint.Value is { } own)
-            {
-                return own;
-            }
-
-            var value = Environment.GetEnvironmentVariable(EnvironmentVariable);
-            if (string.IsNullOrWhiteSpace(value))
-            {
-                // Fail, never skip: a green run must mean the driver really worked against Redis.
-                Assert.Fail(
-                    $"{EnvironmentVariable} is not set: run `ops/portal test`, which installs redis-server " +
-                    "(apt-get install redis-server) and starts ops/backends/redis. By hand: " +
-                    "ops/backends/redis start /tmp/redis-dev && export " +
-                    $"{EnvironmentVariable}=\"$(cat /tmp/redis-dev/endpoint)\" " +
-                    "(Host=127.0.0.1;Port=N;AdminUser=admin;AdminPassword=…).");
-            }
-
-            return BackendEndpoint.Parse(value);
-        }
-    }
+    public static BackendEndpoint Endpoint =>
+        PrivateEndpoint.Value ?? TestBackends.Require("redis", EnvironmentVariable, "redis-server");
 
     /// <summary>Connects as the admin of <see cref="Endpoint"/>.</summary>
     public static Task<ConnectionMultiplexer> ConnectAdminAsync()

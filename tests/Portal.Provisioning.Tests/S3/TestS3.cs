@@ -22,25 +22,7 @@ internal static class TestS3
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     /// <summary>The admin endpoint from <see cref="EnvironmentVariable"/>; fails the test when it is missing.</summary>
-    public static BackendEndpoint Endpoint
-    {
-        get
-        {
-            var value = Environment.GetEnvironmentVariable(EnvironmentVariable);
-            if (string.IsNullOrWhiteSpace(value))
-            {
-                // Fail, never skip: a green run must mean the driver really worked against RGW.
-                Assert.Fail(
-                    $"{EnvironmentVariable} is not set: run `ops/portal test`, which installs radosgw, ceph-mon and " +
-                    "ceph-osd (apt-get install --no-install-recommends radosgw ceph-mon ceph-osd) and starts " +
-                    "ops/backends/s3. By hand: ops/backends/s3 start /tmp/s3-dev && export " +
-                    $"{EnvironmentVariable}=\"$(cat /tmp/s3-dev/endpoint)\" " +
-                    "(Host=127.0.0.1;Port=<rgw>;AdminUser=<access key>;AdminPassword=<secret>;region=us-east-1).");
-            }
-
-            return BackendEndpoint.Parse(value);
-        }
-    }
+    public static BackendEndpoint Endpoint => TestBackends.Require("s3", EnvironmentVariable, "radosgw ceph-mon ceph-osd");
 
     /// <summary>The gateway's URL.</summary>
     public static Uri Url => S3Driver.EndpointUrl(Endpoint);
