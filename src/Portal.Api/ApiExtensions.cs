@@ -64,9 +64,11 @@ public static class ApiExtensions
         api.MapWebhooksApi();
         api.MapNotificationsApi();
         api.MapObservabilityApi();
+        api.MapBindingFormatsApi();
         // Unknown API paths answer Problem Details too, not an HTML page.
         api.MapFallback(() => TypedResults.Problem(statusCode: 404, title: "Not found", detail: "No such API route."));
         app.MapReadApi();
+        app.MapBindingDownloads();
         return app;
     }
 }

@@ -58,6 +58,15 @@ public sealed partial class RequestDatabaseTests(BrowserFixture fixture) : IClas
         await Assertions.Expect(uri).ToHaveTextAsync(new Regex("^postgresql://"));
         await page.ScreenshotAsync(new() { Path = Path.Combine(BrowserFixture.ScreenshotDirectory, "instance-credentials.png"), FullPage = true });
 
+        // The same credentials as a Kubernetes Secret (servicebinding.io) and a .env file, downloaded.
+        var secret = await page.RunAndWaitForDownloadAsync(() => binding.Locator("[data-testid=download-k8s]").ClickAsync());
+        Assert.Equal("shop-api-shop-db-secret.yaml", secret.SuggestedFilename);
+        var yaml = await File.ReadAllTextAsync(await secret.PathAsync());
+        Assert.Contains("type: \"servicebinding.io/postgresql\"", yaml);
+        Assert.Contains(await binding.Locator("[data-testid=credential-password]").InnerTextAsync(), yaml);
+        var env = await page.RunAndWaitForDownloadAsync(() => binding.Locator("[data-testid=download-env]").ClickAsync());
+        Assert.Contains("PORTAL_SHOP_DB_URI=\"postgresql://", await File.ReadAllTextAsync(await env.PathAsync()));
+
         // What the page shows is what an app would use: connect with it.
         var builder = new NpgsqlConnectionStringBuilder
         {
