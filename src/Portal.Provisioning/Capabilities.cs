@@ -11,6 +11,9 @@ public interface ILogStreamDriver : IServiceDriver
 
     /// <summary>Removes what is older than the plan's retention; returns how many files (or chunks) went.</summary>
     Task<int> ApplyRetentionAsync(InstanceContext instance, CancellationToken ct);
+
+    /// <summary>Removes what the collector set aside (messages without a valid token) older than <paramref name="retentionDays"/>.</summary>
+    Task<int> ApplyQuarantineRetentionAsync(BackendEndpoint backend, int retentionDays, CancellationToken ct);
 }
 
 /// <param name="Contains">Only entries whose message contains this text (case-insensitive); null: all.</param>

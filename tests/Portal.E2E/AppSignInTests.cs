@@ -19,33 +19,13 @@ public sealed partial class AppSignInTests(BrowserFixture fixture) : IClassFixtu
     private const float Timeout = 60_000;
     private const string Callback = "https://orders.example.com/signin-oidc";
 
-    private async Task<IPage> NewPageAsync()
-    {
-        var context = await fixture.Browser.NewContextAsync(new BrowserNewContextOptions
-        {
-            BaseURL = fixture.BaseUrl,
-            ViewportSize = new ViewportSize { Width = 1440, Height = 1000 },
-        });
-        var page = await context.NewPageAsync();
-        page.SetDefaultTimeout(Timeout);
-        return page;
-    }
-
-    private async Task SignInAsync(IPage page)
-    {
-        await page.WaitForURLAsync(new Regex("/account/login"));
-        await page.FillAsync("#email", fixture.AdminEmail);
-        await page.FillAsync("#password", fixture.AdminPassword);
-        await page.ClickAsync("#sign-in");
-    }
-
     [Fact]
     public async Task Developer_RegistersApp_PersonSignsInToItWithAuthorizationCode()
     {
         // The developer: catalog → identity offering with a redirect URI → Ready → bind → copy the client.
-        var page = await NewPageAsync();
+        var page = await fixture.NewPageAsync();
         await page.GotoAsync("/catalog");
-        await SignInAsync(page);
+        await fixture.SignInAsAdminAsync(page);
         await page.WaitForURLAsync("**/catalog");
         await page.Locator("[data-testid=interactive]").WaitForAsync(new() { State = WaitForSelectorState.Attached });
         await page.FillAsync("#name-oidc", "orders-web");
@@ -69,7 +49,7 @@ public sealed partial class AppSignInTests(BrowserFixture fixture) : IClassFixtu
         var issuer = await Credential("issuer");
 
         // A person (a fresh browser) opens the app, which sends them to the portal's authorization endpoint.
-        var person = await NewPageAsync();
+        var person = await fixture.NewPageAsync();
         var verifier = Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(32));
         var challenge = Base64UrlEncoder.Encode(SHA256.HashData(Encoding.ASCII.GetBytes(verifier)));
         var state = Guid.NewGuid().ToString("N");
@@ -83,7 +63,7 @@ public sealed partial class AppSignInTests(BrowserFixture fixture) : IClassFixtu
         await person.GotoAsync(
             $"/connect/authorize?response_type=code&client_id={clientId}&redirect_uri={Uri.EscapeDataString(Callback)}" +
             $"&scope={Uri.EscapeDataString($"openid profile email {scope}")}&state={state}&code_challenge={challenge}&code_challenge_method=S256");
-        await SignInAsync(person);
+        await fixture.SignInAsAdminAsync(person);
         await person.WaitForURLAsync(Callback + "**");
         var query = System.Web.HttpUtility.ParseQueryString(new Uri(redirectedTo!).Query);
         Assert.Equal(state, query["state"]);
@@ -112,7 +92,7 @@ public sealed partial class AppSignInTests(BrowserFixture fixture) : IClassFixtu
         Assert.Equal(fixture.AdminEmail, id.Claims["email"]);
 
         // A redirect URI the app did not register is refused by the portal, not followed.
-        var stranger = await NewPageAsync();
+        var stranger = await fixture.NewPageAsync();
         var refused = await stranger.GotoAsync(
             $"/connect/authorize?response_type=code&client_id={clientId}&redirect_uri={Uri.EscapeDataString("https://evil.example.com/cb")}" +
             $"&scope=openid&code_challenge={challenge}&code_challenge_method=S256");

@@ -50,6 +50,28 @@ public sealed class BrowserFixture : PortalAppFactory
         });
     }
 
+    /// <summary>A fresh browser context (no cookies) on the portal, with a generous default timeout.</summary>
+    public async Task<IPage> NewPageAsync(float timeout = 60_000)
+    {
+        var context = await Browser.NewContextAsync(new BrowserNewContextOptions
+        {
+            BaseURL = BaseUrl,
+            ViewportSize = new ViewportSize { Width = 1440, Height = 1000 },
+        });
+        var page = await context.NewPageAsync();
+        page.SetDefaultTimeout(timeout);
+        return page;
+    }
+
+    /// <summary>Fills the sign-in page the portal has just sent the page to, as the seeded admin.</summary>
+    public async Task SignInAsAdminAsync(IPage page)
+    {
+        await page.WaitForURLAsync(new System.Text.RegularExpressions.Regex("/account/login"));
+        await page.FillAsync("#email", AdminEmail);
+        await page.FillAsync("#password", AdminPassword);
+        await page.ClickAsync("#sign-in");
+    }
+
     public override async ValueTask DisposeAsync()
     {
         if (Browser is not null)

@@ -16,18 +16,9 @@ public sealed partial class LogStreamTests(BrowserFixture fixture) : IClassFixtu
     public async Task Developer_TailsAndSearchesTheAppsLogStream()
     {
         TestEnvironment.BackendOf("logging");
-        var context = await fixture.Browser.NewContextAsync(new BrowserNewContextOptions
-        {
-            BaseURL = fixture.BaseUrl,
-            ViewportSize = new ViewportSize { Width = 1440, Height = 1000 },
-        });
-        var page = await context.NewPageAsync();
-        page.SetDefaultTimeout(Timeout);
+        var page = await fixture.NewPageAsync(Timeout);
         await page.GotoAsync("/catalog");
-        await page.WaitForURLAsync(new Regex("/account/login"));
-        await page.FillAsync("#email", fixture.AdminEmail);
-        await page.FillAsync("#password", fixture.AdminPassword);
-        await page.ClickAsync("#sign-in");
+        await fixture.SignInAsAdminAsync(page);
         await page.WaitForURLAsync("**/catalog");
         await page.Locator("[data-testid=interactive]").WaitForAsync(new() { State = WaitForSelectorState.Attached });
 

@@ -24,20 +24,13 @@ public sealed class BaselineServicesFlowTests(BaselineServicesFlowTests.Fixture 
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private async Task<(ApiClient Api, Guid TeamId)> DeveloperAsync()
-    {
-        var admin = await fixture.AdminAsync();
-        var teamId = (await fixture.RunAsync<ListTeamsHandler, IReadOnlyList<TeamSummary>>(h => h.HandleAsync(admin))).Single(t => t.Slug == "demo").Id;
-        return ((await fixture.TeamAccountAsync(teamId, "developer")).Api, teamId);
-    }
-
     private static string Value(JsonNode credentials, string key) => credentials[key]!.GetValue<string>();
 
     [Fact]
     public async Task RabbitMq_BindingPublishesAndConsumes_AndIsRefusedAfterUnbind()
     {
         TestEnvironment.BackendOf("rabbitmq");
-        var (api, teamId) = await DeveloperAsync();
+        var (api, teamId) = await fixture.DemoDeveloperAsync();
         var (id, _) = await api.RequestReadyAsync(teamId, "rabbitmq", "small", "orders-events");
         var (bindingId, credentials) = await api.BindReadyAsync(id, "orders-api");
         Assert.Equal(["host", "port", "vhost", "username", "password", "uri", "managementUrl"], credentials.AsObject().Select(p => p.Key));
@@ -70,7 +63,7 @@ public sealed class BaselineServicesFlowTests(BaselineServicesFlowTests.Fixture 
     public async Task Etcd_BindingReadsAndWritesUnderItsPrefixOnly_AndIsRefusedAfterUnbind()
     {
         TestEnvironment.BackendOf("etcd");
-        var (api, teamId) = await DeveloperAsync();
+        var (api, teamId) = await fixture.DemoDeveloperAsync();
         var (id, _) = await api.RequestReadyAsync(teamId, "etcd", "standard", "orders-config");
         var (bindingId, credentials) = await api.BindReadyAsync(id, "orders-api");
         Assert.Equal(["endpoints", "host", "port", "username", "password", "prefix"], credentials.AsObject().Select(p => p.Key));
@@ -99,7 +92,7 @@ public sealed class BaselineServicesFlowTests(BaselineServicesFlowTests.Fixture 
     public async Task Redis_BindingSetsAndGetsUnderItsPrefixOnly_AndIsRefusedAfterUnbind()
     {
         TestEnvironment.BackendOf("redis");
-        var (api, teamId) = await DeveloperAsync();
+        var (api, teamId) = await fixture.DemoDeveloperAsync();
         var (id, _) = await api.RequestReadyAsync(teamId, "redis", "shared", "orders-cache");
         var (bindingId, credentials) = await api.BindReadyAsync(id, "orders-api");
         Assert.Equal(["host", "port", "username", "password", "prefix", "uri"], credentials.AsObject().Select(p => p.Key));
@@ -131,7 +124,7 @@ public sealed class BaselineServicesFlowTests(BaselineServicesFlowTests.Fixture 
     public async Task S3_BindingPutsListsGetsAndDeletesInItsBucket_AndIsRefusedAfterUnbind()
     {
         TestEnvironment.BackendOf("s3");
-        var (api, teamId) = await DeveloperAsync();
+        var (api, teamId) = await fixture.DemoDeveloperAsync();
         var (id, _) = await api.RequestReadyAsync(teamId, "s3", "small", "orders-files");
         var (bindingId, credentials) = await api.BindReadyAsync(id, "orders-api");
         Assert.Equal(["endpointUrl", "region", "bucket", "accessKeyId", "secretAccessKey", "forcePathStyle"], credentials.AsObject().Select(p => p.Key));

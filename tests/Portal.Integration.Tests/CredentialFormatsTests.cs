@@ -24,9 +24,7 @@ public sealed class CredentialFormatsTests(CredentialFormatsTests.Fixture fixtur
     [Fact]
     public async Task EveryFormat_ParsesWithARealParser_AndCarriesTheCredentials()
     {
-        var admin = await fixture.AdminAsync();
-        var teamId = (await fixture.RunAsync<ListTeamsHandler, IReadOnlyList<TeamSummary>>(h => h.HandleAsync(admin))).Single(t => t.Slug == "demo").Id;
-        var (api, _) = await fixture.TeamAccountAsync(teamId, "developer");
+        var (api, teamId) = await fixture.DemoDeveloperAsync();
         var (instanceId, _) = await api.RequestReadyAsync(teamId, "postgresql", "small", "orders-db");
         var (bindingId, credentials) = await api.BindReadyAsync(instanceId, "orders-api");
         var password = credentials["password"]!.GetValue<string>();
@@ -116,6 +114,7 @@ public sealed class CredentialFormatsTests(CredentialFormatsTests.Fixture fixtur
             Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
         }
 
+        var admin = await fixture.AdminAsync();
         var audit = await fixture.RunAsync<ListAuditEventsHandler, Page<AuditEventView>>(
             h => h.HandleAsync(admin, new AuditQuery(ObjectId: bindingId.ToString(), Action: "binding.credentials-downloaded")));
         Assert.Equal(5, audit.Items.Count);

@@ -50,9 +50,7 @@ public sealed class LogStreamFlowTests(LogStreamFlowTests.Fixture fixture) : ICl
     public async Task AppSendsWithToken_TeamAndAppReadOnlyTheirStream_UnbindRevokesBoth()
     {
         TestEnvironment.BackendOf("logging");
-        var admin = await fixture.AdminAsync();
-        var teamId = (await fixture.RunAsync<ListTeamsHandler, IReadOnlyList<TeamSummary>>(h => h.HandleAsync(admin))).Single(t => t.Slug == "demo").Id;
-        var (api, _) = await fixture.TeamAccountAsync(teamId, "developer");
+        var (api, teamId) = await fixture.DemoDeveloperAsync();
         var (ordersId, _) = await api.RequestReadyAsync(teamId, "logging", "week", "orders-logs");
         var (billingId, _) = await api.RequestReadyAsync(teamId, "logging", "week", "billing-logs");
         var (bindingId, orders) = await api.BindReadyAsync(ordersId, "orders-api");

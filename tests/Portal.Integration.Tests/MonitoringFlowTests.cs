@@ -61,9 +61,7 @@ public sealed class MonitoringFlowTests(MonitoringFlowTests.Fixture fixture) : I
     public async Task AppEndpoint_BecomesUpTarget_TeamAndAppReadOnlyItsOwnSeries()
     {
         TestEnvironment.BackendOf("monitoring");
-        var admin = await fixture.AdminAsync();
-        var teamId = (await fixture.RunAsync<ListTeamsHandler, IReadOnlyList<TeamSummary>>(h => h.HandleAsync(admin))).Single(t => t.Slug == "demo").Id;
-        var (api, _) = await fixture.TeamAccountAsync(teamId, "developer");
+        var (api, teamId) = await fixture.DemoDeveloperAsync();
         using var orders = new MetricsApp("# TYPE portal_flow_orders_total counter\nportal_flow_orders_total{shop=\"east\"} 42\n");
         using var billing = new MetricsApp("# TYPE portal_flow_orders_total counter\nportal_flow_orders_total{shop=\"billing\"} 7\n");
 

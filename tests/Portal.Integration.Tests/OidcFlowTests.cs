@@ -17,14 +17,6 @@ public sealed class OidcFlowTests(OidcFlowTests.Fixture fixture) : IClassFixture
 {
     public sealed class Fixture : PortalAppFactory;
 
-    private async Task<(ApiClient Api, Guid TeamId)> DeveloperAsync()
-    {
-        var admin = await fixture.AdminAsync();
-        var teams = await fixture.RunAsync<ListTeamsHandler, IReadOnlyList<TeamSummary>>(h => h.HandleAsync(admin));
-        var teamId = teams.Single(t => t.Slug == "demo").Id;
-        return ((await fixture.TeamAccountAsync(teamId, "developer")).Api, teamId);
-    }
-
     private async Task<HttpResponseMessage> RequestTokenAsync(JsonNode credentials, string? scope = null)
     {
         var form = new Dictionary<string, string>
@@ -57,7 +49,7 @@ public sealed class OidcFlowTests(OidcFlowTests.Fixture fixture) : IClassFixture
     [Fact]
     public async Task AppClient_GetsJwtForItsOwnAudienceOnly_AndLosesAccessWhenUnbound()
     {
-        var (api, teamId) = await DeveloperAsync();
+        var (api, teamId) = await fixture.DemoDeveloperAsync();
         var (ordersId, orders) = await api.RequestReadyAsync(teamId, "oidc", "short-lived", "orders-api");
         var (billingId, _) = await api.RequestReadyAsync(teamId, "oidc", "standard", "billing-api");
         var (bindingId, credentials) = await api.BindReadyAsync(ordersId, "orders-worker");
@@ -125,7 +117,7 @@ public sealed class OidcFlowTests(OidcFlowTests.Fixture fixture) : IClassFixture
     [Fact]
     public async Task PlanChange_GivesExistingClientsTheNewTokenLifetime()
     {
-        var (api, teamId) = await DeveloperAsync();
+        var (api, teamId) = await fixture.DemoDeveloperAsync();
         var (id, _) = await api.RequestReadyAsync(teamId, "oidc", "standard", "lifetime-api");
         var (_, credentials) = await api.BindReadyAsync(id, "lifetime-worker");
         async Task<double> TokenMinutesAsync()
@@ -153,7 +145,7 @@ public sealed class OidcFlowTests(OidcFlowTests.Fixture fixture) : IClassFixture
     [Fact]
     public async Task Request_WithBadRedirectUri_IsRefusedWithProblemDetailsAndCreatesNothing()
     {
-        var (api, teamId) = await DeveloperAsync();
+        var (api, teamId) = await fixture.DemoDeveloperAsync();
         var (status, body, _) = await api.SendAsync(HttpMethod.Post, "/api/v1/instances", new
         {
             teamId, offering = "oidc", plan = "standard", name = "bad-redirects",

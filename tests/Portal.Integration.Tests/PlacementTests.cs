@@ -18,9 +18,7 @@ public sealed class PlacementTests(PlacementTests.Fixture fixture) : IClassFixtu
     public async Task Requests_PlacedBySiteAndHeadroom_RefusedWhenFull()
     {
         var (platform, _) = await fixture.PlatformAccountAsync("platform-placement");
-        var admin = await fixture.AdminAsync();
-        var teamId = (await fixture.RunAsync<ListTeamsHandler, IReadOnlyList<TeamSummary>>(h => h.HandleAsync(admin))).Single(t => t.Slug == "demo").Id;
-        var (dev, _) = await fixture.TeamAccountAsync(teamId, "developer");
+        var (dev, teamId) = await fixture.DemoDeveloperAsync();
 
         // Three backend records on the real server: dc1 with room for 1 and 2, dc2 with room for 1.
         var real = TestEnvironment.Backend;
@@ -110,9 +108,7 @@ public sealed class PlacementTests(PlacementTests.Fixture fixture) : IClassFixtu
         Assert.Contains("password authentication failed", downView["lastCheckMessage"]!.GetValue<string>());
         Assert.True(backends.Single(b => b!["name"]!.GetValue<string>() == "demo-postgres")!["lastCheckHealthy"]!.GetValue<bool>());
 
-        var admin = await fixture.AdminAsync();
-        var teamId = (await fixture.RunAsync<ListTeamsHandler, IReadOnlyList<TeamSummary>>(h => h.HandleAsync(admin))).Single(t => t.Slug == "demo").Id;
-        var (dev, _) = await fixture.TeamAccountAsync(teamId, "developer");
+        var (dev, teamId) = await fixture.DemoDeveloperAsync();
         var (status, problem, _) = await dev.SendAsync(HttpMethod.Post, "/api/v1/instances",
             new { teamId, offering = "postgresql", plan = "medium", name = "on-a-dead-one", site = "dc3" });
         Assert.Equal(HttpStatusCode.Conflict, status);
@@ -143,9 +139,7 @@ public sealed class PlacementTests(PlacementTests.Fixture fixture) : IClassFixtu
         var ids = offering["backendIds"]!.AsArray().Select(i => i!.GetValue<string>()).Append(backend["id"]!.GetValue<string>()).ToArray();
         await platform.SendAsync(HttpMethod.Put, $"/api/v1/offerings/{offering["id"]}/backends", new { backendIds = ids });
 
-        var admin = await fixture.AdminAsync();
-        var teamId = (await fixture.RunAsync<ListTeamsHandler, IReadOnlyList<TeamSummary>>(h => h.HandleAsync(admin))).Single(t => t.Slug == "demo").Id;
-        var (dev, _) = await fixture.TeamAccountAsync(teamId, "developer");
+        var (dev, teamId) = await fixture.DemoDeveloperAsync();
         var (accepted, body, _) = await dev.SendAsync(HttpMethod.Post, "/api/v1/instances",
             new { teamId, offering = "postgresql", plan = "medium", name = "far-db", site = "dc7" });
         Assert.Equal(HttpStatusCode.Accepted, accepted);

@@ -16,9 +16,7 @@ public sealed class ReadApiTests(ReadApiTests.Fixture fixture) : IClassFixture<R
     [Fact]
     public async Task ReadApi_WithoutAValidReadToken_Is401ProblemDetails_AndMembersGet409ForKindsWithoutLogs()
     {
-        var admin = await fixture.AdminAsync();
-        var teamId = (await fixture.RunAsync<ListTeamsHandler, IReadOnlyList<TeamSummary>>(h => h.HandleAsync(admin))).Single(t => t.Slug == "demo").Id;
-        var (dev, _) = await fixture.TeamAccountAsync(teamId, "developer");
+        var (dev, teamId) = await fixture.DemoDeveloperAsync();
         var (instanceId, _) = await dev.RequestReadyAsync(teamId, "postgresql", "small", "no-logs-db");
         var (bindingId, credentials) = await dev.BindReadyAsync(instanceId, "app");
         Assert.Null(credentials["readToken"]);

@@ -24,4 +24,19 @@ internal static class TestAccounts
             h => h.HandleAsync(admin, new CreatePlatformServiceAccount(name)));
         return (await ApiClient.SignInAsync(fixture.CreateClient(), account.ClientId, account.ClientSecret), account);
     }
+
+    /// <summary>The seeded demo team's id.</summary>
+    public static async Task<Guid> DemoTeamIdAsync(this PortalAppFactory fixture)
+    {
+        var admin = await fixture.AdminAsync();
+        var teams = await fixture.RunAsync<ListTeamsHandler, IReadOnlyList<TeamSummary>>(h => h.HandleAsync(admin));
+        return teams.Single(t => t.Slug == "demo").Id;
+    }
+
+    /// <summary>A developer service account of the demo team, signed in, and the team's id.</summary>
+    public static async Task<(ApiClient Api, Guid TeamId)> DemoDeveloperAsync(this PortalAppFactory fixture)
+    {
+        var teamId = await fixture.DemoTeamIdAsync();
+        return ((await fixture.TeamAccountAsync(teamId, "developer")).Api, teamId);
+    }
 }

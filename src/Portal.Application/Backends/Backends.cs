@@ -2,6 +2,7 @@ using Microsoft.EntityFrameworkCore;
 using Portal.Application.Access;
 using Portal.Application.Audit;
 using Portal.Application.Common;
+using Portal.Application.Instances;
 using Portal.Data;
 using Portal.Data.Security;
 using Portal.Domain.Backends;
@@ -177,7 +178,7 @@ public sealed class UpdateBackendHandler(
             $"{backend.Name}: {backend.AdminUser}@{backend.Host}:{backend.Port}, site {backend.Site}, capacity {backend.Capacity?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "unlimited"}" +
             (string.IsNullOrEmpty(request.AdminPassword) ? "" : ", new password"));
         await db.SaveChangesAsync(ct);
-        return backend.ToView((await Placement.LiveInstancesByBackendAsync(db, ct)).GetValueOrDefault(backend.Id));
+        return backend.ToView(await db.Instances.Live().CountAsync(i => i.BackendId == backend.Id, ct));
     }
 }
 
@@ -197,6 +198,6 @@ public sealed class TestBackendHandler(
         db.Audit(actor, backend.LastCheckedAt.Value, "backend.tested", "backend", backend.Id, null, backend.LastCheckMessage,
             report.Healthy ? Portal.Domain.Audit.AuditOutcomes.Success : Portal.Domain.Audit.AuditOutcomes.Failure);
         await db.SaveChangesAsync(ct);
-        return backend.ToView((await Placement.LiveInstancesByBackendAsync(db, ct)).GetValueOrDefault(backend.Id));
+        return backend.ToView(await db.Instances.Live().CountAsync(i => i.BackendId == backend.Id, ct));
     }
 }

@@ -4,7 +4,7 @@ using Portal.Application.Common;
 using Portal.Data;
 using Portal.Domain.Backends;
 using Portal.Domain.Catalog;
-using Portal.Domain.Instances;
+using Portal.Application.Instances;
 
 namespace Portal.Application.Backends;
 
@@ -67,10 +67,9 @@ public static partial class Placement
         return choice.Backend;
     }
 
-    /// <summary>Instances that occupy a place on their backend: all but deleted, rejected and expired ones.</summary>
+    /// <summary>Live instances per backend: what counts against each capacity.</summary>
     public static async Task<Dictionary<Guid, int>> LiveInstancesByBackendAsync(PortalDbContext db, CancellationToken ct) =>
-        await db.Instances.AsNoTracking()
-            .Where(i => i.State != InstanceState.Deleted && i.State != InstanceState.Rejected && i.State != InstanceState.Expired)
+        await db.Instances.AsNoTracking().Live()
             .GroupBy(i => i.BackendId)
             .Select(g => new { g.Key, Count = g.Count() })
             .ToDictionaryAsync(g => g.Key, g => g.Count, ct);

@@ -31,6 +31,13 @@ internal static class InstanceQueries
         r.Id, r.Name, r.TeamId, r.TeamName, r.OfferingKey, r.OfferingName, r.PlanKey, r.PlanName, r.State.ToString(), r.StatusMessage,
         r.CreatedAt, r.UpdatedAt, r.ExpiresAt);
 
+    /// <summary>
+    /// Instances that still exist: all but deleted, rejected and expired ones. They hold their name, count
+    /// against quotas and occupy a place on their backend.
+    /// </summary>
+    public static IQueryable<Instance> Live(this IQueryable<Instance> instances) =>
+        instances.Where(i => i.State != InstanceState.Deleted && i.State != InstanceState.Rejected && i.State != InstanceState.Expired);
+
     /// <summary>Loads an instance the actor may act on, or throws "not found" (also for other teams' instances).</summary>
     public static async Task<(Instance Instance, TeamRole Role)> RequireInstanceAsync(
         this PortalDbContext db, Actor actor, Guid instanceId, TeamPermission permission, CancellationToken ct)
@@ -73,7 +80,7 @@ public sealed class ListInstancesHandler(IDbContextFactory<PortalDbContext> dbFa
         var instances = db.Instances.AsNoTracking().VisibleTo(db, actor, i => i.TeamId);
         if (!query.IncludeDeleted)
         {
-            instances = instances.Where(i => i.State != InstanceState.Deleted && i.State != InstanceState.Rejected && i.State != InstanceState.Expired);
+            instances = instances.Live();
         }
 
         if (query.TeamId is { } teamId)

@@ -59,8 +59,7 @@ public sealed class RequestInstanceHandler(
             ?? throw ValidationException.For("plan", $"{offering.Name} has no plan '{request.Plan}'. Plans: {string.Join(", ", offering.Plans.Where(p => p.IsActive).Select(p => p.Key))}.");
         var parameters = ValidParameters(drivers.Get(offering.Kind), request.Parameters);
 
-        if (await db.Instances.AnyAsync(i => i.TeamId == request.TeamId && i.Name == request.Name &&
-                                             i.State != InstanceState.Deleted && i.State != InstanceState.Rejected && i.State != InstanceState.Expired, ct))
+        if (await db.Instances.Live().AnyAsync(i => i.TeamId == request.TeamId && i.Name == request.Name, ct))
         {
             throw new ConflictException($"The team has an instance named '{request.Name}' already.");
         }

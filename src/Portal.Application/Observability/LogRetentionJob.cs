@@ -47,18 +47,16 @@ public sealed class LogRetentionJob(
             }
         }
 
-        if (drivers.Find("logging") is Portal.Provisioning.Logging.LoggingDriver collectors)
+        foreach (var backend in await db.Backends.AsNoTracking().Where(b => kinds.Contains(b.Kind)).ToListAsync(ct))
         {
-            foreach (var backend in await db.Backends.AsNoTracking().Where(b => b.Kind == collectors.Kind).ToListAsync(ct))
+            try
             {
-                try
-                {
-                    await collectors.ApplyQuarantineRetentionAsync(backend.ToEndpoint(secrets), QuarantineDays, ct);
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    logger.LogWarning(e, "Pruning the quarantine of collector {Backend} failed", backend.Name);
-                }
+                var driver = (ILogStreamDriver)drivers.Get(backend.Kind);
+                await driver.ApplyQuarantineRetentionAsync(backend.ToEndpoint(secrets), QuarantineDays, ct);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                logger.LogWarning(e, "Pruning the quarantine of collector {Backend} failed", backend.Name);
             }
         }
     }

@@ -3,6 +3,7 @@ using Microsoft.Extensions.Options;
 using Portal.Application.Access;
 using Portal.Application.Audit;
 using Portal.Application.Common;
+using Portal.Application.Instances;
 using Portal.Data;
 using Portal.Domain.Access;
 using Portal.Domain.Instances;
@@ -41,8 +42,8 @@ public sealed class QuotaService(IOptions<QuotaDefaults> defaults)
     public async Task<(QuotaUse Use, bool IsDefault)> GetUseAsync(PortalDbContext db, Guid teamId, CancellationToken ct)
     {
         var quota = await db.TeamQuotas.AsNoTracking().FirstOrDefaultAsync(q => q.TeamId == teamId, ct);
-        var live = from i in db.Instances
-                   where i.TeamId == teamId && i.State != InstanceState.Deleted && i.State != InstanceState.Rejected && i.State != InstanceState.Expired
+        var live = from i in db.Instances.Live()
+                   where i.TeamId == teamId
                    join p in db.Plans on i.PlanId equals p.Id
                    join o in db.Offerings on i.OfferingId equals o.Id
                    select new { o.Key, p.MonthlyCost };
