@@ -1,4 +1,5 @@
 using System.Globalization;
+using Portal.Provisioning.Certificates;
 
 namespace Portal.Provisioning;
 
@@ -21,11 +22,30 @@ public interface IServiceDriver
     /// <summary>Removes everything of the instance from the backend, its bindings included.</summary>
     Task DeprovisionAsync(InstanceContext instance, CancellationToken ct);
 
-    /// <summary>Creates (or re-creates with a fresh secret) the credentials of one binding.</summary>
+    /// <summary>
+    /// Creates (or re-creates with a fresh secret) the credentials of one generation of a binding
+    /// (<see cref="BindingContext.Generation"/>): 0 when the binding is made, one more per rotation. A rotation
+    /// makes generation n+1 while generation n keeps working, so credentials of a generation must not touch those
+    /// of another (e.g. a user per generation). With <see cref="BindingContext.ClientCertificate"/> and
+    /// <see cref="SupportsClientCertificates"/>, the credentials carry <c>tls.crt</c>/<c>tls.key</c> issued by
+    /// <see cref="BackendEndpoint.PlatformCa"/> for the generation's user.
+    /// </summary>
     Task<BindingCredentials> BindAsync(BindingContext binding, CancellationToken ct);
 
-    /// <summary>Revokes one binding's credentials and ends its open sessions where the server allows.</summary>
+    /// <summary>
+    /// Removes the credentials of one earlier generation of a binding after a rotation's overlap, and ends the
+    /// sessions opened with them where the server allows; the binding's other generations keep working.
+    /// </summary>
+    Task RetireAsync(BindingContext binding, int generation, CancellationToken ct) =>
+        throw new NotSupportedException($"The {Kind} driver cannot rotate credentials yet.");
+
+    /// <summary>
+    /// Revokes every generation of one binding's credentials and ends its open sessions where the server allows.
+    /// </summary>
     Task UnbindAsync(BindingContext binding, CancellationToken ct);
+
+    /// <summary>True when the backend authenticates a binding's user by a client certificate from the platform CA.</summary>
+    bool SupportsClientCertificates => false;
 
     /// <summary>Reports whether the instance exists on the backend and is usable.</summary>
     Task<HealthReport> CheckAsync(InstanceContext instance, CancellationToken ct);
@@ -63,6 +83,19 @@ public sealed record BackendEndpoint(string Host, int Port, string AdminUser, st
     private static readonly string[] CoreKeys = ["host", "port", "adminuser", "adminpassword"];
 
     public IReadOnlyDictionary<string, string> Settings { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// The platform CA: the only root a driver trusts when it talks TLS to the backend (setting <c>tls=true</c>),
+    /// and the issuer of client certificates. Null where no CA is configured (then no TLS, no client certificates).
+    /// </summary>
+    public CertificateAuthority? PlatformCa { get; init; }
+
+    /// <summary>True when the backend serves TLS (setting <c>tls=true</c>, written by the ops/backends scripts).</summary>
+    public bool Tls => string.Equals(Setting("tls"), "true", StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>The platform CA, or an error naming what is missing when a TLS backend or a client certificate needs it.</summary>
+    public CertificateAuthority RequireCa() =>
+        PlatformCa ?? throw new InvalidOperationException($"Backend {this} needs the platform CA (TLS or client certificates), but none was given.");
 
     /// <summary>A setting's value, or null when it is not set.</summary>
     public string? Setting(string name) =>
@@ -158,7 +191,17 @@ public sealed record InstanceContext(
 }
 
 /// <summary>What a driver needs to know about one binding.</summary>
-public sealed record BindingContext(InstanceContext Instance, Guid BindingId);
+public sealed record BindingContext(InstanceContext Instance, Guid BindingId)
+{
+    /// <summary>The credentials' generation: 0 when bound, one more per rotation. Name generation users from it.</summary>
+    public int Generation { get; init; }
+
+    /// <summary>The binding asked for a client certificate (where <see cref="IServiceDriver.SupportsClientCertificates"/>).</summary>
+    public bool ClientCertificate { get; init; }
+
+    /// <summary>How long an issued client certificate is valid (the plan's <c>certificateValidityHours</c>).</summary>
+    public TimeSpan CertificateValidity { get; init; } = TimeSpan.FromDays(7);
+}
 
 /// <summary>Non-secret facts about a provisioned instance, e.g. the database name.</summary>
 public sealed record ProvisionResult(IReadOnlyDictionary<string, string> Outputs);

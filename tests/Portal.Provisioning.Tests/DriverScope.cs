@@ -34,7 +34,9 @@ internal class DriverScope<TDriver>(TDriver driver, Func<BackendEndpoint> testBa
         return instance;
     }
 
-    public static BindingContext NewBinding(InstanceContext instance) => new(instance, Guid.NewGuid());
+    /// <summary>A new binding of generation 0; a rotation is <c>binding with { Generation = 1 }</c>.</summary>
+    public static BindingContext NewBinding(InstanceContext instance, bool clientCertificate = false) =>
+        new(instance, Guid.NewGuid()) { ClientCertificate = clientCertificate };
 
     public async ValueTask DisposeAsync()
     {

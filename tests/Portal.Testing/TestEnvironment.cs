@@ -9,6 +9,13 @@ public static class TestEnvironment
     public const string DatabaseVariable = "PORTAL_TEST_DATABASE";
     public const string BackendVariable = "PORTAL_TEST_PG_BACKEND";
     public const string ChromiumVariable = "PORTAL_TEST_CHROMIUM";
+    public const string CaVariable = "PORTAL_TEST_CA_DIR";
+
+    /// <summary>
+    /// The folder with the tests' platform CA (<c>ca.crt</c>, <c>ca.key</c>), made by <c>ops/portal test</c> (ops/lib/ca.sh):
+    /// the test servers serve TLS with certificates it issued, and the portal under test imports it.
+    /// </summary>
+    public static string CaDirectory => Require(CaVariable, "the tests' platform CA (openssl, ops/lib/ca.sh)");
 
     /// <summary>Superuser connection string of the PostgreSQL server that holds the tests' portal databases.</summary>
     public static string PortalServer => Require(DatabaseVariable, "a private PostgreSQL cluster for the portal's test databases");
