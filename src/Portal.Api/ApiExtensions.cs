@@ -65,10 +65,12 @@ public static class ApiExtensions
         api.MapNotificationsApi();
         api.MapObservabilityApi();
         api.MapBindingFormatsApi();
+        api.MapCertificatesApi();
         // Unknown API paths answer Problem Details too, not an HTML page.
         api.MapFallback(() => TypedResults.Problem(statusCode: 404, title: "Not found", detail: "No such API route."));
         app.MapReadApi();
         app.MapBindingDownloads();
+        app.MapCaDownload();
         return app;
     }
 }

@@ -26,7 +26,14 @@ public static class ApplicationExtensions
             builder.Services.AddScoped(handler);
         }
 
+        builder.Services.AddOptions<Certificates.CaOptions>().BindConfiguration("Ca");
+        builder.Services.AddSingleton<Certificates.PlatformCa>();
+        builder.Services.AddHostedService<Certificates.PlatformCaStartup>();
+        builder.Services.AddSingleton<Backends.BackendEndpoints>();
         builder.Services.AddScoped<OperationQueue>();
+        builder.Services.AddScoped<Bindings.RetireDueJob>();
+        builder.Services.AddScoped<Bindings.CertificateRenewalJob>();
+        builder.Services.AddOptions<Bindings.CertificateRenewalOptions>().BindConfiguration("Bindings");
         builder.Services.AddScoped<Audit.AuditWriter>();
         builder.Services.AddSingleton<Quotas.QuotaService>();
         builder.Services.AddSingleton<Approvals.ApprovalAccess>();

@@ -40,6 +40,8 @@ public sealed class PortalDbContext(DbContextOptions<PortalDbContext> options)
 
     public DbSet<ServerKey> ServerKeys => Set<ServerKey>();
 
+    public DbSet<PlatformCaRecord> PlatformCa => Set<PlatformCaRecord>();
+
     public DbSet<AuditEvent> AuditEvents => Set<AuditEvent>();
 
     public DbSet<TeamQuota> TeamQuotas => Set<TeamQuota>();

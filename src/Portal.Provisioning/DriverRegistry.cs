@@ -7,6 +7,8 @@ public sealed class DriverRegistry(IEnumerable<IServiceDriver> drivers)
 
     public IEnumerable<string> Kinds => _byKind.Keys.Order();
 
+    public IEnumerable<IServiceDriver> All => _byKind.Values;
+
     public IServiceDriver? Find(string? kind) => kind is not null && _byKind.TryGetValue(kind, out var d) ? d : null;
 
     public IServiceDriver Get(string kind) =>

@@ -35,6 +35,10 @@ public class PortalAppFactory : WebApplicationFactory<Program>, IAsyncLifetime
         builder.UseSetting("Auth:Issuer", TestIssuer);
         // Tests run the health check themselves; a scheduled run could mark a backend down mid-test.
         builder.UseSetting("Backends:HealthSchedule", Hangfire.Cron.Never());
+        builder.UseSetting("Bindings:RenewalSchedule", Hangfire.Cron.Never());
+        // The tests' CA, which issued the test servers' certificates: the portal imports it on first start.
+        builder.UseSetting("Ca:CertificateFile", Path.Combine(TestEnvironment.CaDirectory, "ca.crt"));
+        builder.UseSetting("Ca:KeyFile", Path.Combine(TestEnvironment.CaDirectory, "ca.key"));
         builder.ConfigureTestServices(services =>
             // The oidc driver fetches the issuer's discovery document; in memory, that is this test server.
             services.AddHttpClient(Portal.Provisioning.Oidc.OidcDriver.HttpClientName)

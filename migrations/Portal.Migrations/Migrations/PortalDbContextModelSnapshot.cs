@@ -380,6 +380,33 @@ namespace Portal.Migrations.Migrations
                     b.ToTable("OpenIddictTokens", (string)null);
                 });
 
+            modelBuilder.Entity("Portal.Data.PlatformCaRecord", b =>
+                {
+                    b.Property<string>("Id")
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)");
+
+                    b.Property<string>("CertificatePem")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("ProtectedKeyPem")
+                        .IsRequired()
+                        .HasColumnType("text");
+
+                    b.Property<string>("Source")
+                        .IsRequired()
+                        .HasMaxLength(20)
+                        .HasColumnType("character varying(20)");
+
+                    b.HasKey("Id");
+
+                    b.ToTable("PlatformCa", (string)null);
+                });
+
             modelBuilder.Entity("Portal.Data.PortalUser", b =>
                 {
                     b.Property<Guid>("Id")
@@ -833,11 +860,20 @@ namespace Portal.Migrations.Migrations
                         .HasMaxLength(40)
                         .HasColumnType("character varying(40)");
 
+                    b.Property<DateTimeOffset?>("CertificateExpiresAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<bool>("ClientCertificate")
+                        .HasColumnType("boolean");
+
                     b.Property<DateTimeOffset>("CreatedAt")
                         .HasColumnType("timestamp with time zone");
 
                     b.Property<Guid>("CreatedBy")
                         .HasColumnType("uuid");
+
+                    b.Property<int>("Generation")
+                        .HasColumnType("integer");
 
                     b.Property<Guid>("InstanceId")
                         .HasColumnType("uuid");
@@ -846,6 +882,16 @@ namespace Portal.Migrations.Migrations
                         .HasColumnType("text");
 
                     b.Property<string>("ReadTokenHash")
+                        .HasMaxLength(64)
+                        .HasColumnType("character varying(64)");
+
+                    b.Property<DateTimeOffset?>("RetireAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<int?>("RetiringGeneration")
+                        .HasColumnType("integer");
+
+                    b.Property<string>("RetiringReadTokenHash")
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)");
 
@@ -868,6 +914,12 @@ namespace Portal.Migrations.Migrations
                         .HasColumnName("xmin");
 
                     b.HasKey("Id");
+
+                    b.HasIndex("CertificateExpiresAt")
+                        .HasFilter("\"CertificateExpiresAt\" IS NOT NULL");
+
+                    b.HasIndex("RetireAt")
+                        .HasFilter("\"RetireAt\" IS NOT NULL");
 
                     b.HasIndex("InstanceId", "AppName")
                         .IsUnique()
@@ -1117,6 +1169,9 @@ namespace Portal.Migrations.Migrations
                         .IsRequired()
                         .HasMaxLength(32)
                         .HasColumnType("character varying(32)");
+
+                    b.Property<TimeSpan?>("Overlap")
+                        .HasColumnType("interval");
 
                     b.Property<Guid>("RequestedBy")
                         .HasColumnType("uuid");

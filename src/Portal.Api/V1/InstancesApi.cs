@@ -28,8 +28,13 @@ public static class InstancesApi
         var bindings = instances.MapGroup("/{instanceId:guid}/bindings").WithTags("Bindings");
         bindings.MapGet("/", ListBindings).WithSummary("The instance's bindings (without secrets)");
         bindings.MapPost("/", CreateBinding).WithSummary("Create credentials for an app; answers 202 with the bind operation's URL");
+        bindings.MapGet("/{bindingId:guid}", GetBinding).WithSummary("A binding (without secrets): generation, rotation overlap, certificate expiry");
         bindings.MapGet("/{bindingId:guid}/credentials", RevealCredentials).WithSummary("The binding's credentials (developers and owners)");
-        bindings.MapDelete("/{bindingId:guid}", DeleteBinding).WithSummary("Revoke a binding; answers 202 with the unbind operation's URL");
+        bindings.MapPost("/{bindingId:guid}/rotate", RotateBinding)
+            .WithSummary("New credentials for the binding; the current ones keep working for overlapMinutes (0: stop at once). Answers 202");
+        bindings.MapPost("/{bindingId:guid}/revoke", DeleteBinding)
+            .WithSummary("Revoke a binding at once: every generation of its credentials stops on the backend. Answers 202");
+        bindings.MapDelete("/{bindingId:guid}", DeleteBinding).WithSummary("Revoke a binding (same as POST …/revoke); answers 202 with the unbind operation's URL");
 
         api.MapGet("/operations/{operationId:guid}", GetOperation).WithTags("Operations").WithSummary("An operation with its progress lines");
         return api;
@@ -101,6 +106,17 @@ public static class InstancesApi
         // Credentials must not linger in shared caches.
         http.Response.Headers.CacheControl = "no-store";
         return TypedResults.Ok(await handler.HandleAsync(http.Actor(), instanceId, bindingId, ct));
+    }
+
+    public static async Task<Ok<BindingView>> GetBinding(
+        HttpContext http, Guid instanceId, Guid bindingId, GetBindingHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.HandleAsync(http.Actor(), instanceId, bindingId, ct));
+
+    public static async Task<Accepted<AcceptedChange<BindingView>>> RotateBinding(
+        HttpContext http, Guid instanceId, Guid bindingId, RotateBinding request, RotateBindingHandler handler, CancellationToken ct)
+    {
+        var accepted = await handler.HandleAsync(http.Actor(), instanceId, bindingId, request, ct);
+        return TypedResults.Accepted(OperationUrl(accepted.OperationId), accepted);
     }
 
     public static async Task<Accepted<AcceptedChange<BindingView>>> DeleteBinding(

@@ -17,7 +17,7 @@ public sealed class BackendHealthOptions
 }
 
 public sealed class BackendHealthJob(
-    IDbContextFactory<PortalDbContext> dbFactory, SecretProtector secrets, DriverRegistry drivers, TimeProvider clock,
+    IDbContextFactory<PortalDbContext> dbFactory, BackendEndpoints endpoints, DriverRegistry drivers, TimeProvider clock,
     ILogger<BackendHealthJob> logger)
 {
     public const string RecurringJobId = "backend-health";
@@ -37,7 +37,7 @@ public sealed class BackendHealthJob(
             HealthReport report;
             try
             {
-                report = await driver.TestBackendAsync(backend.ToEndpoint(secrets), timeout.Token);
+                report = await driver.TestBackendAsync(await endpoints.ForAsync(backend, timeout.Token), timeout.Token);
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {

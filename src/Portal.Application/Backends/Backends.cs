@@ -184,14 +184,14 @@ public sealed class UpdateBackendHandler(
 
 /// <summary>"Test connection": signs in to the backend with its admin credentials and records the outcome.</summary>
 public sealed class TestBackendHandler(
-    IDbContextFactory<PortalDbContext> dbFactory, SecretProtector secrets, DriverRegistry drivers, TimeProvider clock)
+    IDbContextFactory<PortalDbContext> dbFactory, BackendEndpoints endpoints, DriverRegistry drivers, TimeProvider clock)
 {
     public async Task<BackendView> HandleAsync(Actor actor, Guid backendId, CancellationToken ct = default)
     {
         actor.RequirePlatformAdmin();
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var backend = await db.Backends.FirstOrDefaultAsync(b => b.Id == backendId, ct) ?? throw new NotFoundException("Backend");
-        var report = await drivers.Get(backend.Kind).TestBackendAsync(backend.ToEndpoint(secrets), ct);
+        var report = await drivers.Get(backend.Kind).TestBackendAsync(await endpoints.ForAsync(backend, ct), ct);
         backend.LastCheckHealthy = report.Healthy;
         backend.LastCheckMessage = report.Message.Length > 1000 ? report.Message[..1000] : report.Message;
         backend.LastCheckedAt = clock.GetUtcNow();

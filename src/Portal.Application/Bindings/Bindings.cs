@@ -14,13 +14,16 @@ using Portal.Domain.Operations;
 
 namespace Portal.Application.Bindings;
 
-public sealed record CreateBinding(string AppName);
+/// <param name="ClientCertificate">Also issue a client certificate from the platform CA, where the kind takes them.</param>
+public sealed record CreateBinding(string AppName, bool ClientCertificate = false);
 
 public sealed record BindingCredentialsView(Guid BindingId, string AppName, IReadOnlyDictionary<string, string> Credentials);
 
 internal static class BindingMapping
 {
-    public static BindingView ToView(this Binding b) => new(b.Id, b.InstanceId, b.AppName, b.State.ToString(), b.StatusMessage, b.CreatedAt);
+    public static BindingView ToView(this Binding b) => new(
+        b.Id, b.InstanceId, b.AppName, b.State.ToString(), b.StatusMessage, b.CreatedAt,
+        b.ClientCertificate, b.Generation, b.RetiringGeneration, b.RetireAt, b.CertificateExpiresAt);
 
     public static async Task<(Binding Binding, Instance Instance)> RequireBindingAsync(
         this PortalDbContext db, Actor actor, Guid instanceId, Guid bindingId, TeamPermission permission, CancellationToken ct)
@@ -33,7 +36,8 @@ internal static class BindingMapping
 }
 
 /// <summary>Creates credentials for one app: a bind operation makes them on the backend. Developers and owners.</summary>
-public sealed class CreateBindingHandler(IDbContextFactory<PortalDbContext> dbFactory, OperationQueue queue, TimeProvider clock)
+public sealed class CreateBindingHandler(
+    IDbContextFactory<PortalDbContext> dbFactory, OperationQueue queue, Provisioning.DriverRegistry drivers, TimeProvider clock)
 {
     public async Task<AcceptedChange<BindingView>> HandleAsync(Actor actor, Guid instanceId, CreateBinding request, CancellationToken ct = default)
     {
@@ -47,6 +51,16 @@ public sealed class CreateBindingHandler(IDbContextFactory<PortalDbContext> dbFa
             throw new ConflictException($"Bindings can be made once the instance is Ready; it is {instance.State}.");
         }
 
+        if (request.ClientCertificate)
+        {
+            var kind = await db.Offerings.Where(o => o.Id == instance.OfferingId).Select(o => o.Kind).FirstAsync(ct);
+            if (drivers.Find(kind) is not { SupportsClientCertificates: true })
+            {
+                throw ValidationException.For("clientCertificate",
+                    $"{kind} instances take no client certificates; {CertificateKinds(drivers)} do. Bind without one.");
+            }
+        }
+
         await db.RequireNoOperationRunningAsync(instanceId, ct);
         if (await db.Bindings.AnyAsync(b => b.InstanceId == instanceId && b.AppName == request.AppName && b.State != BindingState.Deleted, ct))
         {
@@ -54,7 +68,10 @@ public sealed class CreateBindingHandler(IDbContextFactory<PortalDbContext> dbFa
         }
 
         var now = clock.GetUtcNow();
-        var binding = new Binding { InstanceId = instanceId, AppName = request.AppName, CreatedBy = actor.UserId, CreatedAt = now };
+        var binding = new Binding
+        {
+            InstanceId = instanceId, AppName = request.AppName, ClientCertificate = request.ClientCertificate, CreatedBy = actor.UserId, CreatedAt = now,
+        };
         var operation = new Operation
         {
             InstanceId = instanceId, BindingId = binding.Id, Kind = OperationKind.Bind, RequestedBy = actor.UserId, CreatedAt = now,
@@ -67,6 +84,9 @@ public sealed class CreateBindingHandler(IDbContextFactory<PortalDbContext> dbFa
         await queue.EnqueueAsync(operation.Id, ct);
         return new(binding.ToView(), operation.Id);
     }
+
+    private static string CertificateKinds(Provisioning.DriverRegistry drivers) =>
+        string.Join(", ", drivers.All.Where(d => d.SupportsClientCertificates).Select(d => d.Kind).Order());
 }
 
 /// <summary>Revokes a binding: an unbind operation drops its credentials from the backend. Developers and owners.</summary>
@@ -89,10 +109,21 @@ public sealed class DeleteBindingHandler(IDbContextFactory<PortalDbContext> dbFa
             InstanceId = instanceId, BindingId = binding.Id, Kind = OperationKind.Unbind, RequestedBy = actor.UserId, CreatedAt = now,
         };
         db.Operations.Add(operation);
-        db.Audit(actor, now, "binding.delete-requested", "binding", binding.Id, instance.TeamId, $"{binding.AppName} on {instance.Name}");
+        db.Audit(actor, now, "binding.revoke-requested", "binding", binding.Id, instance.TeamId, $"{binding.AppName} on {instance.Name}");
         await db.SaveOrConflictAsync("The change collides with another one; reload and try again.", ct);
         await queue.EnqueueAsync(operation.Id, ct);
         return new(binding.ToView(), operation.Id);
+    }
+}
+
+/// <summary>One binding (without secrets): state, generation, rotation overlap and certificate expiry.</summary>
+public sealed class GetBindingHandler(IDbContextFactory<PortalDbContext> dbFactory)
+{
+    public async Task<BindingView> HandleAsync(Actor actor, Guid instanceId, Guid bindingId, CancellationToken ct = default)
+    {
+        await using var db = await dbFactory.CreateDbContextAsync(ct);
+        var (binding, _) = await db.RequireBindingAsync(actor, instanceId, bindingId, TeamPermission.View, ct);
+        return binding.ToView();
     }
 }
 

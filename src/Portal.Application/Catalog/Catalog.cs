@@ -43,7 +43,7 @@ public sealed class ListOfferingsHandler(IDbContextFactory<PortalDbContext> dbFa
             o.Id, o.Key, o.Kind, o.Name, o.Description, o.Category, o.BackendIds.Count > 0 && driver is not null, o.BackendIds,
             o.Plans.Select(p => new PlanView(p.Id, p.Key, p.Name, p.Description, p.MonthlyCost, p.Limits, p.MaxLeaseDays)).ToList(),
             o.BackendIds.Select(id => sites.GetValueOrDefault(id)).OfType<string>().Distinct().Order().ToList(),
-            driver?.InstanceParameters ?? [], driver?.PlanLimits ?? []);
+            driver?.InstanceParameters ?? [], Bindings.CredentialKeys.PlanLimitsOf(driver));
     }
 }
 
@@ -67,7 +67,7 @@ public sealed class AddPlanHandler(IDbContextFactory<PortalDbContext> dbFactory,
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var offering = await db.Offerings.Include(o => o.Plans).FirstOrDefaultAsync(o => o.Id == offeringId, ct)
             ?? throw new NotFoundException("Offering");
-        var known = drivers.Find(offering.Kind)?.PlanLimits.Select(l => l.Name).ToHashSet(StringComparer.Ordinal) ?? [];
+        var known = Bindings.CredentialKeys.PlanLimitsOf(drivers.Find(offering.Kind)).Select(l => l.Name).ToHashSet(StringComparer.Ordinal);
         var unknown = (request.Limits ?? []).Keys.Where(k => !known.Contains(k)).ToList();
         if (unknown.Count > 0)
         {

@@ -10,7 +10,13 @@ public sealed record OperationView(
     Guid Id, Guid InstanceId, Guid? BindingId, string Kind, string State, int Attempts, string? Error,
     DateTimeOffset CreatedAt, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, IReadOnlyList<OperationLineView> Lines);
 
-public sealed record BindingView(Guid Id, Guid InstanceId, string AppName, string State, string? StatusMessage, DateTimeOffset CreatedAt);
+/// <param name="Generation">The credentials' generation: 0 when made, one more per rotation.</param>
+/// <param name="RetiringGeneration">The previous generation still working during a rotation's overlap, until <paramref name="RetireAt"/>.</param>
+/// <param name="CertificateExpiresAt">When the current client certificate expires (renewed before by a recurring job).</param>
+public sealed record BindingView(
+    Guid Id, Guid InstanceId, string AppName, string State, string? StatusMessage, DateTimeOffset CreatedAt,
+    bool ClientCertificate = false, int Generation = 0, int? RetiringGeneration = null, DateTimeOffset? RetireAt = null,
+    DateTimeOffset? CertificateExpiresAt = null);
 
 /// <summary>What the actor may do with the instance, so pages show only the actions that will work.</summary>
 public sealed record InstancePermissions(bool CanDeploy, bool CanReadSecrets, bool CanManageTeam = false);

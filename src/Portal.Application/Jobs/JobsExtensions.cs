@@ -68,7 +68,7 @@ public static class JobsExtensions
 /// <summary>Registers the recurring jobs under stable ids when a job server starts (idempotent).</summary>
 internal sealed class RecurringJobsRegistration(
     IRecurringJobManager recurring, IOptions<LeaseOptions> leases, IOptions<Approvals.ApprovalOptions> approvals,
-    IOptions<Backends.BackendHealthOptions> backendHealth) : IHostedService
+    IOptions<Backends.BackendHealthOptions> backendHealth, IOptions<Bindings.CertificateRenewalOptions> renewal) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -79,6 +79,10 @@ internal sealed class RecurringJobsRegistration(
             Backends.BackendHealthJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), backendHealth.Value.Schedule);
         recurring.AddOrUpdate<Observability.LogRetentionJob>(
             Observability.LogRetentionJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), Cron.Hourly());
+        recurring.AddOrUpdate<Bindings.RetireDueJob>(
+            Bindings.RetireDueJob.RecurringJobId, job => job.SweepAsync(CancellationToken.None), Cron.Minutely());
+        recurring.AddOrUpdate<Bindings.CertificateRenewalJob>(
+            Bindings.CertificateRenewalJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), renewal.Value.Schedule);
         return Task.CompletedTask;
     }
 

@@ -19,7 +19,7 @@ namespace Portal.Application.Observability;
 /// view it) and for apps with a binding's read token. Either way only that instance's data: the driver
 /// builds every file path and selector from the instance id.
 /// </summary>
-public sealed partial class InstanceReads(IDbContextFactory<PortalDbContext> dbFactory, SecretProtector secrets, DriverRegistry drivers)
+public sealed partial class InstanceReads(IDbContextFactory<PortalDbContext> dbFactory, Backends.BackendEndpoints endpoints, DriverRegistry drivers)
 {
     public const int MaxLogEntries = 1000;
     public const int MaxPoints = 2000;
@@ -40,7 +40,7 @@ public sealed partial class InstanceReads(IDbContextFactory<PortalDbContext> dbF
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var binding = await db.Bindings.AsNoTracking().FirstOrDefaultAsync(b => b.Id == bindingId, ct);
         // One answer for a wrong token, an unknown binding and a deleted one: nothing to probe.
-        if (binding is null || binding.State != BindingState.Ready || !ReadTokens.Matches(token, binding.ReadTokenHash))
+        if (binding is null || binding.State != BindingState.Ready || !(ReadTokens.Matches(token, binding.ReadTokenHash) || ReadTokens.Matches(token, binding.RetiringReadTokenHash)))
         {
             throw new UnauthorizedException("The read token is not valid for this binding.");
         }
@@ -66,7 +66,7 @@ public sealed partial class InstanceReads(IDbContextFactory<PortalDbContext> dbF
             throw new ConflictException($"The instance is {row.Instance.State}; its data can be read when it is Ready.");
         }
 
-        var context = new InstanceContext(row.Instance.Id, row.Backend.ToEndpoint(secrets), row.Limits, new Progress<string>())
+        var context = new InstanceContext(row.Instance.Id, await endpoints.ForAsync(row.Backend, ct), row.Limits, new Progress<string>())
         {
             Parameters = row.Instance.Parameters,
         };

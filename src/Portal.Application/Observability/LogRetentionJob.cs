@@ -13,7 +13,7 @@ namespace Portal.Application.Observability;
 /// prunes each collector's quarantine (messages without a valid token) after <see cref="QuarantineDays"/>.
 /// </summary>
 public sealed class LogRetentionJob(
-    IDbContextFactory<PortalDbContext> dbFactory, SecretProtector secrets, DriverRegistry drivers, ILogger<LogRetentionJob> logger)
+    IDbContextFactory<PortalDbContext> dbFactory, Backends.BackendEndpoints endpoints, DriverRegistry drivers, ILogger<LogRetentionJob> logger)
 {
     public const string RecurringJobId = "log-retention";
 
@@ -31,7 +31,7 @@ public sealed class LogRetentionJob(
         foreach (var stream in streams)
         {
             var driver = (ILogStreamDriver)drivers.Get(stream.Backend.Kind);
-            var context = new InstanceContext(stream.Id, stream.Backend.ToEndpoint(secrets), stream.Limits, new Progress<string>());
+            var context = new InstanceContext(stream.Id, await endpoints.ForAsync(stream.Backend, ct), stream.Limits, new Progress<string>());
             try
             {
                 var removed = await driver.ApplyRetentionAsync(context, ct);
@@ -52,7 +52,7 @@ public sealed class LogRetentionJob(
             try
             {
                 var driver = (ILogStreamDriver)drivers.Get(backend.Kind);
-                await driver.ApplyQuarantineRetentionAsync(backend.ToEndpoint(secrets), QuarantineDays, ct);
+                await driver.ApplyQuarantineRetentionAsync(await endpoints.ForAsync(backend, ct), QuarantineDays, ct);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

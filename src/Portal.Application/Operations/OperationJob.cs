@@ -27,6 +27,7 @@ public sealed class OperationJob(
     IDbContextFactory<PortalDbContext> dbFactory,
     DriverRegistry drivers,
     SecretProtector secrets,
+    Backends.BackendEndpoints endpoints,
     IBackgroundJobClient jobs,
     InstanceEvents events,
     Webhooks.WebhookPublisher webhooks,
@@ -70,7 +71,7 @@ public sealed class OperationJob(
         await db.SaveChangesAsync(ct);
         await progress.WriteAsync($"{operation.Kind} started (attempt {operation.Attempts} of {MaxAttempts}) on backend {backend.Name}", ct);
 
-        var context = new InstanceContext(instance.Id, backend.ToEndpoint(secrets), plan.Limits, progress) { Parameters = instance.Parameters };
+        var context = new InstanceContext(instance.Id, await endpoints.ForAsync(backend, ct), plan.Limits, progress) { Parameters = instance.Parameters };
         var driver = drivers.Get(backend.Kind);
         try
         {
@@ -133,23 +134,62 @@ public sealed class OperationJob(
 
                 break;
             case OperationKind.Bind:
-                var credentials = await driver.BindAsync(new BindingContext(context, binding!.Id), ct);
-                if (Bindings.ReadTokens.Applies(driver))
-                {
-                    var token = Bindings.ReadTokens.New();
-                    credentials = Bindings.ReadTokens.WithReadAccess(credentials, driver, binding.Id, token, configuration);
-                    binding.ReadTokenHash = Bindings.ReadTokens.Hash(token);
-                }
-
+            {
+                var credentials = await BindGenerationAsync(driver, binding!, context, binding!.Generation, ct);
                 binding.ProtectedCredentials = secrets.Protect(JsonSerializer.Serialize(credentials.Values));
                 binding.MoveTo(BindingState.Ready, clock.GetUtcNow());
                 break;
+            }
+
+            case OperationKind.Rotate:
+            {
+                // One earlier generation overlaps at a time: a rotation during an overlap ends the older one first.
+                if (binding!.RetiringGeneration is { } pending)
+                {
+                    await driver.RetireAsync(BindingContextOf(binding, context, pending), pending, ct);
+                    binding.Retired(clock.GetUtcNow());
+                    await db.SaveChangesAsync(ct);
+                    context.Progress.Report($"Generation {pending} retired early by the next rotation");
+                }
+
+                var retiringToken = binding.ReadTokenHash;
+                var credentials = await BindGenerationAsync(driver, binding, context, binding.Generation + 1, ct);
+                binding.RetiringReadTokenHash = retiringToken;
+                binding.ProtectedCredentials = secrets.Protect(JsonSerializer.Serialize(credentials.Values));
+                binding.Rotated(clock.GetUtcNow(), operation.Overlap ?? TimeSpan.Zero);
+                if (operation.Overlap is not { Ticks: > 0 })
+                {
+                    await db.SaveChangesAsync(ct);
+                    await RetireAsync(driver, binding, context, ct);
+                }
+                else
+                {
+                    await db.SaveChangesAsync(ct);
+                    context.Progress.Report(
+                        $"Generation {binding.RetiringGeneration} keeps working until {binding.RetireAt:u}; generation {binding.Generation} is current");
+                    // The retirement is its own operation when the overlap ends (a recurring sweep catches a lost one).
+                    jobs.Schedule<Bindings.RetireDueJob>(job => job.RunAsync(binding.Id, CancellationToken.None), operation.Overlap.Value);
+                }
+
+                break;
+            }
+
+            case OperationKind.Retire:
+                if (binding!.RetiringGeneration is not null)
+                {
+                    await RetireAsync(driver, binding, context, ct);
+                }
+
+                break;
             case OperationKind.Unbind:
-                // The read token stops first: nothing of the stream is readable with it while the driver works.
+                // The read tokens stop first: nothing of the stream is readable with them while the driver works.
                 binding!.ReadTokenHash = null;
+                binding.RetiringReadTokenHash = null;
                 await db.SaveChangesAsync(ct);
-                await driver.UnbindAsync(new BindingContext(context, binding.Id), ct);
+                await driver.UnbindAsync(BindingContextOf(binding, context, binding.Generation), ct);
                 binding.ProtectedCredentials = null;
+                binding.CertificateExpiresAt = null;
+                binding.Retired(clock.GetUtcNow());
                 binding.MoveTo(BindingState.Deleted, clock.GetUtcNow());
                 break;
             default:
@@ -157,13 +197,65 @@ public sealed class OperationJob(
         }
     }
 
+    /// <summary>
+    /// Makes one generation's credentials on the backend and completes them: the platform CA certificate (so the
+    /// app verifies the server), a read token where the kind is read through the portal, and the certificate's expiry.
+    /// </summary>
+    private async Task<BindingCredentials> BindGenerationAsync(
+        IServiceDriver driver, Binding binding, InstanceContext context, int generation, CancellationToken ct)
+    {
+        var credentials = await driver.BindAsync(BindingContextOf(binding, context, generation), ct);
+        var values = new OrderedDictionary<string, string>();
+        foreach (var (key, value) in credentials.Values)
+        {
+            values[key] = value;
+        }
+
+        if (context.Backend.PlatformCa is { } ca && !values.ContainsKey(Bindings.CredentialKeys.CaCertificate))
+        {
+            values[Bindings.CredentialKeys.CaCertificate] = ca.CertificatePem;
+        }
+
+        binding.CertificateExpiresAt = values.TryGetValue(Bindings.CredentialKeys.Certificate, out var certificate)
+            ? Provisioning.Certificates.IssuedCertificate.NotAfterOf(certificate)
+            : null;
+        credentials = new BindingCredentials(values);
+        if (Bindings.ReadTokens.Applies(driver))
+        {
+            var token = Bindings.ReadTokens.New();
+            credentials = Bindings.ReadTokens.WithReadAccess(credentials, driver, binding.Id, token, configuration);
+            binding.ReadTokenHash = Bindings.ReadTokens.Hash(token);
+        }
+
+        return credentials;
+    }
+
+    private async Task RetireAsync(IServiceDriver driver, Binding binding, InstanceContext context, CancellationToken ct)
+    {
+        var generation = binding.RetiringGeneration!.Value;
+        binding.RetiringReadTokenHash = null;
+        await driver.RetireAsync(BindingContextOf(binding, context, generation), generation, ct);
+        binding.Retired(clock.GetUtcNow());
+        context.Progress.Report($"Generation {generation} no longer works; generation {binding.Generation} is current");
+    }
+
+    private static BindingContext BindingContextOf(Binding binding, InstanceContext context, int generation) =>
+        new(context, binding.Id)
+        {
+            Generation = generation,
+            ClientCertificate = binding.ClientCertificate,
+            CertificateValidity = Bindings.CredentialKeys.CertificateValidity(context.Limits),
+        };
+
     private static string SucceededAction(OperationKind kind) => kind switch
     {
         OperationKind.Provision => "instance.provisioned",
         OperationKind.Update => "instance.updated",
         OperationKind.Deprovision => "instance.deprovisioned",
         OperationKind.Bind => "binding.created",
-        _ => "binding.deleted",
+        OperationKind.Rotate => "binding.rotated",
+        OperationKind.Retire => "binding.generation-retired",
+        _ => "binding.revoked",
     };
 
     private async Task RecordFailureAsync(Guid operationId, string error, OperationProgress progress, CancellationToken ct)
@@ -187,7 +279,11 @@ public sealed class OperationJob(
         operation.FinishedAt = now;
         var message = $"{operation.Kind} failed: {error}";
         var instance = await db.Instances.FirstAsync(i => i.Id == operation.InstanceId, ct);
-        if (operation.BindingId is { } bindingId)
+        if (operation.Kind is OperationKind.Rotate or OperationKind.Retire)
+        {
+            // The current credentials still work: the binding stays Ready; the team is told below.
+        }
+        else if (operation.BindingId is { } bindingId)
         {
             var binding = await db.Bindings.FirstAsync(b => b.Id == bindingId, ct);
             binding.MoveTo(BindingState.Failed, now, message);

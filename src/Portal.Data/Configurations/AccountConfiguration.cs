@@ -22,3 +22,14 @@ internal sealed class ServerKeyConfiguration : IEntityTypeConfiguration<ServerKe
         b.Property(k => k.KeyId).HasMaxLength(64);
     }
 }
+
+internal sealed class PlatformCaConfiguration : IEntityTypeConfiguration<PlatformCaRecord>
+{
+    public void Configure(EntityTypeBuilder<PlatformCaRecord> b)
+    {
+        b.ToTable("PlatformCa");
+        b.HasKey(c => c.Id);
+        b.Property(c => c.Id).HasMaxLength(20);
+        b.Property(c => c.Source).HasMaxLength(20);
+    }
+}

@@ -37,6 +37,9 @@ internal sealed class BindingConfiguration : IEntityTypeConfiguration<Binding>
         b.Property(x => x.StatusMessage).HasMaxLength(2000);
         b.HasIndex(x => new { x.InstanceId, x.AppName }).IsUnique().HasFilter("\"State\" <> 'Deleted'");
         b.Property(x => x.ReadTokenHash).HasMaxLength(64);
+        b.Property(x => x.RetiringReadTokenHash).HasMaxLength(64);
+        b.HasIndex(x => x.RetireAt).HasFilter("\"RetireAt\" IS NOT NULL");
+        b.HasIndex(x => x.CertificateExpiresAt).HasFilter("\"CertificateExpiresAt\" IS NOT NULL");
         b.HasOne<Instance>().WithMany().HasForeignKey(x => x.InstanceId).OnDelete(DeleteBehavior.Cascade);
         b.Property<uint>("xmin").IsRowVersion();
     }

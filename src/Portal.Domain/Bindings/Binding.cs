@@ -34,6 +34,27 @@ public sealed class Binding
     /// </summary>
     public string? ReadTokenHash { get; set; }
 
+    /// <summary>
+    /// SHA-256 of the read token of the generation a rotation is retiring; it keeps working until
+    /// <see cref="RetireAt"/>, like the rest of that generation's credentials.
+    /// </summary>
+    public string? RetiringReadTokenHash { get; set; }
+
+    /// <summary>The binding asked for a client certificate from the platform CA (where the backend takes them).</summary>
+    public bool ClientCertificate { get; init; }
+
+    /// <summary>When the current client certificate expires; the renewal job issues the next one before.</summary>
+    public DateTimeOffset? CertificateExpiresAt { get; set; }
+
+    /// <summary>The generation of the current credentials: 0 when made, one more per rotation.</summary>
+    public int Generation { get; private set; }
+
+    /// <summary>The earlier generation that still works during a rotation's overlap; null when there is none.</summary>
+    public int? RetiringGeneration { get; private set; }
+
+    /// <summary>When <see cref="RetiringGeneration"/> stops working.</summary>
+    public DateTimeOffset? RetireAt { get; private set; }
+
     public Guid CreatedBy { get; init; }
 
     public DateTimeOffset CreatedAt { get; init; }
@@ -48,6 +69,43 @@ public sealed class Binding
         [BindingState.Deleting] = [BindingState.Deleted, BindingState.Failed],
         [BindingState.Deleted] = [],
     };
+
+    /// <summary>
+    /// Records a rotation: the new generation is current, the previous one keeps working until
+    /// <paramref name="now"/> + <paramref name="overlap"/>. Only one earlier generation overlaps at a time: the
+    /// caller retires a pending one first.
+    /// </summary>
+    public void Rotated(DateTimeOffset now, TimeSpan overlap)
+    {
+        if (State != BindingState.Ready)
+        {
+            throw new InvalidOperationException($"Only a Ready binding rotates; this one is {State}.");
+        }
+
+        if (RetiringGeneration is not null)
+        {
+            throw new InvalidOperationException($"Generation {RetiringGeneration} must be retired before the next rotation.");
+        }
+
+        if (overlap < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(overlap), "An overlap cannot be negative.");
+        }
+
+        RetiringGeneration = Generation;
+        Generation++;
+        RetireAt = now + overlap;
+        UpdatedAt = now;
+    }
+
+    /// <summary>Records that the retiring generation stopped working on the backend.</summary>
+    public void Retired(DateTimeOffset now)
+    {
+        RetiringGeneration = null;
+        RetireAt = null;
+        RetiringReadTokenHash = null;
+        UpdatedAt = now;
+    }
 
     public static bool CanMove(BindingState from, BindingState to) => Next[from].Contains(to);
 

@@ -7,6 +7,12 @@ public enum OperationKind
     Deprovision,
     Bind,
     Unbind,
+
+    /// <summary>Makes a binding's next credential generation; the previous keeps working for the overlap.</summary>
+    Rotate,
+
+    /// <summary>Removes a binding's retiring generation from the backend once its overlap has passed.</summary>
+    Retire,
 }
 
 public enum OperationState
@@ -24,8 +30,11 @@ public sealed class Operation
 
     public Guid InstanceId { get; init; }
 
-    /// <summary>Set for bind and unbind.</summary>
+    /// <summary>Set for bind, unbind, rotate and retire.</summary>
     public Guid? BindingId { get; init; }
+
+    /// <summary>For a rotation: how long the previous credentials keep working.</summary>
+    public TimeSpan? Overlap { get; init; }
 
     public OperationKind Kind { get; init; }
 
