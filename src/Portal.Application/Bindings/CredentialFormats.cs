@@ -56,7 +56,8 @@ public static class CredentialFormats
     /// <summary>
     /// <c>PORTAL_&lt;INSTANCE&gt;_&lt;KEY&gt;="value"</c> per credential: the instance name and the key in upper
     /// snake case (<c>orders-db</c> + <c>accessKeyId</c> → <c>PORTAL_ORDERS_DB_ACCESS_KEY_ID</c>); values double-quoted
-    /// with <c>\</c>, <c>"</c>, <c>$</c> and newlines escaped.
+    /// with <c>\</c>, <c>"</c> and <c>$</c> escaped. Multi-line values (PEM certificates) keep their newlines inside
+    /// the quotes, which bash (<c>set -a; . file</c>), python-dotenv and Node's dotenv all read back unchanged.
     /// </summary>
     public static string Env(BindingDocument binding)
     {
@@ -173,7 +174,7 @@ public static class CredentialFormats
         .Replace("\\", "\\\\", StringComparison.Ordinal)
         .Replace("\"", "\\\"", StringComparison.Ordinal)
         .Replace("$", "\\$", StringComparison.Ordinal)
-        .Replace("\n", "\\n", StringComparison.Ordinal);
+        .Replace("`", "\\`", StringComparison.Ordinal);
 
     /// <summary>A YAML double-quoted scalar.</summary>
     private static string Quote(string value)
