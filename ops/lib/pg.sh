@@ -192,3 +192,69 @@ pg_psql() {
   PGPASSWORD=$(<"$dir/password") PGCONNECT_TIMEOUT=10 "$PG_BIN/psql" \
     -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$(<"$dir/port")" -U postgres -d "$db" <<<"$sql"
 }
+
+# The group role whose members sign in with a client certificate (CN = role name) instead of a password.
+PG_CERT_LOGIN_ROLE=portal_cert_login
+
+# pg_enable_tls DIR CA_DIR : serves the cluster over TLS with a server certificate from the platform CA
+# (ops/lib/ca.sh), trusts that CA for client certificates, and rewrites pg_hba.conf so that members of
+# $PG_CERT_LOGIN_ROLE authenticate with their certificate over TLS only, everybody else with SCRAM.
+# Idempotent; the cluster must be running.
+pg_enable_tls() {
+  local dir=$1 ca=$2 real data f i
+  real=$(_pg_real "$dir")
+  data=$real/data
+  # shellcheck source=ops/lib/ca.sh
+  declare -F ca_issue_server >/dev/null || source "$_PG_LIB_DIR/ca.sh"
+  mkdir -p "$real/tls"
+  ca_issue_server "$ca" "$real/tls/server"
+  # The server reads these as its own user and refuses a key others can read.
+  install -m 644 "$real/tls/server.crt" "$data/portal-server.crt"
+  install -m 600 "$real/tls/server.key" "$data/portal-server.key"
+  install -m 644 "$ca/ca.crt" "$data/portal-ca.crt"
+  _pg_own "$data/portal-server.crt" "$data/portal-server.key" "$data/portal-ca.crt"
+
+  # First matching line wins: a certificate role never falls through to a password line (it has none anyway),
+  # and a certificate is only accepted over TLS. `cert` checks the chain to ssl_ca_file and CN = role name.
+  f=$data/pg_hba.conf
+  {
+    echo "# Written by ops/lib/pg.sh pg_enable_tls; first matching line wins."
+    printf '%-8s %-12s %-20s %-14s %s\n' \
+      '# TYPE' DATABASE USER ADDRESS METHOD \
+      local all all '' scram-sha-256 \
+      hostssl all "+$PG_CERT_LOGIN_ROLE" 127.0.0.1/32 cert \
+      hostssl all all 127.0.0.1/32 scram-sha-256 \
+      host all all 127.0.0.1/32 scram-sha-256 \
+      local replication all '' scram-sha-256 \
+      host replication all 127.0.0.1/32 scram-sha-256
+  } >"$f.new"
+  chmod 600 "$f.new"
+  _pg_own "$f.new"
+  mv "$f.new" "$f"
+
+  pg_psql "$dir" "
+SELECT 'CREATE ROLE $PG_CERT_LOGIN_ROLE NOLOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '$PG_CERT_LOGIN_ROLE') \gexec
+ALTER SYSTEM SET ssl = on;
+ALTER SYSTEM SET ssl_cert_file = 'portal-server.crt';
+ALTER SYSTEM SET ssl_key_file = 'portal-server.key';
+ALTER SYSTEM SET ssl_ca_file = 'portal-ca.crt';
+ALTER SYSTEM SET ssl_min_protocol_version = 'TLSv1.2';
+SELECT pg_reload_conf();
+" >/dev/null
+
+  # The reload is asynchronous, and a bad certificate only shows in the log: prove TLS with verification.
+  for ((i = 0; i < 50; i++)); do
+    if PGSSLMODE=verify-full PGSSLROOTCERT=$ca/ca.crt pg_psql "$dir" "SELECT 1" >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "pg.sh: the cluster in $dir does not serve TLS with the certificate from $ca; end of $real/log:" >&2
+  tail -n 20 "$real/log" >&2 || true
+  return 1
+}
+
+# pg_conn_tls DIR CA_DIR [DATABASE] : like pg_conn, over TLS that trusts the platform CA's certificate file.
+pg_conn_tls() {
+  printf '%s;SSL Mode=VerifyFull;Root Certificate=%s\n' "$(pg_conn "$1" "${3:-postgres}")" "$2/ca.crt"
+}

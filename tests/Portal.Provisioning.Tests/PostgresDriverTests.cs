@@ -1,5 +1,7 @@
+using System.Security.Authentication;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
+using Portal.Provisioning.Certificates;
 using Portal.Provisioning.Postgres;
 
 namespace Portal.Provisioning.Tests;
@@ -94,11 +96,12 @@ public sealed class PostgresDriverTests
         var credentials = await scope.Driver.BindAsync(binding, Ct);
 
         var v = credentials.Values;
-        Assert.Equal(["host", "port", "database", "username", "password", "uri"], v.Keys);
+        var tls = instance.Backend.Tls;
+        Assert.Equal(tls ? ["host", "port", "database", "username", "password", "uri", "ca.crt"] : ["host", "port", "database", "username", "password", "uri"], v.Keys);
         Assert.Equal(PostgresNames.Database(instance.InstanceId), v["database"]);
         Assert.Equal(PostgresNames.BindingRole(binding.BindingId), v["username"]);
         Assert.Equal(32, v["password"].Length);
-        Assert.Equal($"postgresql://{v["username"]}:{v["password"]}@{v["host"]}:{v["port"]}/{v["database"]}", v["uri"]);
+        Assert.Equal($"postgresql://{v["username"]}:{v["password"]}@{v["host"]}:{v["port"]}/{v["database"]}{(tls ? "?sslmode=verify-full" : "")}", v["uri"]);
         Assert.DoesNotContain(v["password"], credentials.ToString(), StringComparison.Ordinal);
 
         await using var conn = await TestBackend.OpenAsync(credentials);
@@ -402,6 +405,290 @@ public sealed class PostgresDriverTests
         Assert.False(report.Healthy);
         Assert.False(string.IsNullOrWhiteSpace(report.Message));
     }
+
+    // --- TLS ---------------------------------------------------------------------------------------------
+
+    [Fact]
+    public async Task BindAsync_TlsBackend_CredentialsConnectWithVerifyFullTrustingCaCrt()
+    {
+        await using var scope = new DriverScope();
+        var instance = scope.NewInstance(backend: TestBackend.TlsEndpoint);
+        await scope.Driver.ProvisionAsync(instance, Ct);
+
+        var credentials = await scope.Driver.BindAsync(DriverScope.NewBinding(instance), Ct);
+
+        Assert.Equal(TestBackends.Ca.CertificatePem, credentials.Values["ca.crt"]);
+        Assert.EndsWith("?sslmode=verify-full", credentials.Values["uri"], StringComparison.Ordinal);
+        await using var conn = await TestBackend.OpenAsync(credentials);
+        // As the admin: the session acts as the owner role, which may not see its login role's session details.
+        Assert.True(await TestBackend.AdminScalarAsync<bool>("SELECT ssl FROM pg_stat_ssl WHERE pid = $1", conn.ProcessID));
+    }
+
+    [Fact]
+    public async Task BindAsync_ClientTrustingForeignCa_HandshakeFails()
+    {
+        await using var scope = new DriverScope();
+        var instance = scope.NewInstance(backend: TestBackend.TlsEndpoint);
+        await scope.Driver.ProvisionAsync(instance, Ct);
+        var credentials = await scope.Driver.BindAsync(DriverScope.NewBinding(instance), Ct);
+        using var foreign = CertificateAuthority.CreateRoot("Foreign CA", TimeSpan.FromDays(1));
+
+        var e = await Assert.ThrowsAnyAsync<NpgsqlException>(
+            () => TestBackend.OpenAsync(credentials.With(("ca.crt", foreign.CertificatePem))));
+
+        Assert.IsAssignableFrom<AuthenticationException>(e.InnerException);
+    }
+
+    [Fact]
+    public async Task TestBackendAsync_DriverTrustingForeignCa_ReportsUnhealthy()
+    {
+        var driver = new PostgresDriver(NullLogger<PostgresDriver>.Instance);
+        using var foreign = CertificateAuthority.CreateRoot("Foreign CA", TimeSpan.FromDays(1));
+
+        var report = await driver.TestBackendAsync(TestBackend.TlsEndpoint with { PlatformCa = foreign }, Ct);
+
+        Assert.False(report.Healthy);
+        Assert.Contains("SSL", report.Message, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task TestBackendAsync_TlsBackend_AdminSessionIsEncrypted()
+    {
+        await using var scope = new DriverScope();
+        var instance = scope.NewInstance(backend: TestBackend.TlsEndpoint);
+
+        // ProvisionAsync works through the driver's admin connection, which must then be TLS.
+        await scope.Driver.ProvisionAsync(instance, Ct);
+
+        Assert.Equal(0L, await TestBackend.AdminScalarAsync<long>(
+            "SELECT count(*) FROM pg_stat_activity a JOIN pg_stat_ssl s USING (pid) WHERE a.application_name = 'portal-provisioning' AND NOT s.ssl"));
+    }
+
+    // --- rotation ----------------------------------------------------------------------------------------
+
+    [Fact]
+    public async Task RetireAsync_AfterRotation_OldGenerationRefusedAndItsSessionEndedNewKeepsWorking()
+    {
+        await using var scope = new DriverScope();
+        var instance = scope.NewInstance(backend: TestBackend.TlsEndpoint);
+        await scope.Driver.ProvisionAsync(instance, Ct);
+        var gen0 = DriverScope.NewBinding(instance);
+        var gen1 = gen0 with { Generation = 1 };
+        var old = await scope.Driver.BindAsync(gen0, Ct);
+        await using var oldSession = await TestBackend.OpenAsync(old);
+        await TestBackend.ExecuteAsync(oldSession, "CREATE TABLE rotated (v text)");
+
+        var fresh = await scope.Driver.BindAsync(gen1, Ct);
+
+        // Overlap: both generations work at once, on the same data.
+        Assert.Equal(PostgresNames.BindingRole(gen0.BindingId) + "_g1", fresh.Values["username"]);
+        await using (var both = await TestBackend.OpenAsync(old))
+        {
+            await TestBackend.ExecuteAsync(both, "INSERT INTO rotated VALUES ('gen0')");
+        }
+
+        await using (var newSession = await TestBackend.OpenAsync(fresh))
+        {
+            await TestBackend.ExecuteAsync(newSession, "INSERT INTO rotated VALUES ('gen1')");
+        }
+
+        await scope.Driver.RetireAsync(gen1, 0, Ct);
+
+        await Assert.ThrowsAnyAsync<NpgsqlException>(() => TestBackend.ScalarAsync<int>(oldSession, "SELECT 1"));
+        var e = await Assert.ThrowsAsync<PostgresException>(() => TestBackend.OpenAsync(old));
+        Assert.Equal(PostgresErrorCodes.InvalidPassword, e.SqlState);
+        await using (var conn = await TestBackend.OpenAsync(fresh))
+        {
+            Assert.Equal(2L, await TestBackend.ScalarAsync<long>(conn, "SELECT count(*) FROM rotated"));
+        }
+
+        await scope.Driver.RetireAsync(gen1, 0, Ct); // idempotent
+        await scope.Driver.UnbindAsync(gen1, Ct);
+
+        await Assert.ThrowsAsync<PostgresException>(() => TestBackend.OpenAsync(fresh));
+        Assert.Equal(0L, await CountRolesOfAsync(gen0));
+    }
+
+    [Fact]
+    public async Task UnbindAsync_SeveralGenerationsAndCrashLeftover_DropsEveryGenerationOnly()
+    {
+        await using var scope = new DriverScope();
+        var instance = scope.NewInstance();
+        await scope.Driver.ProvisionAsync(instance, Ct);
+        var binding = DriverScope.NewBinding(instance);
+        var other = DriverScope.NewBinding(instance);
+        await scope.Driver.BindAsync(binding, Ct);
+        await scope.Driver.BindAsync(binding with { Generation = 1 }, Ct);
+        await scope.Driver.BindAsync(binding with { Generation = 2 }, Ct);
+        var otherCredentials = await scope.Driver.BindAsync(other, Ct);
+        await using (var admin = await TestBackend.OpenAdminAsync())
+        {
+            // A rotation that crashed right after CREATE ROLE, before any membership.
+            await TestBackend.ExecuteAsync(admin, $"CREATE ROLE \"{PostgresNames.BindingRole(binding.BindingId, 3)}\" LOGIN");
+        }
+
+        Assert.Equal(4L, await CountRolesOfAsync(binding));
+
+        await scope.Driver.UnbindAsync(binding, Ct);
+
+        Assert.Equal(0L, await CountRolesOfAsync(binding));
+        await using var conn = await TestBackend.OpenAsync(otherCredentials);
+        Assert.Equal(1, await TestBackend.ScalarAsync<int>(conn, "SELECT 1"));
+    }
+
+    [Fact]
+    public async Task DeprovisionAsync_RotatedBinding_DropsEveryGeneration()
+    {
+        await using var scope = new DriverScope();
+        var instance = scope.NewInstance();
+        await scope.Driver.ProvisionAsync(instance, Ct);
+        var binding = DriverScope.NewBinding(instance);
+        await scope.Driver.BindAsync(binding, Ct);
+        await scope.Driver.BindAsync(binding with { Generation = 1 }, Ct);
+
+        await scope.Driver.DeprovisionAsync(instance, Ct);
+
+        Assert.Equal(0L, await CountRolesOfAsync(binding));
+    }
+
+    // --- client certificates -----------------------------------------------------------------------------
+
+    [Fact]
+    public async Task BindAsync_ClientCertificate_ConnectsWithCertificateAndHasNoPassword()
+    {
+        await using var scope = new DriverScope();
+        var instance = scope.NewInstance(backend: TestBackend.TlsEndpoint);
+        await scope.Driver.ProvisionAsync(instance, Ct);
+        var binding = DriverScope.NewBinding(instance, clientCertificate: true);
+
+        var credentials = await scope.Driver.BindAsync(binding, Ct);
+
+        var v = credentials.Values;
+        Assert.Equal(["host", "port", "database", "username", "uri", "ca.crt", "tls.crt", "tls.key"], v.Keys);
+        Assert.Equal($"postgresql://{v["username"]}@{v["host"]}:{v["port"]}/{v["database"]}?sslmode=verify-full", v["uri"]);
+        Assert.Equal(v["username"], IssuedCertificate.CommonNameOf(v["tls.crt"]));
+        Assert.True(await TestBackend.AdminScalarAsync<bool>(
+            "SELECT rolpassword IS NULL FROM pg_authid WHERE rolname = $1", v["username"]));
+        await using var conn = await TestBackend.OpenAsync(credentials);
+        Assert.Equal(v["username"], await TestBackend.ScalarAsync<string>(conn, "SELECT session_user::text"));
+        Assert.Equal($"/CN={v["username"]}", await TestBackend.AdminScalarAsync<string>(
+            "SELECT client_dn FROM pg_stat_ssl WHERE pid = $1", conn.ProcessID));
+        await TestBackend.ExecuteAsync(conn, "CREATE TABLE by_certificate (v int)");
+    }
+
+    [Fact]
+    public async Task BindAsync_CertificateRoleWithPassword_Refused()
+    {
+        await using var scope = new DriverScope();
+        var instance = scope.NewInstance(backend: TestBackend.TlsEndpoint);
+        await scope.Driver.ProvisionAsync(instance, Ct);
+        var credentials = await scope.Driver.BindAsync(DriverScope.NewBinding(instance, clientCertificate: true), Ct);
+        var withPassword = credentials.With(("tls.crt", null), ("tls.key", null), ("password", SecretGenerator.Password()));
+
+        // Over TLS the role may only use a certificate; without TLS it would need a password, and it has none.
+        var overTls = await Assert.ThrowsAsync<PostgresException>(() => TestBackend.OpenAsync(withPassword));
+        var plain = await Assert.ThrowsAsync<PostgresException>(() => TestBackend.OpenAsync(withPassword.With(("ca.crt", null))));
+
+        Assert.Equal(PostgresErrorCodes.InvalidAuthorizationSpecification, overTls.SqlState);
+        Assert.Equal(PostgresErrorCodes.InvalidPassword, plain.SqlState);
+    }
+
+    [Fact]
+    public async Task BindAsync_CertificateOfAnotherBinding_Refused()
+    {
+        await using var scope = new DriverScope();
+        var mine = scope.NewInstance(backend: TestBackend.TlsEndpoint);
+        var theirs = scope.NewInstance(backend: TestBackend.TlsEndpoint);
+        await scope.Driver.ProvisionAsync(mine, Ct);
+        await scope.Driver.ProvisionAsync(theirs, Ct);
+        var a = await scope.Driver.BindAsync(DriverScope.NewBinding(mine, clientCertificate: true), Ct);
+        var b = await scope.Driver.BindAsync(DriverScope.NewBinding(theirs, clientCertificate: true), Ct);
+
+        // A's certificate presented as B's role, to B's database.
+        var e = await Assert.ThrowsAsync<PostgresException>(() => TestBackend.OpenAsync(
+            a.With(("username", b.Values["username"]), ("database", b.Values["database"]))));
+
+        Assert.Equal(PostgresErrorCodes.InvalidAuthorizationSpecification, e.SqlState);
+        await using var own = await TestBackend.OpenAsync(b);
+    }
+
+    [Fact]
+    public async Task UnbindAsync_ClientCertificate_CertificateRefusedAndSessionEnded()
+    {
+        await using var scope = new DriverScope();
+        var instance = scope.NewInstance(backend: TestBackend.TlsEndpoint);
+        await scope.Driver.ProvisionAsync(instance, Ct);
+        var binding = DriverScope.NewBinding(instance, clientCertificate: true);
+        var credentials = await scope.Driver.BindAsync(binding, Ct);
+        await using var open = await TestBackend.OpenAsync(credentials);
+
+        await scope.Driver.UnbindAsync(binding, Ct);
+
+        await Assert.ThrowsAnyAsync<NpgsqlException>(() => TestBackend.ScalarAsync<int>(open, "SELECT 1"));
+        // The certificate is still valid, but no role answers to its name any more (and none ever had a password).
+        await Assert.ThrowsAnyAsync<NpgsqlException>(() => TestBackend.OpenAsync(credentials));
+        await Assert.ThrowsAnyAsync<NpgsqlException>(
+            () => TestBackend.OpenAsync(credentials.With(("password", SecretGenerator.Password()))));
+        Assert.Equal(0L, await CountRolesOfAsync(binding));
+    }
+
+    [Fact]
+    public async Task RetireAsync_ClientCertificateRotation_OldCertificateRefusedNewWorks()
+    {
+        await using var scope = new DriverScope();
+        var instance = scope.NewInstance(backend: TestBackend.TlsEndpoint);
+        await scope.Driver.ProvisionAsync(instance, Ct);
+        var gen0 = DriverScope.NewBinding(instance, clientCertificate: true);
+        var gen1 = gen0 with { Generation = 1 };
+        var old = await scope.Driver.BindAsync(gen0, Ct);
+        var fresh = await scope.Driver.BindAsync(gen1, Ct);
+        await using (await TestBackend.OpenAsync(old))
+        await using (await TestBackend.OpenAsync(fresh))
+        {
+        }
+
+        await scope.Driver.RetireAsync(gen1, 0, Ct);
+
+        await Assert.ThrowsAnyAsync<NpgsqlException>(() => TestBackend.OpenAsync(old));
+        // Nor may the old certificate pass as the new generation's role.
+        var e = await Assert.ThrowsAsync<PostgresException>(
+            () => TestBackend.OpenAsync(old.With(("username", fresh.Values["username"]))));
+        Assert.Equal(PostgresErrorCodes.InvalidAuthorizationSpecification, e.SqlState);
+        await using var conn = await TestBackend.OpenAsync(fresh);
+        Assert.Equal(1, await TestBackend.ScalarAsync<int>(conn, "SELECT 1"));
+    }
+
+    [Fact]
+    public async Task BindAsync_CertificateFromForeignCa_Refused()
+    {
+        await using var scope = new DriverScope();
+        var instance = scope.NewInstance(backend: TestBackend.TlsEndpoint);
+        await scope.Driver.ProvisionAsync(instance, Ct);
+        var credentials = await scope.Driver.BindAsync(DriverScope.NewBinding(instance, clientCertificate: true), Ct);
+        using var foreign = CertificateAuthority.CreateRoot("Foreign CA", TimeSpan.FromDays(1));
+        var forged = foreign.IssueClient(credentials.Values["username"], TimeSpan.FromHours(1));
+
+        await Assert.ThrowsAnyAsync<NpgsqlException>(() => TestBackend.OpenAsync(
+            credentials.With(("tls.crt", forged.CertificatePem), ("tls.key", forged.PrivateKeyPem))));
+
+        await using var genuine = await TestBackend.OpenAsync(credentials);
+    }
+
+    [Fact]
+    public async Task BindAsync_ClientCertificateOnBackendWithoutTls_ThrowsInvalidOperation()
+    {
+        await using var scope = new DriverScope();
+        var plain = TestBackend.Endpoint with { Settings = new Dictionary<string, string>() };
+        var instance = scope.NewInstance(backend: plain);
+        await scope.Driver.ProvisionAsync(instance, Ct);
+
+        await Assert.ThrowsAsync<InvalidOperationException>(
+            () => scope.Driver.BindAsync(DriverScope.NewBinding(instance, clientCertificate: true), Ct));
+    }
+
+    private static Task<long> CountRolesOfAsync(BindingContext binding) =>
+        TestBackend.AdminScalarAsync<long>(
+            "SELECT count(*) FROM pg_roles WHERE starts_with(rolname, $1)", PostgresNames.BindingRole(binding.BindingId));
 
     private static Task<int> DatConnLimitAsync(InstanceContext instance) =>
         TestBackend.AdminScalarAsync<int>(

@@ -67,4 +67,22 @@ public sealed partial class PostgresNamesTests
     {
         Assert.StartsWith(PostgresNames.BindingRolePrefix, PostgresNames.BindingRole(Guid.NewGuid()), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void BindingRole_Generations_ZeroKeepsTodaysNameLaterAppendGeneration()
+    {
+        Assert.Equal(PostgresNames.BindingRole(_knownId), PostgresNames.BindingRole(_knownId, 0));
+        Assert.Equal("pb_0f8fad5bd9cb469fa16570867728950e_g1", PostgresNames.BindingRole(_knownId, 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => PostgresNames.BindingRole(_knownId, -1));
+    }
+
+    [Fact]
+    public void BindingRole_LargestGeneration_IsValidIdentifierUnder63Chars()
+    {
+        var name = PostgresNames.BindingRole(Guid.AllBitsSet, int.MaxValue);
+
+        Assert.Matches(UnquotedIdentifier(), name);
+        Assert.InRange(name.Length, 1, 62);
+        Assert.StartsWith(PostgresNames.BindingRole(Guid.AllBitsSet), name, StringComparison.Ordinal);
+    }
 }

@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using Portal.Provisioning.Certificates;
 
 [assembly: InternalsVisibleTo("Portal.Provisioning.Tests")]
 
@@ -11,14 +12,24 @@ namespace Portal.Provisioning.Postgres;
 
 /// <summary>
 /// Serves <c>postgresql</c> instances: one database per instance, owned by a NOLOGIN owner role, and one
-/// LOGIN role per binding that is a member of the owner role. The admin of the <see cref="BackendEndpoint"/>
+/// LOGIN role per binding generation that is a member of the owner role. The admin of the <see cref="BackendEndpoint"/>
 /// is expected to be a superuser of the backend server.
 /// </summary>
+/// <remarks>
+/// On a TLS backend (setting <c>tls=true</c>) every connection is encrypted and the server must present a
+/// certificate for its host from the platform CA. A binding with a client certificate gets a login role without a
+/// password that is a member of <see cref="CertificateLoginRole"/>: the backend's pg_hba.conf (ops/lib/pg.sh
+/// <c>pg_enable_tls</c>) lets such roles in only over TLS with a certificate from the platform CA whose CN is the
+/// role's name.
+/// </remarks>
 public sealed class PostgresDriver : IServiceDriver
 {
     private const string MaintenanceDatabase = "postgres";
     private const string ConnectionsLimit = "connections";
     private const int ScramIterations = 4096;
+
+    /// <summary>The backend's group role whose members authenticate with a client certificate (see pg_hba.conf).</summary>
+    public const string CertificateLoginRole = "portal_cert_login";
 
     private readonly ILogger<PostgresDriver> _logger;
 
@@ -31,6 +42,9 @@ public sealed class PostgresDriver : IServiceDriver
 
     /// <inheritdoc />
     public string Kind => "postgresql";
+
+    /// <inheritdoc />
+    public bool SupportsClientCertificates => true;
 
     /// <inheritdoc />
     public IReadOnlyList<DriverField> PlanLimits { get; } =
@@ -135,47 +149,102 @@ public sealed class PostgresDriver : IServiceDriver
     {
         ArgumentNullException.ThrowIfNull(binding);
         var instance = binding.Instance;
+        var backend = instance.Backend;
         var database = PostgresNames.Database(instance.InstanceId);
         var owner = PostgresNames.OwnerRole(instance.InstanceId);
-        var role = PostgresNames.BindingRole(binding.BindingId);
-        var password = SecretGenerator.Password();
-        // The server only ever sees the SCRAM verifier, so the password cannot leak into statement logs.
-        var verifier = ScramSha256Verifier(password);
+        var role = PostgresNames.BindingRole(binding.BindingId, binding.Generation);
+        var withCertificate = binding.ClientCertificate;
+        if (withCertificate && !backend.Tls)
+        {
+            // pg_hba.conf accepts certificates over TLS only; a password-less role would be unusable.
+            throw new InvalidOperationException(
+                $"Backend {backend} does not serve TLS (setting tls=true), so it cannot take client certificates.");
+        }
 
-        await using var conn = await OpenAsync(instance.Backend, MaintenanceDatabase, ct);
+        var ca = backend.Tls ? backend.RequireCa() : null;
+        // A certificate role has no password at all, so the certificate is the only way in.
+        var password = withCertificate ? null : SecretGenerator.Password();
+        // The server only ever sees the SCRAM verifier, so the password cannot leak into statement logs.
+        var verifier = password is null ? null : ScramSha256Verifier(password);
+
+        await using var conn = await OpenAsync(backend, MaintenanceDatabase, ct);
         if (!await DatabaseExistsAsync(conn, database, ct) || !await RoleExistsAsync(conn, owner, ct))
         {
             throw new InvalidOperationException(
-                $"Database {database} or role {owner} does not exist on {instance.Backend}; provision the instance first.");
+                $"Database {database} or role {owner} does not exist on {backend}; provision the instance first.");
+        }
+
+        var certificateGroup = await RoleExistsAsync(conn, CertificateLoginRole, ct);
+        if (withCertificate && !certificateGroup)
+        {
+            throw new InvalidOperationException(
+                $"Backend {backend} has no role {CertificateLoginRole}, so its pg_hba.conf does not accept client " +
+                "certificates; set it up with ops/lib/pg.sh pg_enable_tls.");
         }
 
         instance.Progress.Report($"Creating login role {role}");
         try
         {
-            await CreateOrAlterLoginAsync(conn, role, owner, verifier, ct);
+            await CreateOrAlterLoginAsync(conn, role, owner, verifier, withCertificate, certificateGroup, ct);
         }
         catch (PostgresException e) when (IsDuplicate(e))
         {
             // A concurrent try created the role after our existence check; this pass alters it instead.
-            await CreateOrAlterLoginAsync(conn, role, owner, verifier, ct);
+            await CreateOrAlterLoginAsync(conn, role, owner, verifier, withCertificate, certificateGroup, ct);
         }
 
-        _logger.LogInformation("Created PostgreSQL login {Role} for database {Database} on {Backend}",
-            role, database, instance.Backend);
+        _logger.LogInformation("Created PostgreSQL login {Role} for database {Database} on {Backend} (certificate: {Certificate})",
+            role, database, backend, withCertificate);
 
-        var host = instance.Backend.Host;
-        var port = instance.Backend.Port.ToString(CultureInfo.InvariantCulture);
+        var host = backend.Host;
+        var port = backend.Port.ToString(CultureInfo.InvariantCulture);
         var uriHost = host.Contains(':') && !host.StartsWith('[') ? $"[{host}]" : host;
-        var uri = $"postgresql://{Uri.EscapeDataString(role)}:{Uri.EscapeDataString(password)}@{uriHost}:{port}/{Uri.EscapeDataString(database)}";
-        return new BindingCredentials(new OrderedDictionary<string, string>
+        var userInfo = password is null ? Uri.EscapeDataString(role) : $"{Uri.EscapeDataString(role)}:{Uri.EscapeDataString(password)}";
+        // libpq's verify-full: the server's certificate must chain to sslrootcert (ca.crt) and name the host.
+        var query = ca is null ? "" : "?sslmode=verify-full";
+        var values = new OrderedDictionary<string, string>
         {
             ["host"] = host,
             ["port"] = port,
             ["database"] = database,
             ["username"] = role,
-            ["password"] = password,
-            ["uri"] = uri,
-        });
+        };
+        if (password is not null)
+        {
+            values["password"] = password;
+        }
+
+        values["uri"] = $"postgresql://{userInfo}@{uriHost}:{port}/{Uri.EscapeDataString(database)}{query}";
+        if (ca is not null)
+        {
+            values["ca.crt"] = ca.CertificatePem;
+        }
+
+        if (withCertificate)
+        {
+            // The server maps the certificate to the role by its CN (pg_hba.conf method cert).
+            var certificate = ca!.IssueClient(role, binding.CertificateValidity);
+            values["tls.crt"] = certificate.CertificatePem;
+            values["tls.key"] = certificate.PrivateKeyPem;
+        }
+
+        return new BindingCredentials(values);
+    }
+
+    /// <inheritdoc />
+    public async Task RetireAsync(BindingContext binding, int generation, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(binding);
+        var instance = binding.Instance;
+        var database = PostgresNames.Database(instance.InstanceId);
+        var owner = PostgresNames.OwnerRole(instance.InstanceId);
+        var role = PostgresNames.BindingRole(binding.BindingId, generation);
+
+        await using var conn = await OpenAsync(instance.Backend, MaintenanceDatabase, ct);
+        instance.Progress.Report($"Dropping login role {role} (generation {generation})");
+        await DropLoginRoleAsync(conn, instance.Backend, role, owner, database, ct);
+        _logger.LogInformation("Dropped PostgreSQL login {Role} (generation {Generation}) of database {Database} on {Backend}",
+            role, generation, database, instance.Backend);
     }
 
     /// <inheritdoc />
@@ -185,13 +254,16 @@ public sealed class PostgresDriver : IServiceDriver
         var instance = binding.Instance;
         var database = PostgresNames.Database(instance.InstanceId);
         var owner = PostgresNames.OwnerRole(instance.InstanceId);
-        var role = PostgresNames.BindingRole(binding.BindingId);
 
         await using var conn = await OpenAsync(instance.Backend, MaintenanceDatabase, ct);
-        instance.Progress.Report($"Dropping login role {role}");
-        await DropLoginRoleAsync(conn, instance.Backend, role, owner, database, ct);
-        _logger.LogInformation("Dropped PostgreSQL login {Role} of database {Database} on {Backend}",
-            role, database, instance.Backend);
+        // By name, not by membership: also finds generations a crashed rotation left behind half-made.
+        foreach (var role in await GenerationRolesAsync(conn, binding.BindingId, ct))
+        {
+            instance.Progress.Report($"Dropping login role {role}");
+            await DropLoginRoleAsync(conn, instance.Backend, role, owner, database, ct);
+            _logger.LogInformation("Dropped PostgreSQL login {Role} of database {Database} on {Backend}",
+                role, database, instance.Backend);
+        }
     }
 
     /// <inheritdoc />
@@ -267,26 +339,65 @@ public sealed class PostgresDriver : IServiceDriver
     }
 
     private static async Task CreateOrAlterLoginAsync(
-        NpgsqlConnection conn, string role, string owner, string verifier, CancellationToken ct)
+        NpgsqlConnection conn, string role, string owner, string? verifier, bool withCertificate, bool certificateGroupExists,
+        CancellationToken ct)
     {
+        var passwordClause = verifier is null ? "PASSWORD NULL" : $"PASSWORD {QuoteLiteral(verifier)}";
         await using var tx = await conn.BeginTransactionAsync(ct);
         if (await RoleExistsAsync(conn, role, ct))
         {
-            await ExecuteAsync(conn,
-                $"ALTER ROLE {QuoteIdent(role)} WITH LOGIN INHERIT PASSWORD {QuoteLiteral(verifier)}", ct);
+            await ExecuteAsync(conn, $"ALTER ROLE {QuoteIdent(role)} WITH LOGIN INHERIT {passwordClause}", ct);
             await ExecuteAsync(conn, $"GRANT {QuoteIdent(owner)} TO {QuoteIdent(role)}", ct);
+            if (withCertificate)
+            {
+                await ExecuteAsync(conn, $"GRANT {QuoteIdent(CertificateLoginRole)} TO {QuoteIdent(role)}", ct);
+            }
+            else if (certificateGroupExists && await IsMemberAsync(conn, role, CertificateLoginRole, ct))
+            {
+                // A password role must not be offered certificate authentication by pg_hba.conf.
+                await ExecuteAsync(conn, $"REVOKE {QuoteIdent(CertificateLoginRole)} FROM {QuoteIdent(role)}", ct);
+            }
         }
         else
         {
             // IN ROLE in the same statement: a role that exists is always findable via the owner's members.
-            await ExecuteAsync(conn,
-                $"CREATE ROLE {QuoteIdent(role)} WITH LOGIN INHERIT PASSWORD {QuoteLiteral(verifier)} IN ROLE {QuoteIdent(owner)}",
-                ct);
+            var groups = withCertificate ? $"{QuoteIdent(owner)}, {QuoteIdent(CertificateLoginRole)}" : QuoteIdent(owner);
+            await ExecuteAsync(conn, $"CREATE ROLE {QuoteIdent(role)} WITH LOGIN INHERIT {passwordClause} IN ROLE {groups}", ct);
         }
 
         // Sessions act as the owner role, so every object belongs to the instance, not to one binding.
         await ExecuteAsync(conn, $"ALTER ROLE {QuoteIdent(role)} SET role = {QuoteLiteral(owner)}", ct);
         await tx.CommitAsync(ct);
+    }
+
+    private static Task<bool> IsMemberAsync(NpgsqlConnection conn, string member, string group, CancellationToken ct)
+    {
+        const string sql = """
+            SELECT 1 FROM pg_auth_members am
+            JOIN pg_roles m ON m.oid = am.member
+            JOIN pg_roles g ON g.oid = am.roleid
+            WHERE g.rolname = $1 AND m.rolname = $2
+            """;
+        return ExistsAsync(conn, sql, [group, member], ct);
+    }
+
+    /// <summary>Every generation's login role of a binding that exists: <c>pb_&lt;id&gt;</c> and <c>pb_&lt;id&gt;_g&lt;n&gt;</c>.</summary>
+    private static async Task<List<string>> GenerationRolesAsync(NpgsqlConnection conn, Guid bindingId, CancellationToken ct)
+    {
+        // Binding ids have a fixed length, so the prefix cannot match another binding's roles.
+        const string sql = "SELECT rolname FROM pg_roles WHERE rolname = $1 OR starts_with(rolname, $2) ORDER BY rolname";
+        var role = PostgresNames.BindingRole(bindingId);
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        cmd.Parameters.Add(new NpgsqlParameter { Value = role });
+        cmd.Parameters.Add(new NpgsqlParameter { Value = role + PostgresNames.GenerationSeparator });
+        var roles = new List<string>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            roles.Add(reader.GetString(0));
+        }
+
+        return roles;
     }
 
     private static async Task DropLoginRoleAsync(
@@ -378,7 +489,22 @@ public sealed class PostgresDriver : IServiceDriver
             ApplicationName = "portal-provisioning",
             Timeout = 15,
         };
+        CertificateAuthority? ca = null;
+        if (backend.Tls)
+        {
+            ca = backend.RequireCa();
+            // Encryption is required and the certificate is checked by the platform CA below. Not VerifyFull:
+            // Npgsql refuses a custom validation callback with it, and its own check also trusts the system's roots.
+            builder.SslMode = SslMode.Require;
+        }
+
         var conn = new NpgsqlConnection(builder.ConnectionString);
+        if (ca is not null)
+        {
+            // Chains to the platform CA only (system roots ignored) and names the host, or the handshake fails.
+            conn.SslClientAuthenticationOptionsCallback = options => options.RemoteCertificateValidationCallback = ca.ServerValidator;
+        }
+
         try
         {
             await conn.OpenAsync(ct);
@@ -403,10 +529,17 @@ public sealed class PostgresDriver : IServiceDriver
     private static Task<bool> DatabaseExistsAsync(NpgsqlConnection conn, string database, CancellationToken ct) =>
         ExistsAsync(conn, "SELECT 1 FROM pg_database WHERE datname = $1", database, ct);
 
-    private static async Task<bool> ExistsAsync(NpgsqlConnection conn, string sql, string name, CancellationToken ct)
+    private static Task<bool> ExistsAsync(NpgsqlConnection conn, string sql, string name, CancellationToken ct) =>
+        ExistsAsync(conn, sql, [name], ct);
+
+    private static async Task<bool> ExistsAsync(NpgsqlConnection conn, string sql, string[] values, CancellationToken ct)
     {
         await using var cmd = new NpgsqlCommand(sql, conn);
-        cmd.Parameters.Add(new NpgsqlParameter { Value = name });
+        foreach (var value in values)
+        {
+            cmd.Parameters.Add(new NpgsqlParameter { Value = value });
+        }
+
         return await cmd.ExecuteScalarAsync(ct) is not null;
     }
 
