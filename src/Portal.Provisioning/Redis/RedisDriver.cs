@@ -6,11 +6,16 @@ namespace Portal.Provisioning.Redis;
 
 /// <summary>
 /// Serves <c>redis</c> instances on a shared Redis 7 server with ACLs. An instance is the key and channel
-/// prefix <c>pi-&lt;id&gt;:</c>; a binding is an ACL user <c>pb-&lt;id&gt;</c> that may touch only keys and
-/// channels under that prefix and no command that reveals or reaches anything outside it (see
-/// <see cref="RedisAcl.CommandRules"/>).
+/// prefix <c>pi-&lt;id&gt;:</c>; a binding is an ACL user <c>pb-&lt;id&gt;</c> (one more, <c>pb-&lt;id&gt;-g&lt;n&gt;</c>,
+/// per credential rotation) that may touch only keys and channels under that prefix and no command that reveals
+/// or reaches anything outside it (see <see cref="RedisAcl.CommandRules"/>).
 /// </summary>
 /// <remarks>
+/// <para>
+/// A backend with <c>tls=true</c> is reached over TLS only, trusting nothing but the platform CA, and bindings
+/// get a <c>rediss://</c> URI and <c>ca.crt</c>. Client certificates are not offered: Redis 7.0 can demand one
+/// (<c>tls-auth-clients</c>) but cannot map it to an ACL user, so it would prove nothing about the binding.
+/// </para>
 /// <para>
 /// A prefix has no server-side object, so provisioning records the instance as a disabled ACL user
 /// <c>pi-&lt;id&gt;</c> (no password, no commands, patterns naming the prefix). A marker key would not do:
@@ -116,16 +121,21 @@ public sealed class RedisDriver : IServiceDriver
     }
 
     /// <inheritdoc />
-    /// <remarks>A repeated bind replaces the password; connections opened with the old one stay open.</remarks>
+    /// <remarks>
+    /// Each generation is an ACL user of its own (<see cref="RedisNames.BindingUser"/>) with the same rules, so a
+    /// rotation's new user leaves the old one and its connections alone. A repeated bind of the same generation
+    /// replaces that user's password; connections opened with the old one stay open.
+    /// </remarks>
     public async Task<BindingCredentials> BindAsync(BindingContext binding, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(binding);
         var instance = binding.Instance;
+        var backend = instance.Backend;
         var prefix = RedisNames.Prefix(instance.InstanceId);
-        var user = RedisNames.BindingUser(binding.BindingId);
+        var user = RedisNames.BindingUser(binding.BindingId, binding.Generation);
         var password = SecretGenerator.Password();
 
-        await using var admin = await AdminSession.OpenAsync(instance.Backend, ct);
+        await using var admin = await AdminSession.OpenAsync(backend, ct);
         await EnsureProvisionedAsync(admin, instance, ct);
 
         instance.Progress.Report($"Creating ACL user {user} for key prefix {prefix}");
@@ -133,35 +143,69 @@ public sealed class RedisDriver : IServiceDriver
             ["SETUSER", user, .. RedisAcl.BindingUserRules(instance.InstanceId, RedisAcl.PasswordHash(password))]);
         await admin.AclAsync(ct, "SAVE");
         _logger.LogInformation("Created Redis ACL user {User} for prefix {Prefix} on {Backend}",
-            user, prefix, instance.Backend);
+            user, prefix, backend);
 
-        var host = instance.Backend.Host;
-        var port = instance.Backend.Port.ToString(CultureInfo.InvariantCulture);
+        var host = backend.Host;
+        var port = backend.Port.ToString(CultureInfo.InvariantCulture);
         var uriHost = host.Contains(':') && !host.StartsWith('[') ? $"[{host}]" : host;
-        return new BindingCredentials(new OrderedDictionary<string, string>
+        var scheme = backend.Tls ? "rediss" : "redis";
+        var credentials = new OrderedDictionary<string, string>
         {
             ["host"] = host,
             ["port"] = port,
             ["username"] = user,
             ["password"] = password,
             ["prefix"] = prefix,
-            ["uri"] = $"redis://{Uri.EscapeDataString(user)}:{Uri.EscapeDataString(password)}@{uriHost}:{port}",
-        });
+            ["uri"] = $"{scheme}://{Uri.EscapeDataString(user)}:{Uri.EscapeDataString(password)}@{uriHost}:{port}",
+        };
+        if (backend.Tls)
+        {
+            // The only root the app should trust for this server (servicebinding.io key).
+            credentials["ca.crt"] = backend.RequireCa().CertificatePem;
+        }
+
+        return new BindingCredentials(credentials);
     }
 
     /// <inheritdoc />
-    public async Task UnbindAsync(BindingContext binding, CancellationToken ct)
+    /// <remarks>
+    /// Deletes the generation's ACL user: DELUSER also closes its open connections at once (ACL SETUSER off or a
+    /// new password would leave them open). The binding's other generations are other users and keep working.
+    /// </remarks>
+    public async Task RetireAsync(BindingContext binding, int generation, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(binding);
-        var user = RedisNames.BindingUser(binding.BindingId);
+        var user = RedisNames.BindingUser(binding.BindingId, generation);
 
         await using var admin = await AdminSession.OpenAsync(binding.Instance.Backend, ct);
-        binding.Instance.Progress.Report($"Deleting ACL user {user}");
-        // DELUSER also closes the user's open connections (ACL SETUSER off would leave them open).
+        binding.Instance.Progress.Report($"Deleting ACL user {user} (credentials generation {generation})");
         await admin.AclAsync(ct, "DELUSER", user);
         // Saved even when the user was already gone: an earlier try may have crashed before its SAVE.
         await admin.AclAsync(ct, "SAVE");
-        _logger.LogInformation("Deleted Redis ACL user {User} on {Backend}", user, binding.Instance.Backend);
+        _logger.LogInformation("Retired Redis ACL user {User} on {Backend}", user, binding.Instance.Backend);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Deletes the ACL users of every generation, found by name (<see cref="RedisNames.IsUserOfBinding"/>) so
+    /// that users a crashed rotation left behind go too. DELUSER also closes their open connections.
+    /// </remarks>
+    public async Task UnbindAsync(BindingContext binding, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(binding);
+
+        await using var admin = await AdminSession.OpenAsync(binding.Instance.Backend, ct);
+        var users = (await admin.UsersAsync(ct)).Where(u => RedisNames.IsUserOfBinding(u, binding.BindingId)).ToList();
+        foreach (var user in users)
+        {
+            binding.Instance.Progress.Report($"Deleting ACL user {user}");
+            await admin.AclAsync(ct, "DELUSER", user);
+        }
+
+        // Saved even when the users were already gone: an earlier try may have crashed before its SAVE.
+        await admin.AclAsync(ct, "SAVE");
+        _logger.LogInformation("Deleted the {Count} Redis ACL user(s) of binding {Binding} on {Backend}",
+            users.Count, binding.BindingId, binding.Instance.Backend);
     }
 
     /// <inheritdoc />
@@ -194,7 +238,7 @@ public sealed class RedisDriver : IServiceDriver
         {
             await using var admin = await AdminSession.OpenAsync(backend, ct);
             var version = admin.Server.Version;
-            var about = $"Redis {version}";
+            var about = backend.Tls ? $"Redis {version} over TLS" : $"Redis {version}";
             if (version.Major < 7)
             {
                 return new HealthReport(false, $"{about}: the driver needs Redis 7 or later (ACL subcommand rules).");
@@ -270,6 +314,14 @@ public sealed class RedisDriver : IServiceDriver
                 AllowAdmin = true,
                 BacklogPolicy = BacklogPolicy.FailFast,
             };
+            if (backend.Tls)
+            {
+                // The admin password crosses the wire: verify the server against the platform CA only (the
+                // system's roots are not asked), and its name against the host we dialled.
+                options.Ssl = true;
+                options.SslHost = backend.Host;
+                options.CertificateValidation += backend.RequireCa().ServerValidator;
+            }
             ct.ThrowIfCancellationRequested();
             var connection = await ConnectionMultiplexer.ConnectAsync(options);
             try
@@ -288,6 +340,9 @@ public sealed class RedisDriver : IServiceDriver
             ct.ThrowIfCancellationRequested();
             return await Server.ExecuteAsync("ACL", args);
         }
+
+        public async Task<IReadOnlyList<string>> UsersAsync(CancellationToken ct) =>
+            ((string?[]?)await AclAsync(ct, "USERS") ?? []).OfType<string>().ToList();
 
         public async Task<bool> UserExistsAsync(string user, CancellationToken ct) =>
             !(await AclAsync(ct, "GETUSER", user)).IsNull;

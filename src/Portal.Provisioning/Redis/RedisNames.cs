@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Portal.Provisioning.Redis;
 
 /// <summary>
@@ -22,6 +24,33 @@ public static class RedisNames
     /// </summary>
     public static string InstanceUser(Guid instanceId) => $"pi-{instanceId:N}";
 
-    /// <summary>The ACL user of one binding, <c>pb-&lt;id&gt;</c>.</summary>
-    public static string BindingUser(Guid bindingId) => $"{BindingUserPrefix}{bindingId:N}";
+    /// <summary>
+    /// The ACL user of one generation of a binding's credentials: <c>pb-&lt;id&gt;</c> for generation 0 (the
+    /// name bindings always had), <c>pb-&lt;id&gt;-g&lt;n&gt;</c> for rotation n. Every generation starts with
+    /// <see cref="BindingUserPrefix"/>, so the instance's users are still found by that prefix and key pattern.
+    /// </summary>
+    public static string BindingUser(Guid bindingId, int generation = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(generation);
+        return generation == 0
+            ? $"{BindingUserPrefix}{bindingId:N}"
+            : $"{BindingUserPrefix}{bindingId:N}-g{generation.ToString(CultureInfo.InvariantCulture)}";
+    }
+
+    /// <summary>
+    /// True when <paramref name="user"/> is the user of some generation of the binding (including generations
+    /// a crashed rotation left behind), and not of another binding.
+    /// </summary>
+    public static bool IsUserOfBinding(string user, Guid bindingId)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        var gen0 = BindingUser(bindingId);
+        if (user == gen0)
+        {
+            return true;
+        }
+
+        var rest = user.StartsWith(gen0 + "-g", StringComparison.Ordinal) ? user[(gen0.Length + 2)..] : "";
+        return rest.Length > 0 && rest.All(char.IsAsciiDigit);
+    }
 }

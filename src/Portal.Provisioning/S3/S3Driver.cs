@@ -10,7 +10,8 @@ namespace Portal.Provisioning.S3;
 /// <summary>
 /// Serves <c>s3</c> instances on an S3-compatible object store: one account per instance (on Ceph RGW a
 /// tenant with one user) holding one bucket, with the plan's limits as the account's quota, and one S3 access
-/// key per binding on that account, which reaches the instance's bucket and nothing else.
+/// key per binding on that account (one more per credential rotation), which reaches the instance's bucket and
+/// nothing else.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -148,13 +149,18 @@ public sealed class S3Driver : IServiceDriver
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Each generation is an access key of its own (<see cref="S3Names.BindingAccessKeyId"/>) on the instance's
+    /// account, so a rotation's new key leaves the old one working until it is retired. Binding the same
+    /// generation again gives its key a fresh secret.
+    /// </remarks>
     public async Task<BindingCredentials> BindAsync(BindingContext binding, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(binding);
         var instance = binding.Instance;
         var backend = instance.Backend;
         var account = S3Names.Account(instance.InstanceId);
-        var keyId = S3Names.BindingAccessKeyId(binding.BindingId);
+        var keyId = S3Names.BindingAccessKeyId(binding.BindingId, binding.Generation);
         var store = Provisioner(backend);
 
         await RequireAccountAsync(store, instance, account, ct);
@@ -175,18 +181,40 @@ public sealed class S3Driver : IServiceDriver
     }
 
     /// <inheritdoc />
-    /// <remarks>S3 has no sessions: every request is signed, so the server refuses the key from the next request on,
-    /// presigned URLs made with it included.</remarks>
+    /// <remarks>Revokes that generation's key only; S3 has no sessions, so the server refuses it from the next
+    /// request on, presigned URLs made with it included. The binding's other keys keep working.</remarks>
+    public async Task RetireAsync(BindingContext binding, int generation, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(binding);
+        var instance = binding.Instance;
+        var account = S3Names.Account(instance.InstanceId);
+        var keyId = S3Names.BindingAccessKeyId(binding.BindingId, generation);
+
+        instance.Progress.Report($"Revoking access key {keyId} (credentials generation {generation})");
+        await Provisioner(instance.Backend).RevokeKeyAsync(account, keyId, ct);
+        _logger.LogInformation("Revoked S3 access key {KeyId} of account {Account} on {Backend}", keyId, account, instance.Backend);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Revokes the keys of every generation, found in the account's key list by id
+    /// (<see cref="S3Names.IsKeyOfBinding"/>), so keys a crashed rotation left behind go too. S3 has no sessions:
+    /// every request is signed, so the server refuses the keys from the next request on, presigned URLs made with
+    /// them included.</remarks>
     public async Task UnbindAsync(BindingContext binding, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(binding);
         var instance = binding.Instance;
         var account = S3Names.Account(instance.InstanceId);
-        var keyId = S3Names.BindingAccessKeyId(binding.BindingId);
+        var store = Provisioner(instance.Backend);
 
-        instance.Progress.Report($"Revoking access key {keyId}");
-        await Provisioner(instance.Backend).RevokeKeyAsync(account, keyId, ct);
-        _logger.LogInformation("Revoked S3 access key {KeyId} of account {Account} on {Backend}", keyId, account, instance.Backend);
+        // No account (deprovisioned, never provisioned): its keys went with it.
+        var keys = (await store.GetAccountAsync(account, ct))?.AccessKeyIds ?? [];
+        foreach (var keyId in keys.Where(k => S3Names.IsKeyOfBinding(k, binding.BindingId)))
+        {
+            instance.Progress.Report($"Revoking access key {keyId}");
+            await store.RevokeKeyAsync(account, keyId, ct);
+            _logger.LogInformation("Revoked S3 access key {KeyId} of account {Account} on {Backend}", keyId, account, instance.Backend);
+        }
     }
 
     /// <inheritdoc />

@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Portal.Provisioning.S3;
 
 /// <summary>
@@ -19,8 +21,36 @@ public static class S3Names
     /// <summary>The instance's bucket, <c>pi-&lt;id&gt;</c> (35 characters; S3 allows 3 to 63).</summary>
     public static string Bucket(Guid instanceId) => $"pi-{instanceId:N}";
 
-    /// <summary>The access key id of one binding, <c>PB&lt;ID&gt;</c> (34 characters).</summary>
-    public static string BindingAccessKeyId(Guid bindingId) => $"PB{UpperHex(bindingId)}";
+    /// <summary>
+    /// The access key id of one generation of a binding's credentials: <c>PB&lt;ID&gt;</c> (34 characters) for
+    /// generation 0, the id bindings always had, and <c>PB&lt;ID&gt;G&lt;n&gt;</c> for rotation n. The generation
+    /// mark is a <c>G</c> rather than the <c>-g</c> of other kinds, so key ids stay upper-case letters and digits
+    /// like AWS's own; <c>G</c> is no hex digit, so it cannot be mistaken for part of the binding id.
+    /// </summary>
+    public static string BindingAccessKeyId(Guid bindingId, int generation = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(generation);
+        return generation == 0
+            ? $"PB{UpperHex(bindingId)}"
+            : $"PB{UpperHex(bindingId)}G{generation.ToString(CultureInfo.InvariantCulture)}";
+    }
+
+    /// <summary>
+    /// True when <paramref name="accessKeyId"/> is the key of some generation of the binding (including one a
+    /// crashed rotation left behind), and not another binding's or the provisioning key.
+    /// </summary>
+    public static bool IsKeyOfBinding(string accessKeyId, Guid bindingId)
+    {
+        ArgumentNullException.ThrowIfNull(accessKeyId);
+        var gen0 = BindingAccessKeyId(bindingId);
+        if (accessKeyId == gen0)
+        {
+            return true;
+        }
+
+        var rest = accessKeyId.StartsWith(gen0 + "G", StringComparison.Ordinal) ? accessKeyId[(gen0.Length + 1)..] : "";
+        return rest.Length > 0 && rest.All(char.IsAsciiDigit);
+    }
 
     /// <summary>
     /// The access key id the driver uses while it creates the instance's bucket (the admin API of RGW cannot

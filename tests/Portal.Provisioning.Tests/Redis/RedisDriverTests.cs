@@ -1,4 +1,8 @@
+using System.Globalization;
+using System.Net.Sockets;
+using System.Security.Authentication;
 using Microsoft.Extensions.Logging.Abstractions;
+using Portal.Provisioning.Certificates;
 using Portal.Provisioning.Redis;
 using StackExchange.Redis;
 using StackExchange.Redis.KeyspaceIsolation;
@@ -99,6 +103,7 @@ public sealed class RedisDriverTests
     [Fact]
     public async Task BindAsync_Credentials_ReadAndWriteInsidePrefix()
     {
+        TestRedis.RequireTls();
         await using var scope = new RedisScope();
         var instance = await scope.ProvisionedAsync();
         var binding = RedisScope.NewBinding(instance);
@@ -106,11 +111,12 @@ public sealed class RedisDriverTests
         var credentials = await scope.Driver.BindAsync(binding, Ct);
 
         var v = credentials.Values;
-        Assert.Equal(["host", "port", "username", "password", "prefix", "uri"], v.Keys);
+        Assert.Equal(["host", "port", "username", "password", "prefix", "uri", "ca.crt"], v.Keys);
         Assert.Equal(RedisNames.BindingUser(binding.BindingId), v["username"]);
         Assert.Equal(RedisNames.Prefix(instance.InstanceId), v["prefix"]);
         Assert.Equal(32, v["password"].Length);
-        Assert.Equal($"redis://{v["username"]}:{v["password"]}@{v["host"]}:{v["port"]}", v["uri"]);
+        Assert.Equal($"rediss://{v["username"]}:{v["password"]}@{v["host"]}:{v["port"]}", v["uri"]);
+        Assert.Equal(TestBackends.Ca.CertificatePem, v["ca.crt"]);
         Assert.DoesNotContain(v["password"], credentials.ToString(), StringComparison.Ordinal);
         // Only the hash reaches the server.
         Assert.DoesNotContain(v["password"], string.Join("\n", await TestRedis.AclListAsync()), StringComparison.Ordinal);
@@ -271,6 +277,176 @@ public sealed class RedisDriverTests
         await AssertLoginFailsAsync(old);
         await using var app = await TestRedis.ConnectAsync(fresh);
         Assert.True(await app.GetDatabase().StringSetAsync(fresh.Values["prefix"] + "k", "v"));
+    }
+
+    [Fact]
+    public async Task BindAsync_TlsBackend_ClientTrustingCredentialsCaConnectsOthersFail()
+    {
+        TestRedis.RequireTls();
+        await using var scope = new RedisScope();
+        var instance = await scope.ProvisionedAsync();
+        var credentials = await scope.Driver.BindAsync(RedisScope.NewBinding(instance), Ct);
+        var v = credentials.Values;
+        using var foreign = CertificateAuthority.CreateRoot("Foreign CA", TimeSpan.FromDays(1));
+
+        // The credentials alone (rediss:// and ca.crt) reach the server with its certificate verified.
+        await using (var app = await TestRedis.ConnectAsync(credentials))
+        {
+            Assert.True(await app.GetDatabase().StringSetAsync(v["prefix"] + "tls", "yes"));
+            Assert.Contains(v["username"], await TestRedis.ConnectedUsersAsync());
+        }
+
+        // A client that trusts another CA refuses the server's certificate.
+        var e = await Assert.ThrowsAsync<RedisConnectionException>(() => TestRedis.ConnectAsync(credentials, foreign.CertificatePem));
+        // The TLS handshake failed (StackExchange.Redis files it under AuthenticationFailure too), not the password.
+        Assert.IsType<AuthenticationException>(e.InnerException);
+        Assert.Contains("remote certificate", e.InnerException.Message, StringComparison.OrdinalIgnoreCase);
+        // The port speaks TLS only: a plain-TCP client gets no answer, not even a login prompt.
+        var plain = await Assert.ThrowsAsync<RedisConnectionException>(() => TestRedis.ConnectAsync(
+            v["host"], int.Parse(v["port"], CultureInfo.InvariantCulture), v["username"], v["password"], trustedCaPem: null));
+        Assert.NotEqual(ConnectionFailureType.AuthenticationFailure, plain.FailureType);
+        Assert.Equal("yes", (string?)await TestRedis.AdminAsync("GET", v["prefix"] + "tls"));
+    }
+
+    [Fact]
+    public async Task BindAsync_TlsBackend_PlainTcpCommandGetsNoReply()
+    {
+        TestRedis.RequireTls();
+        var backend = TestRedis.Endpoint;
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(backend.Host, backend.Port, Ct);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync("PING\r\n"u8.ToArray(), Ct);
+
+        // Redis reads the bytes as a broken TLS handshake and closes the connection without a RESP reply.
+        var buffer = new byte[64];
+        int read;
+        try
+        {
+            read = await stream.ReadAsync(buffer, Ct).AsTask().WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        }
+        catch (IOException)
+        {
+            read = 0;
+        }
+
+        Assert.False(read > 0 && buffer[0] is (byte)'+' or (byte)'-', "the TLS port answered a plain RESP command");
+    }
+
+    [Fact]
+    public async Task BindAsync_NewGeneration_SeparateUserAndBothWorkDuringOverlap()
+    {
+        await using var scope = new RedisScope();
+        var instance = await scope.ProvisionedAsync();
+        var gen0 = RedisScope.NewBinding(instance);
+        var gen1 = gen0 with { Generation = 1 };
+
+        var old = await scope.Driver.BindAsync(gen0, Ct);
+        var fresh = await scope.Driver.BindAsync(gen1, Ct);
+
+        Assert.Equal(RedisNames.BindingUser(gen0.BindingId), old.Values["username"]);
+        Assert.Equal(RedisNames.BindingUser(gen0.BindingId) + "-g1", fresh.Values["username"]);
+        Assert.Equal(await TestRedis.AclLineAsync(old.Values["username"]) is { } l0 ? Rules(l0) : null,
+            await TestRedis.AclLineAsync(fresh.Values["username"]) is { } l1 ? Rules(l1) : null);
+        await using var app0 = await TestRedis.ConnectAsync(old);
+        await using var app1 = await TestRedis.ConnectAsync(fresh);
+        await app0.GetDatabase().StringSetAsync(old.Values["prefix"] + "written-by-0", "a");
+        Assert.Equal("a", (string?)await app1.GetDatabase().StringGetAsync(fresh.Values["prefix"] + "written-by-0"));
+        await AssertNopermAsync(() => app1.GetDatabase().StringGetAsync("plain"));
+        Assert.Equal("key prefix " + old.Values["prefix"] + " is provisioned, 2 binding user(s)",
+            (await scope.Driver.CheckAsync(instance, Ct)).Message);
+
+        // The rules without the password hash, which differs.
+        static string Rules(string line) => string.Join(' ', line.Split(' ').Where(t => !t.StartsWith('#')));
+    }
+
+    [Fact]
+    public async Task RetireAsync_OldGeneration_ItsConnectionDroppedAndLoginRefusedNewKeepsWorking()
+    {
+        await using var scope = new RedisScope();
+        var instance = await scope.ProvisionedAsync();
+        var gen0 = RedisScope.NewBinding(instance);
+        var gen1 = gen0 with { Generation = 1 };
+        var old = await scope.Driver.BindAsync(gen0, Ct);
+        var fresh = await scope.Driver.BindAsync(gen1, Ct);
+        var prefix = old.Values["prefix"];
+        await using var app0 = await TestRedis.ConnectAsync(old);
+        await using var app1 = await TestRedis.ConnectAsync(fresh);
+        await app0.GetDatabase().StringSetAsync(prefix + "k", "v");
+        var dropped0 = new TaskCompletionSource<ConnectionFailedEventArgs>(TaskCreationOptions.RunContinuationsAsynchronously);
+        app0.ConnectionFailed += (_, e) => dropped0.TrySetResult(e);
+        var dropped1 = new TaskCompletionSource<ConnectionFailedEventArgs>(TaskCreationOptions.RunContinuationsAsynchronously);
+        app1.ConnectionFailed += (_, e) => dropped1.TrySetResult(e);
+
+        await scope.Driver.RetireAsync(gen1, 0, Ct);
+
+        // Generation 0: its open connection is closed by the server and its password no longer signs in.
+        var failure = await dropped0.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        Assert.Equal(ConnectionFailureType.SocketClosed, failure.FailureType);
+        await AssertLoginFailsAsync(old);
+        Assert.False(await TestRedis.UserExistsAsync(old.Values["username"]));
+        Assert.DoesNotContain(old.Values["username"], await TestRedis.ConnectedUsersAsync());
+        // Generation 1: the same open connection goes on, and new logins work.
+        Assert.Equal("v", (string?)await app1.GetDatabase().StringGetAsync(prefix + "k"));
+        Assert.False(dropped1.Task.IsCompleted);
+        await using (var again = await TestRedis.ConnectAsync(fresh))
+        {
+            Assert.True(await again.GetDatabase().StringSetAsync(prefix + "k2", "v2"));
+        }
+
+        // Idempotent: retiring it again (a retried job) changes nothing.
+        await scope.Driver.RetireAsync(gen1, 0, Ct);
+        Assert.Equal("v2", (string?)await app1.GetDatabase().StringGetAsync(prefix + "k2"));
+    }
+
+    [Fact]
+    public async Task UnbindAsync_AfterRotation_EveryGenerationDroppedAndRefused()
+    {
+        await using var scope = new RedisScope();
+        var instance = await scope.ProvisionedAsync();
+        var gen0 = RedisScope.NewBinding(instance);
+        var other = await scope.Driver.BindAsync(RedisScope.NewBinding(instance), Ct);
+        // Generations 0 to 2, none retired: what a crash in the middle of rotations leaves.
+        var generations = new List<BindingCredentials>();
+        for (var g = 0; g <= 2; g++)
+        {
+            generations.Add(await scope.Driver.BindAsync(gen0 with { Generation = g }, Ct));
+        }
+
+        await using var app = await TestRedis.ConnectAsync(generations[2]);
+        var dropped = new TaskCompletionSource<ConnectionFailedEventArgs>(TaskCreationOptions.RunContinuationsAsynchronously);
+        app.ConnectionFailed += (_, e) => dropped.TrySetResult(e);
+
+        // Called with the binding as the portal knows it at generation 0: the later ones are found by name.
+        await scope.Driver.UnbindAsync(gen0, Ct);
+
+        Assert.Equal(ConnectionFailureType.SocketClosed, (await dropped.Task.WaitAsync(TimeSpan.FromSeconds(10), Ct)).FailureType);
+        foreach (var credentials in generations)
+        {
+            await AssertLoginFailsAsync(credentials);
+            Assert.False(await TestRedis.UserExistsAsync(credentials.Values["username"]));
+        }
+
+        // Another binding of the same instance is untouched.
+        await using var otherApp = await TestRedis.ConnectAsync(other);
+        Assert.True(await otherApp.GetDatabase().StringSetAsync(other.Values["prefix"] + "k", "v"));
+        await scope.Driver.UnbindAsync(gen0 with { Generation = 2 }, Ct);
+    }
+
+    [Fact]
+    public async Task DeprovisionAsync_BindingWithSeveralGenerations_RemovesThemAll()
+    {
+        await using var scope = new RedisScope();
+        var instance = await scope.ProvisionedAsync();
+        var binding = RedisScope.NewBinding(instance);
+        var old = await scope.Driver.BindAsync(binding, Ct);
+        var fresh = await scope.Driver.BindAsync(binding with { Generation = 1 }, Ct);
+
+        await scope.Driver.DeprovisionAsync(instance, Ct);
+
+        Assert.False(await TestRedis.UserExistsAsync(old.Values["username"]));
+        Assert.False(await TestRedis.UserExistsAsync(fresh.Values["username"]));
+        await AssertLoginFailsAsync(fresh);
     }
 
     [Fact]
@@ -519,9 +695,16 @@ public sealed class RedisDriverTests
         await ReloadAclFileAsync();
         Assert.Contains("-@dangerous", await TestRedis.AclLineAsync(user), StringComparison.Ordinal);
 
-        await scope.Driver.UnbindAsync(binding, Ct);
+        var rotated = await scope.Driver.BindAsync(binding with { Generation = 1 }, Ct);
+        await ReloadAclFileAsync();
+        await scope.Driver.RetireAsync(binding with { Generation = 1 }, 0, Ct);
         await ReloadAclFileAsync();
         Assert.False(await TestRedis.UserExistsAsync(user));
+        Assert.True(await TestRedis.UserExistsAsync(rotated.Values["username"]));
+
+        await scope.Driver.UnbindAsync(binding, Ct);
+        await ReloadAclFileAsync();
+        Assert.False(await TestRedis.UserExistsAsync(rotated.Values["username"]));
 
         await scope.Driver.BindAsync(RedisScope.NewBinding(instance), Ct);
         await scope.Driver.DeprovisionAsync(instance, Ct);
@@ -577,6 +760,7 @@ public sealed class RedisDriverTests
 
         Assert.True(report.Healthy, report.Message);
         Assert.StartsWith("Redis 7.", report.Message, StringComparison.Ordinal);
+        Assert.Equal(TestRedis.Endpoint.Tls, report.Message.Contains(" over TLS", StringComparison.Ordinal));
         Assert.DoesNotContain("Warning", report.Message, StringComparison.Ordinal);
     }
 

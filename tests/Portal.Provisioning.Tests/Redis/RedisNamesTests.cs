@@ -36,6 +36,38 @@ public sealed partial class RedisNamesTests
     }
 
     [Fact]
+    public void BindingUser_LaterGeneration_AppendsDashG()
+    {
+        Assert.Equal("pb-0f8fad5bd9cb469fa16570867728950e", RedisNames.BindingUser(_knownId, 0));
+        Assert.Equal("pb-0f8fad5bd9cb469fa16570867728950e-g1", RedisNames.BindingUser(_knownId, 1));
+        Assert.Equal("pb-0f8fad5bd9cb469fa16570867728950e-g12", RedisNames.BindingUser(_knownId, 12));
+        Assert.Throws<ArgumentOutOfRangeException>(() => RedisNames.BindingUser(_knownId, -1));
+    }
+
+    [Theory]
+    [InlineData("pb-0f8fad5bd9cb469fa16570867728950e", true)]
+    [InlineData("pb-0f8fad5bd9cb469fa16570867728950e-g1", true)]
+    [InlineData("pb-0f8fad5bd9cb469fa16570867728950e-g42", true)]
+    [InlineData("pb-0f8fad5bd9cb469fa16570867728950e-g", false)]
+    [InlineData("pb-0f8fad5bd9cb469fa16570867728950e-gx", false)]
+    [InlineData("pb-0f8fad5bd9cb469fa16570867728950e1", false)]
+    [InlineData("pb-0f8fad5bd9cb469fa16570867728950f", false)]
+    [InlineData("pi-0f8fad5bd9cb469fa16570867728950e", false)]
+    public void IsUserOfBinding_Name_TrueForEveryGenerationOnly(string user, bool expected)
+    {
+        Assert.Equal(expected, RedisNames.IsUserOfBinding(user, _knownId));
+    }
+
+    [Fact]
+    public void BindingUsersOf_LaterGeneration_FoundByPrefixAndPattern()
+    {
+        var mine = RedisNames.Pattern(_knownId);
+        var user = RedisNames.BindingUser(Guid.NewGuid(), 3);
+
+        Assert.Equal([user], RedisAcl.BindingUsersOf([$"user {user} on #aa ~{mine} resetchannels &{mine} +@all"], _knownId));
+    }
+
+    [Fact]
     public void AllNames_AnyId_AreGlobSafe()
     {
         foreach (var id in new[] { Guid.NewGuid(), Guid.Empty, Guid.AllBitsSet, _knownId })
@@ -44,6 +76,7 @@ public sealed partial class RedisNamesTests
             Assert.EndsWith(":", RedisNames.Prefix(id), StringComparison.Ordinal);
             Assert.Matches(GlobSafe(), RedisNames.InstanceUser(id));
             Assert.Matches(GlobSafe(), RedisNames.BindingUser(id));
+            Assert.Matches(GlobSafe(), RedisNames.BindingUser(id, 7));
         }
     }
 

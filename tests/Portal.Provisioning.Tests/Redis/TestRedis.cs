@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Security.Cryptography.X509Certificates;
 using StackExchange.Redis;
 
 namespace Portal.Provisioning.Tests.Redis;
@@ -27,7 +28,8 @@ internal static class TestRedis
     {
         var dir = Path.Combine(Path.GetTempPath(), $"portal-redis-{Guid.NewGuid():N}");
         RunScriptAsync("start", dir).GetAwaiter().GetResult();
-        PrivateEndpoint.Value = BackendEndpoint.Parse(File.ReadAllText(Path.Combine(dir, "endpoint")));
+        var endpoint = BackendEndpoint.Parse(File.ReadAllText(Path.Combine(dir, "endpoint")));
+        PrivateEndpoint.Value = endpoint.Tls ? endpoint with { PlatformCa = TestBackends.Ca } : endpoint;
         return new PrivateServer(dir);
     }
 
@@ -48,22 +50,36 @@ internal static class TestRedis
     public static BackendEndpoint Endpoint =>
         PrivateEndpoint.Value ?? TestBackends.Require("redis", EnvironmentVariable, "redis-server");
 
-    /// <summary>Connects as the admin of <see cref="Endpoint"/>.</summary>
+    /// <summary>Connects as the admin of <see cref="Endpoint"/>, over TLS trusting the tests' CA when it serves TLS.</summary>
     public static Task<ConnectionMultiplexer> ConnectAdminAsync()
     {
         var backend = Endpoint;
         return ConnectAsync(backend.Host, backend.Port, backend.AdminUser, backend.AdminPassword);
     }
 
-    /// <summary>Connects with a binding's credentials, as an app would.</summary>
-    public static Task<ConnectionMultiplexer> ConnectAsync(BindingCredentials credentials)
+    /// <summary>
+    /// Connects with a binding's credentials, as an app would: over TLS when the uri says <c>rediss://</c>,
+    /// trusting the credentials' <c>ca.crt</c> (or <paramref name="trustedCaPem"/> instead).
+    /// </summary>
+    public static Task<ConnectionMultiplexer> ConnectAsync(BindingCredentials credentials, string? trustedCaPem = null)
     {
         var v = credentials.Values;
-        return ConnectAsync(v["host"], int.Parse(v["port"], CultureInfo.InvariantCulture), v["username"], v["password"]);
+        var tls = v["uri"].StartsWith("rediss://", StringComparison.Ordinal);
+        return ConnectAsync(v["host"], int.Parse(v["port"], CultureInfo.InvariantCulture), v["username"], v["password"],
+            tls ? trustedCaPem ?? v["ca.crt"] : null);
     }
 
+    /// <summary>Connects as any user, over TLS trusting the tests' CA when <see cref="Endpoint"/> serves TLS.</summary>
     public static Task<ConnectionMultiplexer> ConnectAsync(string host, int port, string user, string password) =>
-        ConnectionMultiplexer.ConnectAsync(new ConfigurationOptions
+        ConnectAsync(host, port, user, password, Endpoint.Tls ? TestBackends.Ca.CertificatePem : null);
+
+    /// <summary>
+    /// Connects as any user: over TLS trusting only <paramref name="trustedCaPem"/> (through StackExchange.Redis's
+    /// own <see cref="ConfigurationOptions.TrustIssuer(X509Certificate2)"/>, as an app would), or in plain TCP when it is null.
+    /// </summary>
+    public static Task<ConnectionMultiplexer> ConnectAsync(string host, int port, string user, string password, string? trustedCaPem)
+    {
+        var options = new ConfigurationOptions
         {
             EndPoints = { { host, port } },
             User = user,
@@ -77,7 +93,26 @@ internal static class TestRedis
             // Let the client send FLUSHALL, KEYS, CONFIG…: the tests prove the *server* refuses them.
             AllowAdmin = true,
             BacklogPolicy = BacklogPolicy.FailFast,
-        });
+        };
+        if (trustedCaPem is not null)
+        {
+            options.Ssl = true;
+            options.SslHost = host;
+            options.TrustIssuer(X509Certificate2.CreateFromPem(trustedCaPem));
+        }
+
+        return ConnectionMultiplexer.ConnectAsync(options);
+    }
+
+    /// <summary>Fails the test unless the server of <see cref="Endpoint"/> serves TLS (started with PORTAL_CA_DIR).</summary>
+    public static void RequireTls()
+    {
+        if (!Endpoint.Tls)
+        {
+            Assert.Fail($"{EnvironmentVariable} names a server without tls=true: start it with PORTAL_CA_DIR set " +
+                $"(the CA of {TestBackends.CaVariable}), as `ops/portal test` does.");
+        }
+    }
 
     /// <summary>Runs one command as the admin.</summary>
     public static async Task<RedisResult> AdminAsync(string command, params object[] args)
@@ -146,11 +181,18 @@ internal static class TestRedis
     private static async Task RunScriptAsync(string command, string dir)
     {
         var script = FindScript();
-        using var process = Process.Start(new ProcessStartInfo("bash", [script, command, dir])
+        var start = new ProcessStartInfo("bash", [script, command, dir])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
-        })!;
+        };
+        // The servers the tests start or restart serve TLS with the certificate of the CA the tests trust.
+        if (Environment.GetEnvironmentVariable(TestBackends.CaVariable) is { Length: > 0 } caDir)
+        {
+            start.Environment["PORTAL_CA_DIR"] = caDir;
+        }
+
+        using var process = Process.Start(start)!;
         var stderr = process.StandardError.ReadToEndAsync(Ct);
         var stdout = process.StandardOutput.ReadToEndAsync(Ct);
         await process.WaitForExitAsync(Ct);

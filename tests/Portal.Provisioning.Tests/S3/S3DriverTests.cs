@@ -392,6 +392,77 @@ public sealed class S3DriverTests
     }
 
     [Fact]
+    public async Task RetireAsync_AfterRotation_BothKeysWorkInOverlapThenOldRefusedNewWorks()
+    {
+        await using var scope = new S3Scope();
+        var instance = await scope.ProvisionedAsync();
+        var gen0 = S3Scope.NewBinding(instance);
+        var gen1 = gen0 with { Generation = 1 };
+        var old = await scope.Driver.BindAsync(gen0, Ct);
+        var fresh = await scope.Driver.BindAsync(gen1, Ct);
+        var bucket = old.Values["bucket"];
+        using var oldClient = TestS3.AppClient(old);
+        using var freshClient = TestS3.AppClient(fresh);
+
+        // The overlap: two keys of one binding, each working, on the same bucket.
+        Assert.Equal(S3Names.BindingAccessKeyId(gen0.BindingId) + "G1", fresh.Values["accessKeyId"]);
+        Assert.Equal(
+            [old.Values["accessKeyId"], fresh.Values["accessKeyId"]],
+            (await TestS3.KeyIdsAsync(instance.InstanceId)).Order(StringComparer.Ordinal));
+        await TestS3.PutAsync(oldClient, bucket, "from-old.txt", "0");
+        await TestS3.PutAsync(freshClient, bucket, "from-new.txt", "1");
+        Assert.Equal("1", await TestS3.GetAsync(oldClient, bucket, "from-new.txt"));
+        Assert.Equal("0", await TestS3.GetAsync(freshClient, bucket, "from-old.txt"));
+
+        await scope.Driver.RetireAsync(gen1, 0, Ct);
+
+        Assert.Equal("InvalidAccessKeyId", await TestS3.ErrorCodeAsync(() => TestS3.ListAsync(oldClient, bucket)));
+        Assert.Equal("InvalidAccessKeyId", await TestS3.ErrorCodeAsync(() => TestS3.PutAsync(oldClient, bucket, "late.txt", "x")));
+        Assert.Equal(["from-new.txt", "from-old.txt"], await TestS3.ListAsync(freshClient, bucket));
+        Assert.Equal([fresh.Values["accessKeyId"]], await TestS3.KeyIdsAsync(instance.InstanceId));
+
+        // Idempotent: a retried retire changes nothing.
+        await scope.Driver.RetireAsync(gen1, 0, Ct);
+        await TestS3.PutAsync(freshClient, bucket, "after-retry.txt", "2");
+    }
+
+    [Fact]
+    public async Task UnbindAsync_AfterRotations_EveryGenerationsKeyRefused()
+    {
+        await using var scope = new S3Scope();
+        var instance = await scope.ProvisionedAsync();
+        var binding = S3Scope.NewBinding(instance);
+        var kept = await scope.Driver.BindAsync(S3Scope.NewBinding(instance), Ct);
+        // Generations 0 to 2, none retired: what a crash in the middle of rotations leaves.
+        var generations = new List<BindingCredentials>();
+        for (var g = 0; g <= 2; g++)
+        {
+            generations.Add(await scope.Driver.BindAsync(binding with { Generation = g }, Ct));
+        }
+
+        var bucket = kept.Values["bucket"];
+        foreach (var credentials in generations)
+        {
+            using var s3 = TestS3.AppClient(credentials);
+            Assert.Empty(await TestS3.ListAsync(s3, bucket));
+        }
+
+        // Called with the binding as the portal first knew it: the later keys are found in the account's key list.
+        await scope.Driver.UnbindAsync(binding, Ct);
+
+        foreach (var credentials in generations)
+        {
+            using var s3 = TestS3.AppClient(credentials);
+            Assert.Equal("InvalidAccessKeyId", await TestS3.ErrorCodeAsync(() => TestS3.ListAsync(s3, bucket)));
+        }
+
+        Assert.Equal([kept.Values["accessKeyId"]], await TestS3.KeyIdsAsync(instance.InstanceId));
+        using var other = TestS3.AppClient(kept);
+        await TestS3.PutAsync(other, bucket, "still.txt", "here");
+        await scope.Driver.UnbindAsync(binding with { Generation = 2 }, Ct);
+    }
+
+    [Fact]
     public async Task UnbindAsync_NeverBound_Succeeds()
     {
         await using var scope = new S3Scope();

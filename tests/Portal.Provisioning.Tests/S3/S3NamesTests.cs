@@ -38,6 +38,29 @@ public sealed partial class S3NamesTests
     }
 
     [Fact]
+    public void BindingAccessKeyId_LaterGeneration_AppendsG()
+    {
+        Assert.Equal("PB0F8FAD5BD9CB469FA16570867728950E", S3Names.BindingAccessKeyId(_knownId, 0));
+        Assert.Equal("PB0F8FAD5BD9CB469FA16570867728950EG1", S3Names.BindingAccessKeyId(_knownId, 1));
+        Assert.Equal("PB0F8FAD5BD9CB469FA16570867728950EG12", S3Names.BindingAccessKeyId(_knownId, 12));
+        Assert.Throws<ArgumentOutOfRangeException>(() => S3Names.BindingAccessKeyId(_knownId, -1));
+    }
+
+    [Theory]
+    [InlineData("PB0F8FAD5BD9CB469FA16570867728950E", true)]
+    [InlineData("PB0F8FAD5BD9CB469FA16570867728950EG1", true)]
+    [InlineData("PB0F8FAD5BD9CB469FA16570867728950EG42", true)]
+    [InlineData("PB0F8FAD5BD9CB469FA16570867728950EG", false)]
+    [InlineData("PB0F8FAD5BD9CB469FA16570867728950EGX", false)]
+    [InlineData("PB0F8FAD5BD9CB469FA16570867728950E1", false)]
+    [InlineData("PB0F8FAD5BD9CB469FA16570867728950F", false)]
+    [InlineData("PI0F8FAD5BD9CB469FA16570867728950E", false)]
+    public void IsKeyOfBinding_KeyId_TrueForEveryGenerationOnly(string keyId, bool expected)
+    {
+        Assert.Equal(expected, S3Names.IsKeyOfBinding(keyId, _knownId));
+    }
+
+    [Fact]
     public void AllNames_AnyId_AreValidWhereTheyGo()
     {
         foreach (var id in new[] { Guid.NewGuid(), Guid.Empty, Guid.AllBitsSet, _knownId })
@@ -45,6 +68,7 @@ public sealed partial class S3NamesTests
             Assert.Matches(TenantSafe(), S3Names.Account(id));
             Assert.Matches(BucketSafe(), S3Names.Bucket(id));
             Assert.Matches(KeyIdSafe(), S3Names.BindingAccessKeyId(id));
+            Assert.Matches(KeyIdSafe(), S3Names.BindingAccessKeyId(id, 9));
             Assert.Matches(KeyIdSafe(), S3Names.ProvisioningAccessKeyId(id));
             Assert.Equal(Uri.EscapeDataString(S3Names.Account(id)), S3Names.Account(id));
         }
