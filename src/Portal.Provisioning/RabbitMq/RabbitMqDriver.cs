@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Net.Security;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -16,6 +17,14 @@ namespace Portal.Provisioning.RabbitMq;
 /// <c>administrator</c> tag; Host and Port are the AMQP listener apps connect to, and the
 /// <c>managementUrl</c> setting says where the management API is.
 /// </summary>
+/// <remarks>
+/// With <see cref="BackendEndpoint.Tls"/> the Port is an AMQPS listener, credentials carry an <c>amqps://</c> URI
+/// and the platform CA (<c>ca.crt</c>), and an https management API is trusted only through that CA. Every
+/// credential generation is its own user (see <see cref="RabbitMqNames"/>). A client certificate's CN is the
+/// generation's user: the node logs it in with SASL EXTERNAL (plugin <c>rabbitmq_auth_mechanism_ssl</c>,
+/// <c>ssl_cert_login_from = common_name</c>), and the user keeps its password besides. Deleting a user closes its
+/// open connections and refuses its certificate from then on, which is how retire and unbind revoke.
+/// </remarks>
 public sealed class RabbitMqDriver : IServiceDriver
 {
     /// <summary>The name of the <see cref="HttpClient"/> the driver asks <see cref="IHttpClientFactory"/> for.</summary>
@@ -30,6 +39,8 @@ public sealed class RabbitMqDriver : IServiceDriver
     private const string ConnectionsLimit = "connections";
     private const string QueuesLimit = "queues";
     private const string AdministratorTag = "administrator";
+    private const string AmqpProtocol = "amqp";
+    private const string AmqpsProtocol = "amqp/ssl";
     private const int MaxReasonLength = 300;
 
     // Plan limit name -> RabbitMQ vhost limit name.
@@ -55,11 +66,15 @@ public sealed class RabbitMqDriver : IServiceDriver
     public string Kind => "rabbitmq";
 
     /// <inheritdoc />
+    public bool SupportsClientCertificates => true;
+
+    /// <inheritdoc />
     public IReadOnlyList<DriverField> BackendSettings { get; } =
     [
         new(ManagementUrlSetting, "Management URL",
             "Base URL of the node's management HTTP API (plugin rabbitmq_management), e.g. http://127.0.0.1:15672. " +
-            "Host and Port are the AMQP listener apps connect to; the admin user needs the administrator tag.",
+            "Host and Port are the AMQP listener apps connect to (AMQPS with tls=true; an https management API is " +
+            "then trusted through the platform CA only); the admin user needs the administrator tag.",
             Required: true),
     ];
 
@@ -78,7 +93,7 @@ public sealed class RabbitMqDriver : IServiceDriver
         ArgumentNullException.ThrowIfNull(instance);
         var vhost = RabbitMqNames.Vhost(instance.InstanceId);
         var limits = VhostLimits(instance.Limits);
-        var api = Api(instance.Backend);
+        using var api = Api(instance.Backend);
 
         instance.Progress.Report($"Creating vhost {vhost}");
         // PUT creates the vhost or updates an existing one's metadata: a retry converges either way.
@@ -96,7 +111,7 @@ public sealed class RabbitMqDriver : IServiceDriver
         ArgumentNullException.ThrowIfNull(instance);
         var vhost = RabbitMqNames.Vhost(instance.InstanceId);
         var limits = VhostLimits(instance.Limits);
-        var api = Api(instance.Backend);
+        using var api = Api(instance.Backend);
 
         await RequireVhostAsync(api, instance, vhost, ct);
         await ApplyLimitsAsync(api, instance, vhost, limits, ct);
@@ -109,7 +124,7 @@ public sealed class RabbitMqDriver : IServiceDriver
     {
         ArgumentNullException.ThrowIfNull(instance);
         var vhost = RabbitMqNames.Vhost(instance.InstanceId);
-        var api = Api(instance.Backend);
+        using var api = Api(instance.Backend);
 
         // Users outlive their vhost, so they are found by name prefix, not through the vhost's permissions:
         // that also finds users left by a crash after the vhost went, or by a bind that crashed before granting.
@@ -131,10 +146,18 @@ public sealed class RabbitMqDriver : IServiceDriver
     {
         ArgumentNullException.ThrowIfNull(binding);
         var instance = binding.Instance;
+        var backend = instance.Backend;
         var vhost = RabbitMqNames.Vhost(instance.InstanceId);
-        var user = RabbitMqNames.BindingUser(instance.InstanceId, binding.BindingId);
+        var user = RabbitMqNames.BindingUser(instance.InstanceId, binding.BindingId, binding.Generation);
+        if (binding.ClientCertificate && !backend.Tls)
+        {
+            throw new InvalidOperationException(
+                $"Backend {backend} does not serve AMQPS (tls=true), so a client certificate could not be used; bind without one.");
+        }
+
+        var ca = backend.Tls ? backend.RequireCa() : null;
         var password = SecretGenerator.Password();
-        var api = Api(instance.Backend);
+        using var api = Api(backend);
 
         await RequireVhostAsync(api, instance, vhost, ct);
 
@@ -151,20 +174,51 @@ public sealed class RabbitMqDriver : IServiceDriver
         instance.Progress.Report($"Granting user {user} access to vhost {vhost}");
         await api.PutAsync(["permissions", vhost, user], new { configure = ".*", write = ".*", read = ".*" }, ct);
 
-        _logger.LogInformation("Created RabbitMQ user {User} for vhost {Vhost} on {Backend}", user, vhost, instance.Backend);
+        _logger.LogInformation("Created RabbitMQ user {User} (generation {Generation}) for vhost {Vhost} on {Backend}",
+            user, binding.Generation, vhost, backend);
 
-        var backend = instance.Backend;
-        var port = backend.Port.ToString(CultureInfo.InvariantCulture);
-        return new BindingCredentials(new OrderedDictionary<string, string>
+        var values = new OrderedDictionary<string, string>
         {
             ["host"] = backend.Host,
-            ["port"] = port,
+            ["port"] = backend.Port.ToString(CultureInfo.InvariantCulture),
             ["vhost"] = vhost,
             ["username"] = user,
             ["password"] = password,
-            ["uri"] = AmqpUri(backend.Host, backend.Port, user, password, vhost),
+            ["uri"] = AmqpUri(backend.Host, backend.Port, user, password, vhost, backend.Tls),
             ["managementUrl"] = ManagementUrl(backend).ToString().TrimEnd('/'),
-        });
+        };
+        if (ca is not null)
+        {
+            values["ca.crt"] = ca.CertificatePem;
+        }
+
+        if (binding.ClientCertificate)
+        {
+            // The CN names the user (ssl_cert_login_from = common_name), so the certificate opens exactly what
+            // this generation's user may open and dies with it.
+            var certificate = ca!.IssueClient(user, binding.CertificateValidity);
+            values["tls.crt"] = certificate.CertificatePem;
+            values["tls.key"] = certificate.PrivateKeyPem;
+            instance.Progress.Report($"Issued a client certificate for user {user}, valid until {certificate.NotAfter:u}");
+        }
+
+        return new BindingCredentials(values);
+    }
+
+    /// <inheritdoc />
+    public async Task RetireAsync(BindingContext binding, int generation, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(binding);
+        ArgumentOutOfRangeException.ThrowIfNegative(generation);
+        var instance = binding.Instance;
+        var user = RabbitMqNames.BindingUser(instance.InstanceId, binding.BindingId, generation);
+        using var api = Api(instance.Backend);
+
+        instance.Progress.Report($"Deleting user {user} of generation {generation.ToString(CultureInfo.InvariantCulture)}");
+        // Closes that user's open connections at once (password or certificate logins alike); the binding's
+        // other generations are other users and keep working. Already gone (404) counts as done.
+        await api.DeleteAsync(["users", user], ct);
+        _logger.LogInformation("Retired RabbitMQ user {User} (generation {Generation}) on {Backend}", user, generation, instance.Backend);
     }
 
     /// <inheritdoc />
@@ -172,14 +226,20 @@ public sealed class RabbitMqDriver : IServiceDriver
     {
         ArgumentNullException.ThrowIfNull(binding);
         var instance = binding.Instance;
-        var user = RabbitMqNames.BindingUser(instance.InstanceId, binding.BindingId);
-        var api = Api(instance.Backend);
+        using var api = Api(instance.Backend);
 
-        instance.Progress.Report($"Deleting user {user}");
-        // Deleting the user closes its open connections at once (CONNECTION_FORCED); merely revoking its
-        // permissions would leave them open and usable.
-        await api.DeleteAsync(["users", user], ct);
-        _logger.LogInformation("Deleted RabbitMQ user {User} on {Backend}", user, instance.Backend);
+        // Every generation, found by name (not by the context's generation), so users of a rotation that
+        // crashed half-way go too.
+        var users = (await BindingUsersAsync(api, instance.InstanceId, ct))
+            .Where(u => RabbitMqNames.IsBindingUser(u, instance.InstanceId, binding.BindingId));
+        foreach (var user in users)
+        {
+            instance.Progress.Report($"Deleting user {user}");
+            // Deleting the user closes its open connections at once (CONNECTION_FORCED) and refuses its client
+            // certificate from then on; merely revoking its permissions would leave them open and usable.
+            await api.DeleteAsync(["users", user], ct);
+            _logger.LogInformation("Deleted RabbitMQ user {User} on {Backend}", user, instance.Backend);
+        }
     }
 
     /// <inheritdoc />
@@ -189,7 +249,8 @@ public sealed class RabbitMqDriver : IServiceDriver
         var vhost = RabbitMqNames.Vhost(instance.InstanceId);
         try
         {
-            var found = await Api(instance.Backend).GetAsync(["vhosts", vhost], ct);
+            using var api = Api(instance.Backend);
+            var found = await api.GetAsync(["vhosts", vhost], ct);
             if (found is not { } v)
             {
                 return new HealthReport(false, $"vhost {vhost} does not exist");
@@ -214,7 +275,7 @@ public sealed class RabbitMqDriver : IServiceDriver
         ArgumentNullException.ThrowIfNull(backend);
         try
         {
-            var api = Api(backend);
+            using var api = Api(backend);
             var whoami = await api.GetAsync(["whoami"], ct) ?? throw new HttpRequestException("GET /api/whoami answered 404");
             if (!HasTag(whoami, AdministratorTag))
             {
@@ -224,9 +285,11 @@ public sealed class RabbitMqDriver : IServiceDriver
 
             var overview = await api.GetAsync(["overview"], ct) ?? throw new HttpRequestException("GET /api/overview answered 404");
             var version = $"RabbitMQ {Text(overview, "rabbitmq_version")} on node {Text(overview, "node")}";
+            // A TLS backend's Port must be an AMQPS listener: apps get amqps:// URIs for it.
+            var protocol = backend.Tls ? AmqpsProtocol : AmqpProtocol;
             var amqpPorts = overview.TryGetProperty("listeners", out var listeners) && listeners.ValueKind == JsonValueKind.Array
                 ? listeners.EnumerateArray()
-                    .Where(l => Text(l, "protocol") == "amqp" && l.TryGetProperty("port", out var p) && p.ValueKind == JsonValueKind.Number)
+                    .Where(l => Text(l, "protocol") == protocol && l.TryGetProperty("port", out var p) && p.ValueKind == JsonValueKind.Number)
                     .Select(l => l.GetProperty("port").GetInt32())
                     .ToList()
                 : [];
@@ -234,8 +297,8 @@ public sealed class RabbitMqDriver : IServiceDriver
             return amqpPorts.Contains(backend.Port)
                 ? new HealthReport(true, version)
                 : new HealthReport(false,
-                    $"{version} has no AMQP listener on port {backend.Port.ToString(CultureInfo.InvariantCulture)} " +
-                    $"(AMQP ports: {(amqpPorts.Count == 0 ? "none" : string.Join(", ", amqpPorts))}).");
+                    $"{version} has no {(backend.Tls ? "AMQPS" : "AMQP")} listener on port {backend.Port.ToString(CultureInfo.InvariantCulture)} " +
+                    $"({(backend.Tls ? "AMQPS" : "AMQP")} ports: {(amqpPorts.Count == 0 ? "none" : string.Join(", ", amqpPorts))}).");
         }
         catch (Exception e) when (!ct.IsCancellationRequested)
         {
@@ -325,11 +388,14 @@ public sealed class RabbitMqDriver : IServiceDriver
         return Convert.ToBase64String([.. salt, .. SHA256.HashData(salted)]);
     }
 
-    /// <summary>The AMQP URI of a binding: <c>amqp://user:password@host:port/vhost</c>, each part URI-escaped.</summary>
-    internal static string AmqpUri(string host, int port, string user, string password, string vhost)
+    /// <summary>
+    /// The AMQP URI of a binding: <c>amqp://user:password@host:port/vhost</c> (<c>amqps://</c> with TLS), each part
+    /// URI-escaped.
+    /// </summary>
+    internal static string AmqpUri(string host, int port, string user, string password, string vhost, bool tls = false)
     {
         var uriHost = host.Contains(':') && !host.StartsWith('[') ? $"[{host}]" : host;
-        return $"amqp://{Uri.EscapeDataString(user)}:{Uri.EscapeDataString(password)}@{uriHost}:" +
+        return $"{(tls ? "amqps" : "amqp")}://{Uri.EscapeDataString(user)}:{Uri.EscapeDataString(password)}@{uriHost}:" +
             $"{port.ToString(CultureInfo.InvariantCulture)}/{Uri.EscapeDataString(vhost)}";
     }
 
@@ -354,8 +420,27 @@ public sealed class RabbitMqDriver : IServiceDriver
         return uri;
     }
 
-    private ManagementApi Api(BackendEndpoint backend) =>
-        new(_httpClientFactory.CreateClient(HttpClientName), ManagementUrl(backend), backend);
+    /// <summary>
+    /// The management API of a backend. Over https on a TLS backend the server certificate must chain to the
+    /// platform CA and nothing else, so that call gets its own handler: the factory's named client has one handler
+    /// for every backend, while the trust anchor belongs to each backend. Provisioning makes a few calls per
+    /// operation, so the extra handshake costs nothing worth pooling for.
+    /// </summary>
+    private ManagementApi Api(BackendEndpoint backend)
+    {
+        var url = ManagementUrl(backend);
+        if (!backend.Tls || url.Scheme != Uri.UriSchemeHttps)
+        {
+            return new ManagementApi(_httpClientFactory.CreateClient(HttpClientName), url, backend, ownsClient: false);
+        }
+
+        var ca = backend.RequireCa();
+        var handler = new SocketsHttpHandler
+        {
+            SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = ca.ServerValidator },
+        };
+        return new ManagementApi(new HttpClient(handler, disposeHandler: true), url, backend, ownsClient: true);
+    }
 
     private static bool HasTag(JsonElement user, string tag) =>
         user.TryGetProperty("tags", out var tags) && tags.ValueKind switch
@@ -372,10 +457,18 @@ public sealed class RabbitMqDriver : IServiceDriver
             : "";
 
     /// <summary>Calls of the management API as the backend's admin; errors name the call and status, never credentials.</summary>
-    private sealed class ManagementApi(HttpClient http, Uri managementUrl, BackendEndpoint backend)
+    private sealed class ManagementApi(HttpClient http, Uri managementUrl, BackendEndpoint backend, bool ownsClient) : IDisposable
     {
         private readonly AuthenticationHeaderValue _auth = new("Basic",
             Convert.ToBase64String(Encoding.UTF8.GetBytes($"{backend.AdminUser}:{backend.AdminPassword}")));
+
+        public void Dispose()
+        {
+            if (ownsClient)
+            {
+                http.Dispose();
+            }
+        }
 
         /// <summary>GETs a resource; null when it does not exist (404).</summary>
         public async Task<JsonElement?> GetAsync(string[] path, CancellationToken ct)

@@ -162,13 +162,14 @@ public sealed class RabbitMqDriverTests
 
         var v = credentials.Values;
         var backend = TestRabbitMq.Endpoint;
-        Assert.Equal(["host", "port", "vhost", "username", "password", "uri", "managementUrl"], v.Keys);
+        Assert.Equal(["host", "port", "vhost", "username", "password", "uri", "managementUrl", "ca.crt"], v.Keys);
         Assert.Equal(backend.Host, v["host"]);
         Assert.Equal(backend.Port.ToString(System.Globalization.CultureInfo.InvariantCulture), v["port"]);
         Assert.Equal(RabbitMqNames.Vhost(instance.InstanceId), v["vhost"]);
         Assert.Equal(RabbitMqNames.BindingUser(instance.InstanceId, binding.BindingId), v["username"]);
         Assert.Equal(32, v["password"].Length);
-        Assert.Equal($"amqp://{v["username"]}:{v["password"]}@{v["host"]}:{v["port"]}/{v["vhost"]}", v["uri"]);
+        Assert.Equal($"amqps://{v["username"]}:{v["password"]}@{v["host"]}:{v["port"]}/{v["vhost"]}", v["uri"]);
+        Assert.Equal(TestBackends.Ca.CertificatePem, v["ca.crt"]);
         Assert.Equal(RabbitMqDriver.ManagementUrl(backend).AbsoluteUri.TrimEnd('/'), v["managementUrl"]);
         Assert.DoesNotContain(v["password"], credentials.ToString(), StringComparison.Ordinal);
 
@@ -305,7 +306,7 @@ public sealed class RabbitMqDriverTests
         var binding = RabbitMqScope.NewBinding(instance);
         var credentials = await scope.Driver.BindAsync(binding, Ct);
         await using var open = await TestRabbitMq.ConnectAsync(credentials);
-        var closed = ShutdownOf(open);
+        var closed = TestRabbitMq.ShutdownOf(open);
 
         await scope.Driver.UnbindAsync(binding, Ct);
 
@@ -345,7 +346,7 @@ public sealed class RabbitMqDriverTests
         var credentials = await scope.Driver.BindAsync(RabbitMqScope.NewBinding(instance), Ct);
         await scope.Driver.BindAsync(RabbitMqScope.NewBinding(instance), Ct);
         await using var open = await TestRabbitMq.ConnectAsync(credentials);
-        var closed = ShutdownOf(open);
+        var closed = TestRabbitMq.ShutdownOf(open);
 
         await scope.Driver.DeprovisionAsync(instance, Ct);
 
@@ -520,7 +521,7 @@ public sealed class RabbitMqDriverTests
         var report = await RabbitMqScope.NewDriver().TestBackendAsync(wrong, Ct);
 
         Assert.False(report.Healthy);
-        Assert.Contains("no AMQP listener", report.Message, StringComparison.Ordinal);
+        Assert.Contains("no AMQPS listener", report.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -561,15 +562,4 @@ public sealed class RabbitMqDriverTests
 
     private static BackendEndpoint WithManagementUrl(BackendEndpoint backend, string url) =>
         backend with { Settings = new Dictionary<string, string> { ["managementUrl"] = url } };
-
-    private static Task<ShutdownEventArgs> ShutdownOf(IConnection connection)
-    {
-        var closed = new TaskCompletionSource<ShutdownEventArgs>(TaskCreationOptions.RunContinuationsAsynchronously);
-        connection.ConnectionShutdownAsync += (_, args) =>
-        {
-            closed.TrySetResult(args);
-            return Task.CompletedTask;
-        };
-        return closed.Task;
-    }
 }

@@ -55,6 +55,12 @@ public sealed class RabbitMqDriverUnitTests
     }
 
     [Fact]
+    public void AmqpUri_Tls_UsesAmqpsScheme()
+    {
+        Assert.Equal("amqps://u:p@127.0.0.1:5671/pi_1", RabbitMqDriver.AmqpUri("127.0.0.1", 5671, "u", "p", "pi_1", tls: true));
+    }
+
+    [Fact]
     public void AmqpUri_ReservedCharsInLogin_AreEscaped()
     {
         Assert.Equal("amqp://a%40b:p%3A%2F@h:1/v", RabbitMqDriver.AmqpUri("h", 1, "a@b", "p:/", "v"));

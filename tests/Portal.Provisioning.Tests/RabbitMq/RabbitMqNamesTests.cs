@@ -25,6 +25,29 @@ public sealed partial class RabbitMqNamesTests
     }
 
     [Fact]
+    public void BindingUser_LaterGeneration_AppendsGenerationToGenerationZeroName()
+    {
+        var first = RabbitMqNames.BindingUser(_instanceId, _bindingId);
+
+        Assert.Equal(first, RabbitMqNames.BindingUser(_instanceId, _bindingId, 0));
+        Assert.Equal(first + "_g1", RabbitMqNames.BindingUser(_instanceId, _bindingId, 1));
+        Assert.Equal(first + "_g12", RabbitMqNames.BindingUser(_instanceId, _bindingId, 12));
+        Assert.StartsWith(RabbitMqNames.BindingUserPrefix(_instanceId), RabbitMqNames.BindingUser(_instanceId, _bindingId, 3), StringComparison.Ordinal);
+        Assert.Throws<ArgumentOutOfRangeException>(() => RabbitMqNames.BindingUser(_instanceId, _bindingId, -1));
+    }
+
+    [Fact]
+    public void IsBindingUser_EveryGenerationOfThisBindingOnly()
+    {
+        Assert.True(RabbitMqNames.IsBindingUser(RabbitMqNames.BindingUser(_instanceId, _bindingId), _instanceId, _bindingId));
+        Assert.True(RabbitMqNames.IsBindingUser(RabbitMqNames.BindingUser(_instanceId, _bindingId, 7), _instanceId, _bindingId));
+        Assert.False(RabbitMqNames.IsBindingUser(RabbitMqNames.BindingUser(_instanceId, Guid.NewGuid(), 1), _instanceId, _bindingId));
+        Assert.False(RabbitMqNames.IsBindingUser(RabbitMqNames.BindingUser(Guid.NewGuid(), _bindingId), _instanceId, _bindingId));
+        Assert.False(RabbitMqNames.IsBindingUser(RabbitMqNames.BindingUser(_instanceId, _bindingId) + "_gx", _instanceId, _bindingId));
+        Assert.False(RabbitMqNames.IsBindingUser(RabbitMqNames.BindingUser(_instanceId, _bindingId) + "x", _instanceId, _bindingId));
+    }
+
+    [Fact]
     public void BindingUser_AnyBinding_StartsWithItsInstancesPrefixOnly()
     {
         var user = RabbitMqNames.BindingUser(_instanceId, Guid.NewGuid());
@@ -40,7 +63,7 @@ public sealed partial class RabbitMqNamesTests
     {
         foreach (var id in new[] { Guid.NewGuid(), Guid.Empty, Guid.AllBitsSet, _instanceId })
         {
-            foreach (var name in new[] { RabbitMqNames.Vhost(id), RabbitMqNames.BindingUser(id, id), RabbitMqNames.BindingUser(_instanceId, id) })
+            foreach (var name in new[] { RabbitMqNames.Vhost(id), RabbitMqNames.BindingUser(id, id), RabbitMqNames.BindingUser(_instanceId, id), RabbitMqNames.BindingUser(id, id, int.MaxValue) })
             {
                 Assert.Matches(PlainName(), name);
                 // AMQP short strings (user and vhost in connection.open) hold at most 255 bytes.

@@ -2,10 +2,13 @@ using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using Portal.Provisioning.RabbitMq;
 using RabbitMQ.Client;
+using RabbitMQ.Client.Events;
 using RabbitMQ.Client.Exceptions;
 
 namespace Portal.Provisioning.Tests.RabbitMq;
@@ -15,7 +18,12 @@ internal static class TestRabbitMq
 {
     public const string EnvironmentVariable = "PORTAL_TEST_RABBITMQ";
 
-    private static readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
+    // The test node serves its management API over https with a certificate of the tests' CA, trusted alone.
+    private static readonly HttpClient _http = new(new SocketsHttpHandler
+    {
+        SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = (_, c, _, e) => TestBackends.Ca.Verifies(c, e) },
+    })
+    { Timeout = TimeSpan.FromSeconds(30) };
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -82,23 +90,99 @@ internal static class TestRabbitMq
             .ToList();
     }
 
-    /// <summary>Opens an AMQP connection with a binding's credentials, through its <c>uri</c>.</summary>
-    public static Task<IConnection> ConnectAsync(BindingCredentials credentials) =>
-        ConnectAsync(new ConnectionFactory { Uri = new Uri(credentials.Values["uri"]) });
+    /// <summary>
+    /// Opens an AMQP connection with a binding's credentials as an app does: its <c>uri</c>, and for an
+    /// <c>amqps://</c> URI the server certificate checked against the binding's <c>ca.crt</c> only (or against
+    /// <paramref name="trust"/>, e.g. another CA's, instead).
+    /// </summary>
+    public static Task<IConnection> ConnectAsync(BindingCredentials credentials, RemoteCertificateValidationCallback? trust = null)
+    {
+        var factory = new ConnectionFactory { Uri = new Uri(credentials.Values["uri"]) };
+        if (factory.Ssl.Enabled)
+        {
+            factory.Ssl.CertificateValidationCallback = trust ?? TrustOnly(credentials.Values["ca.crt"]);
+        }
 
-    /// <summary>Opens an AMQP connection with a binding's host and port but the given login and vhost.</summary>
+        return ConnectAsync(factory);
+    }
+
+    /// <summary>Opens an AMQP connection with a binding's host, port and TLS settings but the given login and vhost.</summary>
     public static Task<IConnection> ConnectAsync(BindingCredentials credentials, string vhost, string? password = null)
     {
         var v = credentials.Values;
-        return ConnectAsync(new ConnectionFactory
+        var factory = new ConnectionFactory
         {
             HostName = v["host"],
             Port = int.Parse(v["port"], CultureInfo.InvariantCulture),
             UserName = v["username"],
             Password = password ?? v["password"],
             VirtualHost = vhost,
+        };
+        if (v.TryGetValue("ca.crt", out var ca))
+        {
+            factory.Ssl = ServerTls(v["host"], TrustOnly(ca));
+        }
+
+        return ConnectAsync(factory);
+    }
+
+    /// <summary>
+    /// Opens an AMQPS connection that logs in with SASL EXTERNAL: no user name or password, only the client
+    /// certificate, whose CN the node takes as the user. Host, port and <c>ca.crt</c> come from a binding.
+    /// </summary>
+    public static Task<IConnection> ConnectWithCertificateAsync(BindingCredentials credentials, X509Certificate2 certificate, string vhost)
+    {
+        var v = credentials.Values;
+        var tls = ServerTls(v["host"], TrustOnly(v["ca.crt"]));
+        tls.Certs = new X509CertificateCollection { certificate };
+        return ConnectAsync(new ConnectionFactory
+        {
+            HostName = v["host"],
+            Port = int.Parse(v["port"], CultureInfo.InvariantCulture),
+            VirtualHost = vhost,
+            Ssl = tls,
+            AuthMechanisms = [new ExternalMechanismFactory()],
         });
     }
+
+    /// <summary>The client certificate of a binding's credentials (<c>tls.crt</c>/<c>tls.key</c>).</summary>
+    public static X509Certificate2 ClientCertificate(BindingCredentials credentials) =>
+        X509Certificate2.CreateFromPem(credentials.Values["tls.crt"], credentials.Values["tls.key"]);
+
+    /// <summary>A server certificate check that trusts the CA in <paramref name="caPem"/> and nothing else (host names still checked).</summary>
+    public static RemoteCertificateValidationCallback TrustOnly(string caPem)
+    {
+        var root = X509Certificate2.CreateFromPem(caPem);
+        return (_, certificate, _, errors) =>
+        {
+            if (certificate is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch))
+            {
+                return false;
+            }
+
+            using var chain = new X509Chain();
+            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+            chain.ChainPolicy.CustomTrustStore.Add(root);
+            chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+            using var leaf = new X509Certificate2(certificate);
+            return chain.Build(leaf);
+        };
+    }
+
+    /// <summary>Completes with the reason when the server (or anyone) closes the connection.</summary>
+    public static Task<ShutdownEventArgs> ShutdownOf(IConnection connection)
+    {
+        var closed = new TaskCompletionSource<ShutdownEventArgs>(TaskCreationOptions.RunContinuationsAsynchronously);
+        connection.ConnectionShutdownAsync += (_, args) =>
+        {
+            closed.TrySetResult(args);
+            return Task.CompletedTask;
+        };
+        return closed.Task;
+    }
+
+    private static SslOption ServerTls(string host, RemoteCertificateValidationCallback trust) =>
+        new() { Enabled = true, ServerName = host, CertificateValidationCallback = trust };
 
     /// <summary>
     /// The AMQP reply code behind a failed connect or operation (e.g. 530 NOT_ALLOWED, 406 PRECONDITION_FAILED),
