@@ -1,9 +1,14 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Text.Json;
 using System.Text.Json.Nodes;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.IdentityModel.JsonWebTokens;
 using Microsoft.IdentityModel.Tokens;
+using OpenIddict.Abstractions;
 using Portal.Application.Teams;
+using Portal.Provisioning;
+using Portal.Provisioning.Oidc;
 using Portal.Testing;
 
 namespace Portal.Integration.Tests;
@@ -112,6 +117,100 @@ public sealed class OidcFlowTests(OidcFlowTests.Fixture fixture) : IClassFixture
         using var afterDelete = await RequestTokenAsync(billing);
         Assert.Equal(HttpStatusCode.Unauthorized, afterDelete.StatusCode);
         await api.DeleteReadyAsync(ordersId);
+    }
+
+    [Fact]
+    public async Task Driver_Rotation_BothSecretsWorkDuringOverlapThenRetiredClientIsInvalid()
+    {
+        // The oidc driver itself on the portal's OIDC server (the application does not rotate yet).
+        var driver = fixture.Services.GetServices<IServiceDriver>().OfType<OidcDriver>().Single();
+        var ct = TestContext.Current.CancellationToken;
+        var instance = new InstanceContext(Guid.NewGuid(),
+            BackendEndpoint.Parse($"Host=localhost;Port=80;AdminUser=portal;AdminPassword=none;issuer={PortalAppFactory.TestIssuer}"),
+            new Dictionary<string, int> { [OidcDriver.AccessTokenMinutesLimit] = 10 }, new Progress<string>());
+        var binding = new BindingContext(instance, Guid.NewGuid());
+        await driver.ProvisionAsync(instance, ct);
+        try
+        {
+            var old = JsonSerializer.SerializeToNode((await driver.BindAsync(binding, ct)).Values)!;
+            var fresh = JsonSerializer.SerializeToNode((await driver.BindAsync(binding with { Generation = 1 }, ct)).Values)!;
+            async Task<JsonWebToken> TokenAsync(JsonNode credentials)
+            {
+                using var response = await RequestTokenAsync(credentials);
+                var body = await response.Content.ReadFromJsonAsync<JsonObject>(ct);
+                Assert.True(response.IsSuccessStatusCode, body?.ToJsonString());
+                var token = body!["access_token"]!.GetValue<string>();
+                var validated = await ValidateLikeAnAppAsync(token, credentials);
+                Assert.True(validated.IsValid, validated.Exception?.Message);
+                return new JsonWebToken(token);
+            }
+
+            async Task<string?> ErrorAsync(JsonNode credentials)
+            {
+                using var response = await RequestTokenAsync(credentials);
+                Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+                return (await response.Content.ReadFromJsonAsync<JsonObject>(ct))!["error"]!.GetValue<string>();
+            }
+
+            Assert.Equal($"pb_{binding.BindingId:N}", old["clientId"]!.GetValue<string>());
+            Assert.Equal($"pb_{binding.BindingId:N}_g1", fresh["clientId"]!.GetValue<string>());
+            Assert.NotEqual(old["clientSecret"]!.GetValue<string>(), fresh["clientSecret"]!.GetValue<string>());
+            Assert.Equal(old["audience"]!.GetValue<string>(), fresh["audience"]!.GetValue<string>());
+
+            // The overlap: both secrets get tokens for the same audience with the same lifetime.
+            var oldToken = await TokenAsync(old);
+            var freshToken = await TokenAsync(fresh);
+            Assert.Equal(oldToken.Audiences, freshToken.Audiences);
+            Assert.Equal(oldToken.GetClaim("scope").Value, freshToken.GetClaim("scope").Value);
+            Assert.InRange((freshToken.ValidTo - freshToken.IssuedAt).TotalMinutes, 9.9, 10.1);
+            string oldApplicationId;
+            await using (var scope = fixture.Services.CreateAsyncScope())
+            {
+                var applications = scope.ServiceProvider.GetRequiredService<IOpenIddictApplicationManager>();
+                var oldClient = (await applications.FindByClientIdAsync(old["clientId"]!.GetValue<string>(), ct))!;
+                var freshClient = (await applications.FindByClientIdAsync(fresh["clientId"]!.GetValue<string>(), ct))!;
+                Assert.Equal(await applications.GetPermissionsAsync(oldClient, ct), await applications.GetPermissionsAsync(freshClient, ct));
+                oldApplicationId = (await applications.GetIdAsync(oldClient, ct))!;
+                Assert.NotEmpty(await TokenEntriesAsync(scope, oldApplicationId));
+            }
+
+            await driver.RetireAsync(binding with { Generation = 1 }, 0, ct);
+
+            Assert.Equal("invalid_client", await ErrorAsync(old));
+            await TokenAsync(fresh);
+            await using (var scope = fixture.Services.CreateAsyncScope())
+            {
+                // The retired client's token entries are gone, so the portal's own validation refuses its tokens.
+                Assert.Empty(await TokenEntriesAsync(scope, oldApplicationId));
+            }
+
+            // Retiring again is a no-op; a generation left by a crashed rotation goes with the unbind.
+            await driver.RetireAsync(binding with { Generation = 1 }, 0, ct);
+            var leftover = JsonSerializer.SerializeToNode((await driver.BindAsync(binding with { Generation = 2 }, ct)).Values)!;
+            await TokenAsync(leftover);
+
+            await driver.UnbindAsync(binding with { Generation = 1 }, ct);
+
+            Assert.Equal("invalid_client", await ErrorAsync(fresh));
+            Assert.Equal("invalid_client", await ErrorAsync(leftover));
+            await driver.UnbindAsync(binding, ct);
+        }
+        finally
+        {
+            await driver.DeprovisionAsync(instance, CancellationToken.None);
+        }
+
+        static async Task<List<object>> TokenEntriesAsync(AsyncServiceScope scope, string applicationId)
+        {
+            var tokens = scope.ServiceProvider.GetRequiredService<IOpenIddictTokenManager>();
+            var found = new List<object>();
+            await foreach (var token in tokens.FindByApplicationIdAsync(applicationId, TestContext.Current.CancellationToken))
+            {
+                found.Add(token);
+            }
+
+            return found;
+        }
     }
 
     [Fact]

@@ -6,8 +6,9 @@ namespace Portal.Provisioning.Logging;
 
 /// <summary>
 /// Serves <c>logging</c> instances on a shared rsyslog collector that receives RFC 5424 syslog over TCP.
-/// An instance is a log stream <c>ls-&lt;id&gt;</c>; a binding is a random token that apps send in the
-/// structured-data element <c>[portal@32473 token="…"]</c> of every message. rsyslog looks the token up in a
+/// An instance is a log stream <c>ls-&lt;id&gt;</c>; a binding is a random token (one per credential generation,
+/// so a rotation overlaps) that apps send in the structured-data element <c>[portal@32473 token="…"]</c> of every
+/// message. rsyslog looks the token up in a
 /// table the driver writes (<c>tokens.json</c>) and appends the message to
 /// <c>&lt;logDir&gt;/&lt;stream&gt;/&lt;yyyy-mm-dd&gt;.log</c>; messages without a valid token go to a quarantine
 /// folder, never to a stream.
@@ -15,7 +16,7 @@ namespace Portal.Provisioning.Logging;
 /// <remarks>
 /// <para>
 /// rsyslog has no admin API: the driver keeps one record per stream in <c>&lt;configDir&gt;/streams/</c>
-/// (binding → token), renders the whole lookup table from the records after every change, replaces it
+/// (binding generation → token), renders the whole lookup table from the records after every change, replaces it
 /// atomically, sends SIGHUP to the PID in <c>pidFile</c> and returns only when a probe message routed by the
 /// new table has landed (see <see cref="RsyslogCollector.PublishAsync"/>). Every call re-renders from the
 /// records, so a call that crashed anywhere is finished by its retry. Changes hold an flock on the config
@@ -25,7 +26,8 @@ namespace Portal.Provisioning.Logging;
 /// A token in the table is plain text, as rsyslog compares it literally; the table and the records are
 /// mode 600. Stored lines leave the structured data out, so tokens never reach the log files. rsyslog
 /// cannot close the TCP connection of one token, but it routes each message by its own token, so after
-/// <see cref="UnbindAsync"/> the next message on an open connection goes to quarantine.
+/// <see cref="RetireAsync"/> or <see cref="UnbindAsync"/> the next message with a removed token on an open
+/// connection goes to quarantine.
 /// </para>
 /// </remarks>
 public sealed class LoggingDriver : ILogStreamDriver
@@ -156,13 +158,17 @@ public sealed class LoggingDriver : ILogStreamDriver
     }
 
     /// <inheritdoc />
-    /// <remarks>A repeated bind replaces the binding's token; the old one is refused from then on.</remarks>
+    /// <remarks>
+    /// Each generation has a token of its own (<see cref="LoggingNames.BindingKey"/>), so a rotation's new token
+    /// works beside the old one until <see cref="RetireAsync"/>. A repeated bind of the same generation replaces
+    /// that generation's token; the token it replaces is refused from then on.
+    /// </remarks>
     public async Task<BindingCredentials> BindAsync(BindingContext binding, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(binding);
         var instance = binding.Instance;
         var stream = LoggingNames.Stream(instance.InstanceId);
-        var key = LoggingNames.BindingKey(binding.BindingId);
+        var key = LoggingNames.BindingKey(binding.BindingId, binding.Generation);
         var token = SecretGenerator.Password();
         var collector = RsyslogCollector.Open(instance.Backend);
 
@@ -181,31 +187,28 @@ public sealed class LoggingDriver : ILogStreamDriver
 
     /// <inheritdoc />
     /// <remarks>
-    /// From the moment this returns the collector quarantines messages with the binding's token, also those
-    /// on a connection opened before (rsyslog cannot close one token's connections; it checks every message).
+    /// Removes the generation's token only; from the moment this returns the collector quarantines messages
+    /// carrying it, also on connections opened before, while the binding's other tokens keep landing.
     /// </remarks>
-    public async Task UnbindAsync(BindingContext binding, CancellationToken ct)
+    public async Task RetireAsync(BindingContext binding, int generation, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(binding);
-        var instance = binding.Instance;
-        var stream = LoggingNames.Stream(instance.InstanceId);
-        var key = LoggingNames.BindingKey(binding.BindingId);
-        var collector = RsyslogCollector.Open(instance.Backend);
+        var key = LoggingNames.BindingKey(binding.BindingId, generation);
+        await RevokeAsync(binding.Instance, k => k == key, $"binding {key}", ct);
+    }
 
-        using (await collector.LockAsync(ct))
-        {
-            if (collector.ReadRecord(stream) is { } record && record.Tokens.ContainsKey(key))
-            {
-                instance.Progress.Report($"Revoking the token of binding {key} of stream {stream}");
-                collector.WriteRecord(record.WithoutToken(key));
-            }
-
-            // Also when nothing changed here: an earlier try may have crashed before the reload.
-            await PublishAsync(collector, instance, ct);
-        }
-
-        _logger.LogInformation("Revoked the token of binding {Binding} of log stream {Stream} on {Backend}",
-            key, stream, instance.Backend);
+    /// <inheritdoc />
+    /// <remarks>
+    /// Removes the token of every generation of the binding, found by key (so also a generation whose rotation
+    /// crashed before the portal recorded it). From the moment this returns the collector quarantines messages
+    /// with those tokens, also those on a connection opened before (rsyslog cannot close one token's
+    /// connections; it checks every message).
+    /// </remarks>
+    public Task UnbindAsync(BindingContext binding, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(binding);
+        return RevokeAsync(binding.Instance, k => LoggingNames.IsKeyOfBinding(k, binding.BindingId),
+            $"binding {LoggingNames.BindingKey(binding.BindingId)} (all generations)", ct);
     }
 
     /// <inheritdoc />
@@ -406,6 +409,28 @@ public sealed class LoggingDriver : ILogStreamDriver
         }
 
         return deleted;
+    }
+
+    /// <summary>Removes the tokens whose keys match from the instance's record and returns once the table without them is live.</summary>
+    private async Task RevokeAsync(InstanceContext instance, Func<string, bool> keys, string what, CancellationToken ct)
+    {
+        var stream = LoggingNames.Stream(instance.InstanceId);
+        var collector = RsyslogCollector.Open(instance.Backend);
+
+        using (await collector.LockAsync(ct))
+        {
+            if (collector.ReadRecord(stream) is { } record && record.Tokens.Keys.Any(keys))
+            {
+                instance.Progress.Report($"Revoking the token(s) of {what} of stream {stream}");
+                collector.WriteRecord(record.WithoutTokens(keys));
+            }
+
+            // Also when nothing changed here: an earlier try may have crashed before the reload.
+            await PublishAsync(collector, instance, ct);
+        }
+
+        _logger.LogInformation("Revoked the token(s) of {Binding} of log stream {Stream} on {Backend}",
+            what, stream, instance.Backend);
     }
 
     private static StreamRecord RequireRecord(RsyslogCollector collector, InstanceContext instance) =>

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.RegularExpressions;
 
 namespace Portal.Provisioning.Logging;
@@ -30,8 +31,24 @@ public static partial class LoggingNames
     /// <summary>The instance's stream, <c>ls-&lt;id&gt;</c>: the lookup table's value and its folder's name.</summary>
     public static string Stream(Guid instanceId) => $"ls-{instanceId:N}";
 
-    /// <summary>The key of one binding's token in its stream's record, <c>lb-&lt;id&gt;</c>.</summary>
-    public static string BindingKey(Guid bindingId) => $"lb-{bindingId:N}";
+    /// <summary>
+    /// The key of one credential generation's token in its stream's record: <c>lb-&lt;id&gt;</c> for generation 0
+    /// (the name bindings had before rotation), <c>lb-&lt;id&gt;-g&lt;n&gt;</c> for a rotation's generation n.
+    /// </summary>
+    public static string BindingKey(Guid bindingId, int generation = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(generation);
+        return generation == 0
+            ? $"lb-{bindingId:N}"
+            : $"lb-{bindingId:N}-g{generation.ToString(CultureInfo.InvariantCulture)}";
+    }
+
+    /// <summary>True for a key <see cref="BindingKey"/> makes for <paramref name="bindingId"/>, whatever its generation.</summary>
+    public static bool IsKeyOfBinding(string key, Guid bindingId)
+    {
+        var root = BindingKey(bindingId);
+        return IsBindingKey(key) && (key == root || key.StartsWith(root + "-g", StringComparison.Ordinal));
+    }
 
     /// <summary>True for a name <see cref="Stream"/> makes.</summary>
     public static bool IsStream(string name) => StreamPattern().IsMatch(name);
@@ -48,6 +65,7 @@ public static partial class LoggingNames
     [GeneratedRegex("^ls-[0-9a-f]{32}$", RegexOptions.CultureInvariant)]
     private static partial Regex StreamPattern();
 
-    [GeneratedRegex("^lb-[0-9a-f]{32}$", RegexOptions.CultureInvariant)]
+    // Generation 0 has no suffix; others carry a number without leading zeros, so each generation has one key.
+    [GeneratedRegex("^lb-[0-9a-f]{32}(-g[1-9][0-9]{0,9})?$", RegexOptions.CultureInvariant)]
     private static partial Regex BindingKeyPattern();
 }

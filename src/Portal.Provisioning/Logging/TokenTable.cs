@@ -7,8 +7,8 @@ namespace Portal.Provisioning.Logging;
 /// <summary>
 /// What the driver knows about one stream, kept as <c>&lt;configDir&gt;/streams/&lt;stream&gt;.json</c>: the
 /// stream exists while its record does, and <see cref="Tokens"/> maps each binding key
-/// (<see cref="LoggingNames.BindingKey"/>) to its token. The records are the source of truth;
-/// <see cref="TokenTable"/> renders rsyslog's lookup table from all of them.
+/// (<see cref="LoggingNames.BindingKey"/>, one per credential generation of a binding) to its token. The records
+/// are the source of truth; <see cref="TokenTable"/> renders rsyslog's lookup table from all of them.
 /// </summary>
 public sealed record StreamRecord(
     [property: JsonPropertyName("instanceId")] Guid InstanceId,
@@ -23,11 +23,14 @@ public sealed record StreamRecord(
     public StreamRecord WithToken(string bindingKey, string token) =>
         this with { Tokens = new Dictionary<string, string>(Tokens, StringComparer.Ordinal) { [bindingKey] = token } };
 
-    /// <summary>A copy without the binding's token.</summary>
-    public StreamRecord WithoutToken(string bindingKey)
+    /// <summary>A copy without the token under <paramref name="bindingKey"/> (one generation of a binding).</summary>
+    public StreamRecord WithoutToken(string bindingKey) => WithoutTokens(key => key == bindingKey);
+
+    /// <summary>A copy without the tokens whose keys match, e.g. every generation of one binding.</summary>
+    public StreamRecord WithoutTokens(Func<string, bool> keys)
     {
-        var tokens = new Dictionary<string, string>(Tokens, StringComparer.Ordinal);
-        tokens.Remove(bindingKey);
+        ArgumentNullException.ThrowIfNull(keys);
+        var tokens = Tokens.Where(t => !keys(t.Key)).ToDictionary(t => t.Key, t => t.Value, StringComparer.Ordinal);
         return this with { Tokens = tokens };
     }
 

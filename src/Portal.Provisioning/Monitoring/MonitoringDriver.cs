@@ -219,6 +219,18 @@ public sealed partial class MonitoringDriver : IMonitoringDriver
         return Task.CompletedTask;
     }
 
+    /// <summary>
+    /// Nothing to retire on the backend: a binding holds no server-side credential (Prometheus scrapes the app, the
+    /// app sends nothing), so every generation's <see cref="BindAsync"/> returns the same settings and a rotation
+    /// only re-issues them.
+    /// </summary>
+    public Task RetireAsync(BindingContext binding, int generation, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(binding);
+        ArgumentOutOfRangeException.ThrowIfNegative(generation);
+        return Task.CompletedTask;
+    }
+
     /// <inheritdoc />
     public async Task<HealthReport> CheckAsync(InstanceContext instance, CancellationToken ct)
     {

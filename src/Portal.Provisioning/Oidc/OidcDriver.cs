@@ -12,7 +12,8 @@ namespace Portal.Provisioning.Oidc;
 /// Serves <c>oidc</c> instances on the portal's own OpenIddict server: an instance is an API resource of a
 /// team's app — a scope whose tokens carry the instance's audience — and a binding is a confidential client
 /// allowed that scope (client credentials; authorization code with PKCE too when the instance has
-/// redirect URIs). Tokens are signed JWTs that the app validates itself from the issuer's JWKS.
+/// redirect URIs), one client per credential generation so a rotation's old and new secrets overlap. Tokens are
+/// signed JWTs that the app validates itself from the issuer's JWKS.
 /// </summary>
 /// <remarks>
 /// The backend record names the issuer apps see (setting <c>issuer</c>); host, port and admin credentials
@@ -111,7 +112,7 @@ public sealed class OidcDriver(IServiceScopeFactory scopes, IHttpClientFactory h
         foreach (var application in await ClientsOfAsync(applications, name, ct))
         {
             instance.Progress.Report($"Deleting client {await applications.GetClientIdAsync(application, ct)}");
-            await applications.DeleteAsync(application, ct);
+            await DeleteClientAsync(scope.ServiceProvider, application, ct);
         }
 
         if (await scopeManager.FindByNameAsync(name, ct) is { } existing)
@@ -129,7 +130,7 @@ public sealed class OidcDriver(IServiceScopeFactory scopes, IHttpClientFactory h
         ArgumentNullException.ThrowIfNull(binding);
         var instance = binding.Instance;
         var scopeName = OidcNames.Scope(instance.InstanceId);
-        var clientId = OidcNames.Client(binding.BindingId);
+        var clientId = OidcNames.Client(binding.BindingId, binding.Generation);
         var secret = SecretGenerator.Password(48);
         await using var scope = scopes.CreateAsyncScope();
         var applications = scope.ServiceProvider.GetRequiredService<IOpenIddictApplicationManager>();
@@ -138,10 +139,11 @@ public sealed class OidcDriver(IServiceScopeFactory scopes, IHttpClientFactory h
             throw new InvalidOperationException($"Scope {scopeName} does not exist; provision the instance first.");
         }
 
-        // A repeated bind replaces the client: the old secret and its token entries go with it.
+        // A repeated bind of a generation replaces its client: the old secret and its token entries go with it.
+        // Other generations' clients are left alone, so a rotation's old secret works until it is retired.
         if (await applications.FindByClientIdAsync(clientId, ct) is { } existing)
         {
-            await applications.DeleteAsync(existing, ct);
+            await DeleteClientAsync(scope.ServiceProvider, existing, ct);
         }
 
         instance.Progress.Report($"Registering client {clientId}");
@@ -172,21 +174,53 @@ public sealed class OidcDriver(IServiceScopeFactory scopes, IHttpClientFactory h
     }
 
     /// <inheritdoc />
-    public async Task UnbindAsync(BindingContext binding, CancellationToken ct)
+    /// <remarks>
+    /// Deletes the generation's client after revoking its tokens and authorizations: from then on the token
+    /// endpoint answers its secret with <c>invalid_client</c> and the portal's own validation refuses its tokens.
+    /// Apps that only check signatures accept an issued token until it expires (the plan's access token lifetime).
+    /// </remarks>
+    public async Task RetireAsync(BindingContext binding, int generation, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(binding);
-        var clientId = OidcNames.Client(binding.BindingId);
+        var clientId = OidcNames.Client(binding.BindingId, generation);
         await using var scope = scopes.CreateAsyncScope();
         var applications = scope.ServiceProvider.GetRequiredService<IOpenIddictApplicationManager>();
         if (await applications.FindByClientIdAsync(clientId, ct) is { } existing)
         {
             binding.Instance.Progress.Report($"Deleting client {clientId}");
-            // Deletes the client's token entries too: the portal stops accepting them at once; apps that only
-            // check signatures accept an issued token until it expires (the plan's access token lifetime).
-            await applications.DeleteAsync(existing, ct);
+            await DeleteClientAsync(scope.ServiceProvider, existing, ct);
         }
 
-        logger.LogInformation("Deleted OIDC client {ClientId}", clientId);
+        logger.LogInformation("Retired OIDC client {ClientId}", clientId);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Deletes the client of every generation, found by client id (so also one whose rotation crashed before the
+    /// portal recorded it), with its tokens and authorizations, as <see cref="RetireAsync"/> does for one.
+    /// </remarks>
+    public async Task UnbindAsync(BindingContext binding, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(binding);
+        await using var scope = scopes.CreateAsyncScope();
+        var applications = scope.ServiceProvider.GetRequiredService<IOpenIddictApplicationManager>();
+        var found = new List<(string ClientId, object Application)>();
+        await foreach (var application in applications.ListAsync(count: null, offset: null, ct))
+        {
+            if (await applications.GetClientIdAsync(application, ct) is { } clientId && OidcNames.IsClientOf(clientId, binding.BindingId))
+            {
+                found.Add((clientId, application));
+            }
+        }
+
+        // Deleted after the listing, not while its query is still being read.
+        foreach (var (clientId, application) in found)
+        {
+            binding.Instance.Progress.Report($"Deleting client {clientId}");
+            await DeleteClientAsync(scope.ServiceProvider, application, ct);
+        }
+
+        logger.LogInformation("Deleted {Count} OIDC client(s) of binding {Binding}", found.Count, OidcNames.Client(binding.BindingId));
     }
 
     /// <inheritdoc />
@@ -245,6 +279,23 @@ public sealed class OidcDriver(IServiceScopeFactory scopes, IHttpClientFactory h
             await applications.PopulateAsync(application, wanted, ct);
             await applications.UpdateAsync(application, ct);
         }
+    }
+
+    /// <summary>
+    /// Revokes a client's tokens and authorizations, then deletes it. The EF Core store deletes a client's token
+    /// and authorization entries with it; revoking first keeps that true for any store, and a token entry that is
+    /// revoked or gone fails the portal's token entry validation at once.
+    /// </summary>
+    private static async Task DeleteClientAsync(IServiceProvider services, object application, CancellationToken ct)
+    {
+        var applications = services.GetRequiredService<IOpenIddictApplicationManager>();
+        if (await applications.GetIdAsync(application, ct) is { } id)
+        {
+            await services.GetRequiredService<IOpenIddictTokenManager>().RevokeByApplicationIdAsync(id, ct);
+            await services.GetRequiredService<IOpenIddictAuthorizationManager>().RevokeByApplicationIdAsync(id, ct);
+        }
+
+        await applications.DeleteAsync(application, ct);
     }
 
     /// <summary>The client's registration; the same for a new client and for one brought up to date.</summary>
@@ -336,5 +387,30 @@ public static class OidcNames
     /// <summary>The instance's scope, also the audience (resource) of its tokens.</summary>
     public static string Scope(Guid instanceId) => "pi_" + instanceId.ToString("N");
 
-    public static string Client(Guid bindingId) => ClientPrefix + bindingId.ToString("N");
+    /// <summary>
+    /// The client id of one credential generation of a binding: <c>pb_&lt;id&gt;</c> for generation 0 (the id
+    /// bindings had before rotation), <c>pb_&lt;id&gt;_g&lt;n&gt;</c> for a rotation's generation n.
+    /// </summary>
+    public static string Client(Guid bindingId, int generation = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(generation);
+        var root = ClientPrefix + bindingId.ToString("N");
+        return generation == 0 ? root : root + "_g" + generation.ToString(CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>True for a client id <see cref="Client"/> makes for <paramref name="bindingId"/>, whatever its generation.</summary>
+    public static bool IsClientOf(string clientId, Guid bindingId)
+    {
+        ArgumentNullException.ThrowIfNull(clientId);
+        var root = Client(bindingId);
+        if (clientId == root)
+        {
+            return true;
+        }
+
+        // The suffix is a generation as Client writes it: digits without a leading zero, never "_g0".
+        var suffix = clientId.StartsWith(root + "_g", StringComparison.Ordinal) ? clientId[(root.Length + 2)..] : "";
+        return suffix.Length is > 0 and <= 10 && suffix[0] != '0' && suffix.All(char.IsAsciiDigit)
+            && int.TryParse(suffix, NumberStyles.None, CultureInfo.InvariantCulture, out _);
+    }
 }

@@ -274,6 +274,111 @@ public sealed class LoggingDriverTests
     }
 
     [Fact]
+    public async Task RetireAsync_AfterRotation_BothTokensLandDuringOverlapThenOldOneQuarantined()
+    {
+        await using var scope = new LoggingScope();
+        var instance = await scope.ProvisionedAsync();
+        var binding = LoggingScope.NewBinding(instance);
+        var old = await scope.Driver.BindAsync(binding, Ct);
+        var neighbour = await scope.Driver.BindAsync(LoggingScope.NewBinding(instance), Ct);
+        var text = TestLogging.Unique("rotation");
+        // An app that keeps its connection open across the rotation.
+        await using var app = await AppConnection.OpenAsync(old);
+        await app.SendAsync(old.Values["structuredData"], "old before rotation " + text);
+
+        var fresh = await scope.Driver.BindAsync(binding with { Generation = 1 }, Ct);
+
+        Assert.NotEqual(old.Values["token"], fresh.Values["token"]);
+        Assert.Equal(old.Values.Keys, fresh.Values.Keys);
+        Assert.Equal(old.Values["stream"], fresh.Values["stream"]);
+        await TestLogging.LoggerAsync(old, "old during overlap " + text);
+        await TestLogging.LoggerAsync(fresh, "new during overlap " + text);
+        var overlap = await TestLogging.WaitForEntryAsync(scope.Driver, instance, "new during overlap " + text);
+        await TestLogging.WaitForEntryAsync(scope.Driver, instance, "old during overlap " + text);
+        Assert.Contains(overlap, e => e.Message == "old before rotation " + text);
+
+        await scope.Driver.RetireAsync(binding, 0, Ct);
+
+        // Right away, on the connection opened before and on a new one: the old token is refused.
+        await app.SendAsync(old.Values["structuredData"], "old on open connection after retire " + text);
+        await TestLogging.LoggerAsync(old, "old after retire " + text);
+        await TestLogging.LoggerAsync(fresh, "new after retire " + text);
+        await TestLogging.LoggerAsync(neighbour, "neighbour after retire " + text);
+        await TestLogging.WaitForQuarantineAsync("old after retire " + text);
+        await TestLogging.WaitForQuarantineAsync("old on open connection after retire " + text);
+        await TestLogging.WaitForEntryAsync(scope.Driver, instance, "neighbour after retire " + text);
+        var entries = await TestLogging.WaitForEntryAsync(scope.Driver, instance, "new after retire " + text);
+        // Each on its own connection, so compare as a set: the old token's messages after retire are not among them.
+        Assert.Equal(
+            new[] { "old before rotation", "old during overlap", "new during overlap", "new after retire", "neighbour after retire" }
+                .Order(StringComparer.Ordinal),
+            entries.Select(e => e.Message.Replace(" " + text, "", StringComparison.Ordinal)).Order(StringComparer.Ordinal));
+        var table = TestLogging.Table();
+        Assert.DoesNotContain(old.Values["token"], table.Keys);
+        Assert.Equal(LoggingNames.Stream(instance.InstanceId), table[fresh.Values["token"]]);
+        var record = File.ReadAllText(TestLogging.RecordFile(instance));
+        Assert.DoesNotContain($"\"{LoggingNames.BindingKey(binding.BindingId)}\"", record, StringComparison.Ordinal);
+        Assert.Contains($"\"{LoggingNames.BindingKey(binding.BindingId, 1)}\"", record, StringComparison.Ordinal);
+
+        // Idempotent: a retried retirement changes nothing more.
+        await scope.Driver.RetireAsync(binding, 0, Ct);
+        Assert.Equal(LoggingNames.Stream(instance.InstanceId), TestLogging.Table()[fresh.Values["token"]]);
+        Assert.True((await scope.Driver.CheckAsync(instance, Ct)).Healthy);
+    }
+
+    [Fact]
+    public async Task UnbindAsync_SeveralGenerations_RevokesEveryOneAndKeepsOtherBindings()
+    {
+        await using var scope = new LoggingScope();
+        var instance = await scope.ProvisionedAsync();
+        var binding = LoggingScope.NewBinding(instance);
+        var generations = new List<BindingCredentials>();
+        // Generation 2 stands for a rotation that crashed before the portal recorded it: unbind finds it by key.
+        for (var generation = 0; generation <= 2; generation++)
+        {
+            generations.Add(await scope.Driver.BindAsync(binding with { Generation = generation }, Ct));
+        }
+
+        var neighbour = await scope.Driver.BindAsync(LoggingScope.NewBinding(instance), Ct);
+
+        await scope.Driver.UnbindAsync(binding with { Generation = 1 }, Ct);
+
+        var text = TestLogging.Unique("unbound");
+        for (var generation = 0; generation <= 2; generation++)
+        {
+            await TestLogging.LoggerAsync(generations[generation], $"generation {generation} " + text);
+        }
+
+        await TestLogging.LoggerAsync(neighbour, "neighbour " + text);
+        for (var generation = 0; generation <= 2; generation++)
+        {
+            await TestLogging.WaitForQuarantineAsync($"generation {generation} " + text);
+        }
+
+        var entries = await TestLogging.WaitForEntryAsync(scope.Driver, instance, "neighbour " + text);
+        Assert.Equal(["neighbour " + text], entries.Select(e => e.Message));
+        var table = TestLogging.Table();
+        Assert.All(generations, g => Assert.DoesNotContain(g.Values["token"], table.Keys));
+        Assert.DoesNotContain($"lb-{binding.BindingId:N}", File.ReadAllText(TestLogging.RecordFile(instance)), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RetireAsync_GenerationNeverBoundOrInstanceGone_Succeeds()
+    {
+        await using var scope = new LoggingScope();
+        var instance = await scope.ProvisionedAsync();
+        var binding = LoggingScope.NewBinding(instance);
+        var credentials = await scope.Driver.BindAsync(binding, Ct);
+
+        await scope.Driver.RetireAsync(binding, 5, Ct);
+
+        Assert.Equal(LoggingNames.Stream(instance.InstanceId), TestLogging.Table()[credentials.Values["token"]]);
+        await scope.Driver.DeprovisionAsync(instance, Ct);
+        await scope.Driver.RetireAsync(binding, 0, Ct);
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => scope.Driver.RetireAsync(binding, -1, Ct));
+    }
+
+    [Fact]
     public async Task DeprovisionAsync_WithBindingsAndFiles_RemovesEverythingOfInstanceOnly()
     {
         await using var scope = new LoggingScope();

@@ -18,7 +18,48 @@ public sealed class LoggingNamesTests
     public void BindingKey_FromBindingId_IsLowercaseHexWithPrefix()
     {
         Assert.Equal("lb-0f8fad5bd9cb469fa16570867728950e", LoggingNames.BindingKey(Id));
+        Assert.Equal(LoggingNames.BindingKey(Id), LoggingNames.BindingKey(Id, 0));
         Assert.True(LoggingNames.IsBindingKey(LoggingNames.BindingKey(Id)));
+    }
+
+    [Theory]
+    [InlineData(1, "lb-0f8fad5bd9cb469fa16570867728950e-g1")]
+    [InlineData(12, "lb-0f8fad5bd9cb469fa16570867728950e-g12")]
+    [InlineData(int.MaxValue, "lb-0f8fad5bd9cb469fa16570867728950e-g2147483647")]
+    public void BindingKey_LaterGeneration_HasGenerationSuffixAndIsOfItsBinding(int generation, string key)
+    {
+        Assert.Equal(key, LoggingNames.BindingKey(Id, generation));
+        Assert.True(LoggingNames.IsBindingKey(key));
+        Assert.True(LoggingNames.IsKeyOfBinding(key, Id));
+        Assert.False(LoggingNames.IsKeyOfBinding(key, Guid.NewGuid()));
+    }
+
+    [Fact]
+    public void BindingKey_NegativeGeneration_Throws() =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => LoggingNames.BindingKey(Id, -1));
+
+    [Theory]
+    [InlineData("lb-0f8fad5bd9cb469fa16570867728950e-g0")]
+    [InlineData("lb-0f8fad5bd9cb469fa16570867728950e-g01")]
+    [InlineData("lb-0f8fad5bd9cb469fa16570867728950e-g")]
+    [InlineData("lb-0f8fad5bd9cb469fa16570867728950e-g-1")]
+    [InlineData("lb-0f8fad5bd9cb469fa16570867728950e_g1")]
+    [InlineData("lb-0f8fad5bd9cb469fa16570867728950e-g1x")]
+    [InlineData("lb-0F8FAD5BD9CB469FA16570867728950E")]
+    [InlineData("lb-0f8fad5bd9cb469fa16570867728950e0")]
+    public void IsBindingKey_AnythingTheDriverDoesNotMake_False(string key)
+    {
+        Assert.False(LoggingNames.IsBindingKey(key));
+        Assert.False(LoggingNames.IsKeyOfBinding(key, Id));
+    }
+
+    [Fact]
+    public void IsKeyOfBinding_AnotherBindingWhoseIdSharesThePrefix_False()
+    {
+        var other = Guid.Parse("0f8fad5b-d9cb-469f-a165-70867728950f");
+
+        Assert.False(LoggingNames.IsKeyOfBinding(LoggingNames.BindingKey(other), Id));
+        Assert.False(LoggingNames.IsKeyOfBinding(LoggingNames.BindingKey(other, 3), Id));
     }
 
     [Theory]
@@ -118,6 +159,43 @@ public sealed class TokenTableTests
         var record = Record(Guid.NewGuid(), (Guid.NewGuid(), new string('q', 32)), (Guid.NewGuid(), new string('r', 32)));
 
         Assert.Equal(TokenTable.Render([record], ProbeToken, ProbeValue), TokenTable.Render([record], ProbeToken, ProbeValue));
+    }
+
+    [Fact]
+    public void Render_GenerationsOfOneBinding_EveryTokenRoutedToTheStream()
+    {
+        var instance = Guid.NewGuid();
+        var binding = Guid.NewGuid();
+        var record = StreamRecord.For(instance)
+            .WithToken(LoggingNames.BindingKey(binding), new string('a', 32))
+            .WithToken(LoggingNames.BindingKey(binding, 1), new string('b', 32));
+
+        var table = TokenTable.Parse(TokenTable.Render([record], ProbeToken, ProbeValue));
+
+        Assert.Equal(LoggingNames.Stream(instance), table[new string('a', 32)]);
+        Assert.Equal(LoggingNames.Stream(instance), table[new string('b', 32)]);
+    }
+
+    [Fact]
+    public void WithoutTokens_KeysOfOneBinding_RemovesEveryGenerationAndKeepsOtherBindings()
+    {
+        var binding = Guid.NewGuid();
+        var other = Guid.NewGuid();
+        var record = StreamRecord.For(Guid.NewGuid())
+            .WithToken(LoggingNames.BindingKey(binding), new string('a', 32))
+            .WithToken(LoggingNames.BindingKey(binding, 1), new string('b', 32))
+            .WithToken(LoggingNames.BindingKey(binding, 7), new string('c', 32))
+            .WithToken(LoggingNames.BindingKey(other), new string('d', 32));
+
+        var retired = record.WithoutToken(LoggingNames.BindingKey(binding));
+        var unbound = record.WithoutTokens(k => LoggingNames.IsKeyOfBinding(k, binding));
+
+        Assert.Equal(
+            new[] { LoggingNames.BindingKey(binding, 1), LoggingNames.BindingKey(binding, 7), LoggingNames.BindingKey(other) }
+                .Order(StringComparer.Ordinal),
+            retired.Tokens.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal([LoggingNames.BindingKey(other)], unbound.Tokens.Keys);
+        Assert.Equal(4, record.Tokens.Count);
     }
 
     [Fact]

@@ -238,6 +238,24 @@ public sealed class MonitoringDriverTests
     }
 
     [Fact]
+    public async Task BindAndRetireAsync_NextGeneration_SameSettingsAndNothingChangesOnTheServers()
+    {
+        await using var scope = new MonitoringScope();
+        var instance = await scope.ProvisionedAsync("127.0.0.1:9", alerts: "targetDown");
+        var binding = MonitoringScope.NewBinding(instance);
+        var first = await scope.Driver.BindAsync(binding, Ct);
+        var files = TestMonitoring.FilesOf(instance.InstanceId).ToDictionary(f => f, File.ReadAllText);
+
+        var rotated = await scope.Driver.BindAsync(binding with { Generation = 1 }, Ct);
+        await scope.Driver.RetireAsync(binding with { Generation = 1 }, 0, Ct);
+        await scope.Driver.RetireAsync(binding with { Generation = 1 }, 0, Ct);
+
+        Assert.Equal(first.Values, rotated.Values);
+        Assert.Equal(files, TestMonitoring.FilesOf(instance.InstanceId).ToDictionary(f => f, File.ReadAllText));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => scope.Driver.RetireAsync(binding, -1, Ct));
+    }
+
+    [Fact]
     public async Task DeprovisionAsync_ScrapedInstance_NothingLeftAndReloadClean()
     {
         await using var app = FakeApp.Start();
