@@ -46,6 +46,9 @@ public sealed class DemoBackendOptions
     public string AdminUser { get; set; } = "postgres";
 
     public string? AdminPassword { get; set; }
+
+    /// <summary>The server serves TLS with a certificate from the platform CA (ops/lib/pg.sh pg_enable_tls).</summary>
+    public bool Tls { get; set; }
 }
 
 /// <summary>
@@ -157,7 +160,10 @@ public sealed class PortalSeeder(
         if (backendOptions is { Port: > 0, AdminPassword.Length: > 0 })
         {
             await SeedDemoBackendAsync(db, backendOptions.Name, "postgresql",
-                new BackendEndpoint(backendOptions.Host, backendOptions.Port, backendOptions.AdminUser, backendOptions.AdminPassword), ct);
+                new BackendEndpoint(backendOptions.Host, backendOptions.Port, backendOptions.AdminUser, backendOptions.AdminPassword)
+                {
+                    Settings = backendOptions.Tls ? new Dictionary<string, string> { ["tls"] = "true" } : new Dictionary<string, string>(),
+                }, ct);
         }
 
         foreach (var (kind, endpoint) in options.Backends.Where(b => !string.IsNullOrWhiteSpace(b.Value)))

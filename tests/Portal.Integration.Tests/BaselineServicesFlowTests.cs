@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Security.Cryptography.X509Certificates;
 using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
@@ -26,6 +27,21 @@ public sealed class BaselineServicesFlowTests(BaselineServicesFlowTests.Fixture 
 
     private static string Value(JsonNode credentials, string key) => credentials[key]!.GetValue<string>();
 
+    /// <summary>A server certificate check that trusts <paramref name="ca"/> alone, as an app given only ca.crt does.</summary>
+    private static bool TrustsOnly(X509Certificate2 ca, X509Certificate? certificate)
+    {
+        if (certificate is null)
+        {
+            return false;
+        }
+
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(ca);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        return chain.Build(new X509Certificate2(certificate));
+    }
+
     [Fact]
     public async Task RabbitMq_BindingPublishesAndConsumes_AndIsRefusedAfterUnbind()
     {
@@ -33,9 +49,13 @@ public sealed class BaselineServicesFlowTests(BaselineServicesFlowTests.Fixture 
         var (api, teamId) = await fixture.DemoDeveloperAsync();
         var (id, _) = await api.RequestReadyAsync(teamId, "rabbitmq", "small", "orders-events");
         var (bindingId, credentials) = await api.BindReadyAsync(id, "orders-api");
-        Assert.Equal(["host", "port", "vhost", "username", "password", "uri", "managementUrl"], credentials.AsObject().Select(p => p.Key));
+        Assert.Equal(["host", "port", "vhost", "username", "password", "uri", "managementUrl", "ca.crt"], credentials.AsObject().Select(p => p.Key));
+        Assert.StartsWith("amqps://", Value(credentials, "uri"));
 
+        // The app trusts the binding's ca.crt (the platform CA) alone.
+        var ca = X509Certificate2.CreateFromPem(Value(credentials, "ca.crt"));
         var factory = new ConnectionFactory { Uri = new Uri(Value(credentials, "uri")), AutomaticRecoveryEnabled = false };
+        factory.Ssl.CertificateValidationCallback = (_, certificate, _, _) => TrustsOnly(ca, certificate);
         await using (var connection = await factory.CreateConnectionAsync(Ct))
         await using (var channel = await connection.CreateChannelAsync(cancellationToken: Ct))
         {
@@ -95,7 +115,8 @@ public sealed class BaselineServicesFlowTests(BaselineServicesFlowTests.Fixture 
         var (api, teamId) = await fixture.DemoDeveloperAsync();
         var (id, _) = await api.RequestReadyAsync(teamId, "redis", "shared", "orders-cache");
         var (bindingId, credentials) = await api.BindReadyAsync(id, "orders-api");
-        Assert.Equal(["host", "port", "username", "password", "prefix", "uri"], credentials.AsObject().Select(p => p.Key));
+        Assert.Equal(["host", "port", "username", "password", "prefix", "uri", "ca.crt"], credentials.AsObject().Select(p => p.Key));
+        Assert.StartsWith("rediss://", Value(credentials, "uri"));
         var prefix = Value(credentials, "prefix");
 
         var options = new ConfigurationOptions
@@ -103,9 +124,12 @@ public sealed class BaselineServicesFlowTests(BaselineServicesFlowTests.Fixture 
             EndPoints = { { Value(credentials, "host"), int.Parse(Value(credentials, "port"), CultureInfo.InvariantCulture) } },
             User = Value(credentials, "username"),
             Password = Value(credentials, "password"),
+            Ssl = true,
+            SslHost = Value(credentials, "host"),
             AbortOnConnectFail = true,
             ConnectRetry = 1,
         };
+        options.TrustIssuer(X509Certificate2.CreateFromPem(Value(credentials, "ca.crt")));
         await using (var app = await ConnectionMultiplexer.ConnectAsync(options))
         {
             var db = app.GetDatabase();
@@ -127,7 +151,7 @@ public sealed class BaselineServicesFlowTests(BaselineServicesFlowTests.Fixture 
         var (api, teamId) = await fixture.DemoDeveloperAsync();
         var (id, _) = await api.RequestReadyAsync(teamId, "s3", "small", "orders-files");
         var (bindingId, credentials) = await api.BindReadyAsync(id, "orders-api");
-        Assert.Equal(["endpointUrl", "region", "bucket", "accessKeyId", "secretAccessKey", "forcePathStyle"], credentials.AsObject().Select(p => p.Key));
+        Assert.Equal(["endpointUrl", "region", "bucket", "accessKeyId", "secretAccessKey", "forcePathStyle", "ca.crt"], credentials.AsObject().Select(p => p.Key));
         var bucket = Value(credentials, "bucket");
 
         IAmazonS3 Client() => new AmazonS3Client(

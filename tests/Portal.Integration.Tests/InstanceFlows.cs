@@ -22,9 +22,10 @@ internal static class InstanceFlows
     }
 
     /// <summary>Binds an app, waits until the binding is Ready and reveals its credentials.</summary>
-    public static async Task<(Guid Id, JsonNode Credentials)> BindReadyAsync(this ApiClient api, Guid instanceId, string appName)
+    public static async Task<(Guid Id, JsonNode Credentials)> BindReadyAsync(
+        this ApiClient api, Guid instanceId, string appName, bool clientCertificate = false)
     {
-        var (status, body, _) = await api.SendAsync(HttpMethod.Post, $"/api/v1/instances/{instanceId}/bindings", new { appName });
+        var (status, body, _) = await api.SendAsync(HttpMethod.Post, $"/api/v1/instances/{instanceId}/bindings", new { appName, clientCertificate });
         Assert.True(status == HttpStatusCode.Accepted, $"{(int)status} {body?.ToJsonString()}");
         var bindingId = body!["value"]!["id"]!.GetValue<string>();
         await api.WaitForAsync($"/api/v1/instances/{instanceId}/bindings",

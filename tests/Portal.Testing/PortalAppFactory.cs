@@ -66,6 +66,7 @@ public class PortalAppFactory : WebApplicationFactory<Program>, IAsyncLifetime
             ["Demo:PostgresBackend:Port"] = backend.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Demo:PostgresBackend:AdminUser"] = backend.Username,
             ["Demo:PostgresBackend:AdminPassword"] = backend.Password,
+            ["Demo:PostgresBackend:Tls"] = (backend.SslMode is SslMode.VerifyFull or SslMode.VerifyCA).ToString(),
         }.Concat(OtherBackends()).ToDictionary();
     }
 
