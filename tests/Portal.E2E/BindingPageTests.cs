@@ -1,0 +1,125 @@
+using Microsoft.Playwright;
+using Npgsql;
+
+namespace Portal.E2E;
+
+/// <summary>
+/// A developer in a real browser binds an app with a client certificate, opens the binding page, reads it in several
+/// formats, signs in to PostgreSQL with the certificate alone, rotates it and revokes it — and the server agrees.
+/// </summary>
+public sealed class BindingPageTests(BrowserFixture fixture) : IClassFixture<BrowserFixture>
+{
+    private const float Timeout = 60_000;
+
+    [Fact]
+    public async Task Browser_BindsWithCertificate_ReadsFormats_Rotates_AndRevokes()
+    {
+        var page = await fixture.NewPageAsync(Timeout);
+        await fixture.SignInAsAdminAsync(page);
+
+        await page.GotoAsync("/catalog");
+        await page.FillAsync("#name-postgresql", "reports-db");
+        await page.ClickAsync("[data-testid=request-postgresql]");
+        await page.WaitForURLAsync("**/instances/*");
+        await Assertions.Expect(page.Locator("[data-testid=instance-state] [data-testid=state]"))
+            .ToHaveAttributeAsync("data-state", "Ready", new() { Timeout = Timeout });
+
+        await page.FillAsync("#app-name", "report-job");
+        await page.Locator("[data-testid=client-certificate] input").CheckAsync();
+        await page.ClickAsync("[data-testid=create-binding]");
+        var card = page.Locator("[data-testid=binding-report-job]");
+        await Assertions.Expect(card.Locator("[data-testid=state]")).ToHaveAttributeAsync("data-state", "Ready", new() { Timeout = Timeout });
+        await card.Locator("[data-testid=open-binding]").ClickAsync();
+
+        await page.WaitForURLAsync("**/bindings/*");
+        await Assertions.Expect(page.Locator("[data-testid=binding-name]")).ToHaveTextAsync("report-job");
+        await Assertions.Expect(page.Locator("[data-testid=binding-certificate]")).ToContainTextAsync("valid until");
+        await Assertions.Expect(page.Locator("[data-testid=binding-generation]")).ToHaveTextAsync("0");
+        await page.ClickAsync("[data-testid=show-credentials]");
+        await Assertions.Expect(page.Locator("[data-testid='credential-tls.crt']")).ToContainTextAsync("BEGIN CERTIFICATE");
+        await Assertions.Expect(page.Locator("[data-testid=credential-password]")).ToHaveCountAsync(0); // certificate instead of a password
+        var first = await CredentialsOnPageAsync(page);
+
+        await page.ClickAsync(".mud-tab:has-text('Kubernetes Secret')");
+        await Assertions.Expect(page.Locator("[data-testid=format-k8s]")).ToContainTextAsync("servicebinding.io/postgresql");
+        await Assertions.Expect(page.Locator("[data-testid=format-k8s]")).ToContainTextAsync("tls.key");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(BrowserFixture.ScreenshotDirectory, "binding-page.png"), FullPage = true });
+        await page.ClickAsync(".mud-tab:has-text('.env')");
+        await Assertions.Expect(page.Locator("[data-testid=format-env]")).ToContainTextAsync("PORTAL_REPORTS_DB_TLS_CRT=\"-----BEGIN CERTIFICATE-----");
+
+        var ca = await page.RunAndWaitForDownloadAsync(() => page.ClickAsync("[data-testid=download-ca]"));
+        Assert.StartsWith("-----BEGIN CERTIFICATE-----", await File.ReadAllTextAsync(await ca.PathAsync()));
+
+        // The certificate alone signs the app in.
+        await using (var connection = await ConnectAsync(first))
+        {
+            await using var command = new NpgsqlCommand("SELECT session_user::text", connection);
+            Assert.Equal(first["username"], await command.ExecuteScalarAsync(TestContext.Current.CancellationToken));
+        }
+
+        // Rotate with no overlap: generation 1, and the old certificate's user is gone at once.
+        await page.FillAsync("#overlap-minutes", "0");
+        await page.ClickAsync("[data-testid=rotate-binding]");
+        await Assertions.Expect(page.Locator("[data-testid=binding-generation]")).ToHaveTextAsync("1", new() { Timeout = Timeout });
+        await Assertions.Expect(page.Locator("[data-testid=binding-retiring]")).ToHaveCountAsync(0, new() { Timeout = Timeout });
+        await page.ClickAsync("[data-testid=show-credentials]");
+        await Assertions.Expect(page.Locator("[data-testid='credential-tls.crt']")).ToContainTextAsync("BEGIN CERTIFICATE");
+        var second = await CredentialsOnPageAsync(page);
+        Assert.NotEqual(first["username"], second["username"]);
+        await Assert.ThrowsAnyAsync<NpgsqlException>(() => ConnectAsync(first));
+        await (await ConnectAsync(second)).DisposeAsync();
+
+        // Revoke: confirmed, back on the instance page, and the certificate stops working.
+        await page.ClickAsync("[data-testid=revoke-binding]");
+        await page.ClickAsync(".mud-dialog button:has-text('Revoke')");
+        await page.WaitForURLAsync(new System.Text.RegularExpressions.Regex("/instances/[0-9a-f-]+$"));
+        await Assertions.Expect(page.Locator("[data-testid=binding-report-job]")).ToHaveCountAsync(0, new() { Timeout = Timeout });
+        await Assert.ThrowsAnyAsync<NpgsqlException>(() => ConnectAsync(second));
+    }
+
+    private static async Task<Dictionary<string, string>> CredentialsOnPageAsync(IPage page)
+    {
+        var values = new Dictionary<string, string>();
+        foreach (var key in new[] { "host", "port", "database", "username", "ca.crt", "tls.crt", "tls.key" })
+        {
+            values[key] = await page.Locator($"[data-testid='credential-{key}']").InnerTextAsync();
+        }
+
+        return values;
+    }
+
+    /// <summary>As an app: TLS verified against ca.crt alone, signed in by the client certificate (no password).</summary>
+    private static async Task<NpgsqlConnection> ConnectAsync(Dictionary<string, string> credentials)
+    {
+        var folder = Directory.CreateTempSubdirectory("e2e-binding-");
+        try
+        {
+            string Write(string name)
+            {
+                var path = Path.Combine(folder.FullName, name);
+                File.WriteAllText(path, credentials[name]);
+                return path;
+            }
+
+            var builder = new NpgsqlConnectionStringBuilder
+            {
+                Host = credentials["host"],
+                Port = int.Parse(credentials["port"], System.Globalization.CultureInfo.InvariantCulture),
+                Database = credentials["database"],
+                Username = credentials["username"],
+                SslMode = SslMode.VerifyFull,
+                RootCertificate = Write("ca.crt"),
+                SslCertificate = Write("tls.crt"),
+                SslKey = Write("tls.key"),
+                Pooling = false,
+            };
+            var connection = new NpgsqlConnection(builder.ConnectionString);
+            await connection.OpenAsync(TestContext.Current.CancellationToken);
+            return connection;
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+}
