@@ -100,7 +100,8 @@ public sealed class EtcdDriverTests
         var credentials = await scope.Driver.BindAsync(binding, Ct);
 
         var v = credentials.Values;
-        Assert.Equal(["endpoints", "host", "port", "username", "password", "prefix", "ca.crt", "tls.crt", "tls.key"], v.Keys);
+        string[] keys = ["endpoints", "host", "port", "username", "password", "prefix"];
+        Assert.Equal(TestEtcd.Endpoint.Tls ? [.. keys, "ca.crt", "tls.crt", "tls.key"] : keys, v.Keys);
         Assert.Equal(TestEtcd.Url, v["endpoints"]);
         Assert.Equal(EtcdNames.BindingUser(instance.InstanceId, binding.BindingId), v["username"]);
         Assert.Equal(EtcdNames.KeyPrefix(instance.InstanceId), v["prefix"]);
@@ -524,7 +525,7 @@ public sealed class EtcdDriverTests
 
         Assert.True(report.Healthy, report.Message);
         Assert.Contains(TestEtcd.Url, report.Message, StringComparison.Ordinal);
-        Assert.Equal($"https://{backend.Host}:1,{TestEtcd.Url}", credentials.Values["endpoints"]);
+        Assert.Equal($"{new Uri(TestEtcd.Url).Scheme}://{backend.Host}:1,{TestEtcd.Url}", credentials.Values["endpoints"]);
         // dotnet-etcd balances over every endpoint it is given, so the app reaches the live one too.
         using var app = TestEtcd.AppClient(credentials);
         await app.PutAsync(credentials.Values["prefix"] + "k", "v", cancellationToken: Ct);
