@@ -12,10 +12,20 @@ namespace Portal.Provisioning.Etcd;
 /// have no limits here.
 /// </summary>
 /// <remarks>
-/// Unbinding deletes the user, which kills its tokens at once; a watch stream opened before that keeps receiving
-/// the prefix's events until it reconnects (etcd checks watch permissions only at creation).
+/// <para>
+/// Each generation of a binding's credentials is its own etcd user (<see cref="EtcdNames.BindingUser"/>), so a
+/// rotation's new generation and the old one work side by side until the old one is retired. Retiring or unbinding
+/// deletes users, which kills their tokens at once; a watch stream opened before that keeps receiving the prefix's
+/// events until it reconnects (etcd checks watch permissions only at creation).
+/// </para>
+/// <para>
+/// A TLS backend (<see cref="BackendEndpoint.Tls"/>) runs with <c>--client-cert-auth</c>: no client connects without a
+/// certificate from the platform CA. Every binding then gets one whose Common Name is its generation's user (etcd takes
+/// the CN as the user when no token is sent) besides its password, and the driver talks gRPC with a certificate of its
+/// own (<see cref="EtcdTlsChannels"/>).
+/// </para>
 /// </remarks>
-public sealed class EtcdDriver : IServiceDriver
+public sealed class EtcdDriver : IServiceDriver, IDisposable
 {
     /// <summary>Name of the <see cref="HttpClient"/> the driver asks <see cref="IHttpClientFactory"/> for.</summary>
     public const string HttpClientName = "etcd";
@@ -28,6 +38,7 @@ public sealed class EtcdDriver : IServiceDriver
 
     private readonly IHttpClientFactory _httpClientFactory;
     private readonly ILogger<EtcdDriver> _logger;
+    private readonly EtcdTlsChannels _tlsChannels = new();
 
     /// <summary>Creates the driver.</summary>
     public EtcdDriver(IHttpClientFactory httpClientFactory, ILogger<EtcdDriver> logger)
@@ -40,6 +51,9 @@ public sealed class EtcdDriver : IServiceDriver
 
     /// <inheritdoc />
     public string Kind => "etcd";
+
+    /// <inheritdoc />
+    public bool SupportsClientCertificates => true;
 
     /// <summary>How many keys one range read returns while deprovisioning (small in tests, to cover paging).</summary>
     internal int KeyPageSize { get; init; } = 1000;
@@ -144,7 +158,14 @@ public sealed class EtcdDriver : IServiceDriver
         var instance = binding.Instance;
         var prefix = EtcdNames.KeyPrefix(instance.InstanceId);
         var role = EtcdNames.Role(instance.InstanceId);
-        var user = EtcdNames.BindingUser(instance.InstanceId, binding.BindingId);
+        var user = EtcdNames.BindingUser(instance.InstanceId, binding.BindingId, binding.Generation);
+        if (binding.ClientCertificate && !instance.Backend.Tls)
+        {
+            throw new InvalidOperationException(
+                $"Backend {instance.Backend} does not serve TLS (tls=true), so etcd cannot check a client certificate.");
+        }
+
+        // etcd 3.4 requires a password even for a user who signs in by certificate (--no-password came in 3.5).
         var password = SecretGenerator.Password();
         var etcd = await SignInAsync(instance.Backend, ct);
 
@@ -174,7 +195,7 @@ public sealed class EtcdDriver : IServiceDriver
         _logger.LogInformation("Created etcd user {User} for prefix {Prefix} on {Backend}", user, prefix, instance.Backend);
 
         var urls = EtcdGateway.ClientUrls(instance.Backend);
-        return new BindingCredentials(new OrderedDictionary<string, string>
+        var values = new OrderedDictionary<string, string>
         {
             ["endpoints"] = string.Join(',', urls),
             ["host"] = instance.Backend.Host,
@@ -182,22 +203,54 @@ public sealed class EtcdDriver : IServiceDriver
             ["username"] = user,
             ["password"] = password,
             ["prefix"] = prefix,
-        });
+        };
+        if (instance.Backend.Tls)
+        {
+            // --client-cert-auth lets no client connect without a certificate, so every binding on a TLS backend gets
+            // one, whether or not it asked: its CN is the generation's user, which etcd uses when no token is sent.
+            var ca = instance.Backend.RequireCa();
+            var certificate = ca.IssueClient(user, binding.CertificateValidity);
+            values["ca.crt"] = ca.CertificatePem;
+            values["tls.crt"] = certificate.CertificatePem;
+            values["tls.key"] = certificate.PrivateKeyPem;
+            instance.Progress.Report($"Issued a client certificate for {user}, valid until {certificate.NotAfter:u}");
+        }
+
+        return new BindingCredentials(values);
+    }
+
+    /// <inheritdoc />
+    public async Task RetireAsync(BindingContext binding, int generation, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(binding);
+        var user = EtcdNames.BindingUser(binding.Instance.InstanceId, binding.BindingId, generation);
+        var etcd = await SignInAsync(binding.Instance.Backend, ct);
+
+        // Deleting the user ends its tokens, and its certificate (CN = the user) no longer maps to anyone with rights.
+        binding.Instance.Progress.Report($"Deleting user {user} (generation {generation})");
+        await DeleteUserAsync(etcd, user, ct);
+        _logger.LogInformation("Retired etcd user {User} on {Backend}", user, binding.Instance.Backend);
     }
 
     /// <inheritdoc />
     public async Task UnbindAsync(BindingContext binding, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(binding);
-        var user = EtcdNames.BindingUser(binding.Instance.InstanceId, binding.BindingId);
+        var instanceId = binding.Instance.InstanceId;
         var etcd = await SignInAsync(binding.Instance.Backend, ct);
 
-        // Deleting the user also invalidates its tokens, so open clients fail on their next request. etcd checks
-        // a watch's permission only when it is created, though: a watch stream opened before this keeps getting
-        // the prefix's events until it reconnects, and etcd has no call that ends another client's stream.
-        binding.Instance.Progress.Report($"Deleting user {user}");
-        await DeleteUserAsync(etcd, user, ct);
-        _logger.LogInformation("Deleted etcd user {User} on {Backend}", user, binding.Instance.Backend);
+        // Every generation's user, found by name so that leftovers of a crashed bind or rotation go too. Deleting a
+        // user also invalidates its tokens and leaves its certificate without rights, so open clients fail on their
+        // next request. etcd checks a watch's permission only when it is created, though: a watch stream opened
+        // before this keeps getting the prefix's events until it reconnects, and etcd has no call that ends another
+        // client's stream.
+        var users = await etcd.CallAsync("auth/user/list", new { }, ct);
+        foreach (var user in EtcdGateway.Strings(users, "users").Where(u => EtcdNames.IsUserOfBinding(u, instanceId, binding.BindingId)))
+        {
+            binding.Instance.Progress.Report($"Deleting user {user}");
+            await DeleteUserAsync(etcd, user, ct);
+            _logger.LogInformation("Deleted etcd user {User} on {Backend}", user, binding.Instance.Backend);
+        }
     }
 
     /// <inheritdoc />
@@ -242,7 +295,8 @@ public sealed class EtcdDriver : IServiceDriver
 
             var status = await etcd.CallAsync("maintenance/status", new { }, ct);
             return new HealthReport(true,
-                $"etcd {EtcdGateway.String(status, "version")} at {etcd.CurrentUrl}, authentication enabled");
+                $"etcd {EtcdGateway.String(status, "version")} at {etcd.CurrentUrl}, authentication enabled" +
+                (backend.Tls ? ", TLS with client certificates" : ""));
         }
         catch (EtcdException e) when (e.IsAuthNotEnabled)
         {
@@ -258,8 +312,11 @@ public sealed class EtcdDriver : IServiceDriver
         }
     }
 
+    /// <summary>Disposes the gRPC channels to TLS backends.</summary>
+    public void Dispose() => _tlsChannels.Dispose();
+
     private Task<EtcdGateway> SignInAsync(BackendEndpoint backend, CancellationToken ct) =>
-        EtcdGateway.SignInAsync(_httpClientFactory.CreateClient(HttpClientName), backend, ct);
+        EtcdGateway.SignInAsync(_httpClientFactory.CreateClient(HttpClientName), _tlsChannels, backend, ct);
 
     private static async Task DeleteRoleAsync(EtcdGateway etcd, string role, CancellationToken ct)
     {

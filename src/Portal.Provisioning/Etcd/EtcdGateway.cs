@@ -2,18 +2,22 @@ using System.Globalization;
 using System.Net;
 using System.Text;
 using System.Text.Json;
+using Grpc.Core;
 
 namespace Portal.Provisioning.Etcd;
 
 /// <summary>
-/// One signed-in conversation with an etcd cluster (3.4 or later) through its gRPC gateway: HTTP/1.1 POSTs of
-/// JSON to <c>/v3/&lt;service&gt;/&lt;method&gt;</c> on a client URL, keys and values base64, int64 values as
-/// strings, and the auth token in the <c>Authorization</c> header (bare, no "Bearer").
+/// One signed-in conversation with an etcd cluster (3.4 or later). On a plain backend it goes through etcd's gRPC
+/// gateway: HTTP/1.1 POSTs of JSON to <c>/v3/&lt;service&gt;/&lt;method&gt;</c> on a client URL, keys and values
+/// base64, int64 values as strings, and the auth token in the <c>Authorization</c> header (bare, no "Bearer"). On a
+/// TLS backend (<see cref="BackendEndpoint.Tls"/>) the same calls go over gRPC with a client certificate
+/// (<see cref="EtcdGrpc"/>), in the same JSON shape.
 /// </summary>
 /// <remarks>
-/// The gateway rather than the gRPC client (dotnet-etcd): the driver needs a dozen admin calls, plain HTTP/1.1
+/// The gateway rather than the gRPC client where it can: the driver needs a dozen admin calls, plain HTTP/1.1
 /// needs no h2c setup or protobuf stack, and failover and token handling stay visible here. A client URL that
-/// cannot be reached (or answers 503) is skipped for the next one; an expired or stale token is renewed once.
+/// cannot be reached (or answers 503 / gRPC "unavailable") is skipped for the next one; an expired or stale token is
+/// renewed once.
 /// </remarks>
 internal sealed class EtcdGateway
 {
@@ -21,59 +25,79 @@ internal sealed class EtcdGateway
     private static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.General);
 
     private readonly HttpClient _http;
+    private readonly EtcdTlsChannels? _tls;
+    private readonly BackendEndpoint _backend;
     private readonly IReadOnlyList<string> _urls;
-    private readonly string _user;
-    private readonly string _password;
     private int _current;
     private string? _token;
 
-    private EtcdGateway(HttpClient http, BackendEndpoint backend)
+    private EtcdGateway(HttpClient http, EtcdTlsChannels? tls, BackendEndpoint backend)
     {
         _http = http;
+        _tls = tls;
+        _backend = backend;
         _urls = ClientUrls(backend);
-        _user = backend.AdminUser;
-        _password = backend.AdminPassword;
     }
 
     /// <summary>The client URL that answered last.</summary>
     public string CurrentUrl => _urls[_current];
 
-    /// <summary>Signs in as the backend's admin; fails with <see cref="EtcdException"/> when etcd says no.</summary>
-    public static async Task<EtcdGateway> SignInAsync(HttpClient http, BackendEndpoint backend, CancellationToken ct)
+    /// <summary>
+    /// Signs in as the backend's admin; fails with <see cref="EtcdException"/> when etcd says no. A TLS backend is
+    /// reached through <paramref name="tls"/>, a plain one through <paramref name="http"/>.
+    /// </summary>
+    public static async Task<EtcdGateway> SignInAsync(HttpClient http, EtcdTlsChannels? tls, BackendEndpoint backend, CancellationToken ct)
     {
-        var gateway = new EtcdGateway(http, backend);
+        ArgumentNullException.ThrowIfNull(backend);
+        if (backend.Tls && tls is null)
+        {
+            throw new InvalidOperationException($"Backend {backend} serves TLS, which needs the driver's gRPC channels.");
+        }
+
+        var gateway = new EtcdGateway(http, backend.Tls ? tls : null, backend);
         await gateway.AuthenticateAsync(ct);
         return gateway;
     }
 
+    /// <summary>Signs in to a plain (non-TLS) backend through its gateway.</summary>
+    public static Task<EtcdGateway> SignInAsync(HttpClient http, BackendEndpoint backend, CancellationToken ct) =>
+        SignInAsync(http, null, backend, ct);
+
     /// <summary>
-    /// The cluster's client URLs: <c>http://Host:Port</c> first, then those of the <c>endpoints</c> setting
-    /// (comma-separated; a bare <c>host:port</c> means http), without duplicates.
+    /// The cluster's client URLs: <c>Host:Port</c> first, then those of the <c>endpoints</c> setting
+    /// (comma-separated), without duplicates. A bare <c>host:port</c> means https on a TLS backend and http
+    /// otherwise; a TLS backend refuses http URLs, which would carry the admin's password in the clear.
     /// </summary>
     public static IReadOnlyList<string> ClientUrls(BackendEndpoint backend)
     {
         ArgumentNullException.ThrowIfNull(backend);
+        var scheme = backend.Tls ? Uri.UriSchemeHttps : Uri.UriSchemeHttp;
         var host = backend.Host.Contains(':') && !backend.Host.StartsWith('[') ? $"[{backend.Host}]" : backend.Host;
-        var urls = new List<string> { Normalize($"{host}:{backend.Port.ToString(CultureInfo.InvariantCulture)}") };
+        var urls = new List<string> { Normalize($"{host}:{backend.Port.ToString(CultureInfo.InvariantCulture)}", scheme) };
         foreach (var entry in (backend.Setting(EtcdDriver.EndpointsSetting) ?? "").Split(',', StringSplitOptions.TrimEntries))
         {
             if (entry.Length > 0)
             {
-                urls.Add(Normalize(entry));
+                urls.Add(Normalize(entry, scheme));
             }
         }
 
         return urls.Distinct(StringComparer.OrdinalIgnoreCase).ToList();
     }
 
-    private static string Normalize(string entry)
+    private static string Normalize(string entry, string scheme)
     {
-        var text = entry.Contains("://", StringComparison.Ordinal) ? entry : "http://" + entry;
+        var text = entry.Contains("://", StringComparison.Ordinal) ? entry : $"{scheme}://{entry}";
         if (!Uri.TryCreate(text, UriKind.Absolute, out var uri)
             || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps)
             || uri.AbsolutePath != "/" || uri.Query.Length > 0 || uri.UserInfo.Length > 0)
         {
-            throw new FormatException($"'{entry}' is not an etcd client URL like http://10.0.0.2:2379.");
+            throw new FormatException($"'{entry}' is not an etcd client URL like {scheme}://10.0.0.2:2379.");
+        }
+
+        if (scheme == Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttps)
+        {
+            throw new FormatException($"'{entry}' is plain http, but this backend serves TLS: use https://.");
         }
 
         return uri.GetLeftPart(UriPartial.Authority);
@@ -97,7 +121,7 @@ internal sealed class EtcdGateway
 
     private async Task AuthenticateAsync(CancellationToken ct)
     {
-        var answer = await SendAsync("auth/authenticate", new { name = _user, password = _password }, null, ct);
+        var answer = await SendAsync("auth/authenticate", new { name = _backend.AdminUser, password = _backend.AdminPassword }, null, ct);
         _token = answer.TryGetProperty("token", out var token) ? token.GetString() : null;
         if (string.IsNullOrEmpty(_token))
         {
@@ -112,36 +136,24 @@ internal sealed class EtcdGateway
         for (var n = 0; n < _urls.Count; n++)
         {
             var index = (_current + n) % _urls.Count;
-            using var request = new HttpRequestMessage(HttpMethod.Post, $"{_urls[index]}/v3/{method}")
-            {
-                Content = new StringContent(json, Encoding.UTF8, "application/json"),
-            };
-            if (token is not null)
-            {
-                request.Headers.TryAddWithoutValidation("Authorization", token);
-            }
-
             using var attempt = CancellationTokenSource.CreateLinkedTokenSource(ct);
             attempt.CancelAfter(AttemptTimeout);
             try
             {
-                using var response = await _http.SendAsync(request, attempt.Token);
-                var text = await response.Content.ReadAsStringAsync(attempt.Token);
-                if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
-                {
-                    // Unavailable: this member has no leader or is shutting down; another may serve.
-                    failures.Add($"{_urls[index]}: {EtcdException.FromResponse(response.StatusCode, text).Message}");
-                    continue;
-                }
-
+                var answer = _tls is null
+                    ? await SendHttpAsync(_urls[index], method, json, token, attempt.Token)
+                    : await EtcdGrpc.CallAsync(_tls.For(_backend, _urls[index]), method, json, token, attempt.Token);
                 _current = index;
-                if (!response.IsSuccessStatusCode)
-                {
-                    throw EtcdException.FromResponse(response.StatusCode, text);
-                }
-
-                using var document = JsonDocument.Parse(text);
-                return document.RootElement.Clone();
+                return answer;
+            }
+            catch (MemberUnavailableException e)
+            {
+                // Unavailable: this member has no leader or is shutting down; another may serve.
+                failures.Add($"{_urls[index]}: {e.Message}");
+            }
+            catch (RpcException e) when (EtcdGrpc.IsUnavailable(e))
+            {
+                failures.Add($"{_urls[index]}: {e.Status.Detail}");
             }
             catch (HttpRequestException e)
             {
@@ -155,10 +167,44 @@ internal sealed class EtcdGateway
             {
                 throw new EtcdException(EtcdException.UnknownCode, $"{_urls[index]} did not answer like etcd: {e.Message}", null);
             }
+            catch (EtcdException)
+            {
+                _current = index;
+                throw;
+            }
         }
 
         throw new HttpRequestException($"No etcd endpoint answered: {string.Join("; ", failures)}");
     }
+
+    private async Task<JsonElement> SendHttpAsync(string url, string method, string json, string? token, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"{url}/v3/{method}")
+        {
+            Content = new StringContent(json, Encoding.UTF8, "application/json"),
+        };
+        if (token is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Authorization", token);
+        }
+
+        using var response = await _http.SendAsync(request, ct);
+        var text = await response.Content.ReadAsStringAsync(ct);
+        if (response.StatusCode == HttpStatusCode.ServiceUnavailable)
+        {
+            throw new MemberUnavailableException(EtcdException.FromResponse(response.StatusCode, text).Message);
+        }
+
+        if (!response.IsSuccessStatusCode)
+        {
+            throw EtcdException.FromResponse(response.StatusCode, text);
+        }
+
+        using var document = JsonDocument.Parse(text);
+        return document.RootElement.Clone();
+    }
+
+    private sealed class MemberUnavailableException(string message) : Exception(message);
 
     /// <summary>Base64 of a UTF-8 key, as the gateway takes keys.</summary>
     public static string Key(string key) => Convert.ToBase64String(Encoding.UTF8.GetBytes(key));

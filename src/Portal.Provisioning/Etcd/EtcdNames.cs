@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text;
 
 namespace Portal.Provisioning.Etcd;
@@ -30,8 +31,25 @@ public static class EtcdNames
     /// </summary>
     public static string BindingUsersOf(Guid instanceId) => $"{BindingUserPrefix}{instanceId:N}_";
 
-    /// <summary>The user of one binding, <c>pb_&lt;instance id&gt;_&lt;binding id&gt;</c>.</summary>
-    public static string BindingUser(Guid instanceId, Guid bindingId) => $"{BindingUsersOf(instanceId)}{bindingId:N}";
+    /// <summary>
+    /// The user of one binding's credentials generation: <c>pb_&lt;instance id&gt;_&lt;binding id&gt;</c> for generation 0
+    /// (the name bindings always had), with <c>_g&lt;n&gt;</c> appended for generation n ≥ 1. On a TLS backend it is also
+    /// the Common Name of the generation's client certificate.
+    /// </summary>
+    public static string BindingUser(Guid instanceId, Guid bindingId, int generation = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(generation);
+        var user = $"{BindingUsersOf(instanceId)}{bindingId:N}";
+        return generation == 0 ? user : $"{user}_g{generation.ToString(CultureInfo.InvariantCulture)}";
+    }
+
+    /// <summary>True when <paramref name="user"/> is a generation's user of the binding (found by name, so leftovers too).</summary>
+    public static bool IsUserOfBinding(string user, Guid instanceId, Guid bindingId)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        var first = BindingUser(instanceId, bindingId);
+        return user == first || user.StartsWith(first + "_g", StringComparison.Ordinal);
+    }
 
     /// <summary>
     /// The exclusive end of the key range that holds every key starting with <paramref name="prefix"/>: the

@@ -10,6 +10,7 @@ namespace Portal.Provisioning.Tests.Etcd;
 /// Integration tests against the real etcd of <see cref="TestEtcd"/>, checked with the dotnet-etcd gRPC client
 /// as an app would use it.
 /// </summary>
+[Collection(TestEtcd.Collection)]
 public sealed class EtcdDriverTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
@@ -99,7 +100,8 @@ public sealed class EtcdDriverTests
         var credentials = await scope.Driver.BindAsync(binding, Ct);
 
         var v = credentials.Values;
-        Assert.Equal(["endpoints", "host", "port", "username", "password", "prefix"], v.Keys);
+        string[] keys = ["endpoints", "host", "port", "username", "password", "prefix"];
+        Assert.Equal(TestEtcd.Endpoint.Tls ? [.. keys, "ca.crt", "tls.crt", "tls.key"] : keys, v.Keys);
         Assert.Equal(TestEtcd.Url, v["endpoints"]);
         Assert.Equal(EtcdNames.BindingUser(instance.InstanceId, binding.BindingId), v["username"]);
         Assert.Equal(EtcdNames.KeyPrefix(instance.InstanceId), v["prefix"]);
@@ -513,7 +515,7 @@ public sealed class EtcdDriverTests
         var backend = TestEtcd.Endpoint with
         {
             Port = 1,
-            Settings = new Dictionary<string, string> { [EtcdDriver.EndpointsSetting] = TestEtcd.Url },
+            Settings = new Dictionary<string, string>(TestEtcd.Endpoint.Settings) { [EtcdDriver.EndpointsSetting] = TestEtcd.Url },
         };
         var instance = scope.NewInstance(backend: backend);
 
@@ -523,7 +525,7 @@ public sealed class EtcdDriverTests
 
         Assert.True(report.Healthy, report.Message);
         Assert.Contains(TestEtcd.Url, report.Message, StringComparison.Ordinal);
-        Assert.Equal($"http://{backend.Host}:1,{TestEtcd.Url}", credentials.Values["endpoints"]);
+        Assert.Equal($"{new Uri(TestEtcd.Url).Scheme}://{backend.Host}:1,{TestEtcd.Url}", credentials.Values["endpoints"]);
         // dotnet-etcd balances over every endpoint it is given, so the app reaches the live one too.
         using var app = TestEtcd.AppClient(credentials);
         await app.PutAsync(credentials.Values["prefix"] + "k", "v", cancellationToken: Ct);

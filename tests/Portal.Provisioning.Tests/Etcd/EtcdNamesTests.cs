@@ -32,6 +32,28 @@ public sealed class EtcdNamesTests
     }
 
     [Fact]
+    public void BindingUser_Generations_ZeroKeepsTheNameLaterOnesAppendG()
+    {
+        var first = EtcdNames.BindingUser(_knownId, _otherId);
+
+        Assert.Equal(first, EtcdNames.BindingUser(_knownId, _otherId, 0));
+        Assert.Equal(first + "_g1", EtcdNames.BindingUser(_knownId, _otherId, 1));
+        Assert.Equal(first + "_g12", EtcdNames.BindingUser(_knownId, _otherId, 12));
+        Assert.StartsWith(EtcdNames.BindingUsersOf(_knownId), EtcdNames.BindingUser(_knownId, _otherId, 3), StringComparison.Ordinal);
+        Assert.Throws<ArgumentOutOfRangeException>(() => EtcdNames.BindingUser(_knownId, _otherId, -1));
+    }
+
+    [Fact]
+    public void IsUserOfBinding_EveryGeneration_ButNoOtherBindingOrInstance()
+    {
+        Assert.True(EtcdNames.IsUserOfBinding(EtcdNames.BindingUser(_knownId, _otherId), _knownId, _otherId));
+        Assert.True(EtcdNames.IsUserOfBinding(EtcdNames.BindingUser(_knownId, _otherId, 7), _knownId, _otherId));
+        Assert.False(EtcdNames.IsUserOfBinding(EtcdNames.BindingUser(_knownId, Guid.NewGuid(), 7), _knownId, _otherId));
+        Assert.False(EtcdNames.IsUserOfBinding(EtcdNames.BindingUser(_otherId, _otherId), _knownId, _otherId));
+        Assert.False(EtcdNames.IsUserOfBinding(EtcdNames.BindingUser(_knownId, _otherId) + "x", _knownId, _otherId));
+    }
+
+    [Fact]
     public void BindingUsersOf_OneInstance_NeverMatchesAnotherInstancesUsers()
     {
         Assert.False(EtcdNames.BindingUser(_otherId, _knownId).StartsWith(EtcdNames.BindingUsersOf(_knownId), StringComparison.Ordinal));
@@ -82,6 +104,23 @@ public sealed class EtcdNamesTests
         Assert.Equal(
             ["http://10.0.0.1:2379", "http://10.0.0.2:2379", "https://etcd3.example:2379"],
             EtcdGateway.ClientUrls(backend));
+    }
+
+    [Fact]
+    public void ClientUrls_TlsBackend_BareEntriesAreHttps()
+    {
+        var backend = BackendEndpoint.Parse("Host=10.0.0.1;Port=2379;AdminUser=root;AdminPassword=pw;tls=true;endpoints=10.0.0.2:2379");
+
+        Assert.Equal(["https://10.0.0.1:2379", "https://10.0.0.2:2379"], EtcdGateway.ClientUrls(backend));
+    }
+
+    [Fact]
+    public void ClientUrls_TlsBackendWithHttpEndpoint_ThrowsFormatException()
+    {
+        var backend = BackendEndpoint.Parse("Host=10.0.0.1;Port=2379;AdminUser=root;AdminPassword=pw;tls=true;endpoints=http://10.0.0.2:2379");
+
+        var e = Assert.Throws<FormatException>(() => EtcdGateway.ClientUrls(backend));
+        Assert.Contains("serves TLS", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
