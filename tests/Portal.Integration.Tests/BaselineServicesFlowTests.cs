@@ -27,6 +27,26 @@ public sealed class BaselineServicesFlowTests(BaselineServicesFlowTests.Fixture 
 
     private static string Value(JsonNode credentials, string key) => credentials[key]!.GetValue<string>();
 
+    /// <summary>An etcd gRPC client as an app builds it: ca.crt the only trusted root, tls.crt/tls.key, user and password.</summary>
+    private static EtcdClient EtcdAppClient(JsonNode credentials)
+    {
+        var ca = X509Certificate2.CreateFromPem(Value(credentials, "ca.crt"));
+        var certificate = X509Certificate2.CreateFromPem(Value(credentials, "tls.crt"), Value(credentials, "tls.key"));
+        return new EtcdClient(Value(credentials, "endpoints"), Value(credentials, "username"), Value(credentials, "password"),
+            configureChannelOptions: options =>
+            {
+                options.Credentials = Grpc.Core.ChannelCredentials.SecureSsl;
+                options.HttpHandler = new SocketsHttpHandler
+                {
+                    SslOptions =
+                    {
+                        ClientCertificates = [certificate],
+                        RemoteCertificateValidationCallback = (_, server, _, _) => TrustsOnly(ca, server),
+                    },
+                };
+            });
+    }
+
     /// <summary>A server certificate check that trusts <paramref name="ca"/> alone, as an app given only ca.crt does.</summary>
     private static bool TrustsOnly(X509Certificate2 ca, X509Certificate? certificate)
     {
@@ -86,11 +106,13 @@ public sealed class BaselineServicesFlowTests(BaselineServicesFlowTests.Fixture 
         var (api, teamId) = await fixture.DemoDeveloperAsync();
         var (id, _) = await api.RequestReadyAsync(teamId, "etcd", "standard", "orders-config");
         var (bindingId, credentials) = await api.BindReadyAsync(id, "orders-api");
-        Assert.Equal(["endpoints", "host", "port", "username", "password", "prefix"], credentials.AsObject().Select(p => p.Key));
+        // The server asks every client for a certificate from the platform CA (etcd --client-cert-auth).
+        Assert.Equal(["endpoints", "host", "port", "username", "password", "prefix", "ca.crt", "tls.crt", "tls.key"],
+            credentials.AsObject().Select(p => p.Key));
         var prefix = Value(credentials, "prefix");
         Assert.Equal($"/portal/{id:N}/", prefix);
 
-        using (var app = new EtcdClient(Value(credentials, "endpoints"), Value(credentials, "username"), Value(credentials, "password")))
+        using (var app = EtcdAppClient(credentials))
         {
             await app.PutAsync(prefix + "feature/checkout", "on", cancellationToken: Ct);
             Assert.Equal("on", await app.GetValAsync(prefix + "feature/checkout", cancellationToken: Ct));
@@ -99,7 +121,7 @@ public sealed class BaselineServicesFlowTests(BaselineServicesFlowTests.Fixture 
         }
 
         await api.UnbindAsync(id, bindingId);
-        using (var revoked = new EtcdClient(Value(credentials, "endpoints"), Value(credentials, "username"), Value(credentials, "password")))
+        using (var revoked = EtcdAppClient(credentials))
         {
             var refused = await Assert.ThrowsAnyAsync<Exception>(() => revoked.GetValAsync(prefix + "feature/checkout", cancellationToken: Ct));
             Assert.Contains("authentication failed", refused.Message);

@@ -125,7 +125,6 @@ public sealed class GetInstanceHandler(IDbContextFactory<PortalDbContext> dbFact
         var bindings = await db.Bindings.AsNoTracking()
             .Where(b => b.InstanceId == instanceId && b.State != BindingState.Deleted)
             .OrderBy(b => b.CreatedAt)
-            .Select(b => new BindingView(b.Id, b.InstanceId, b.AppName, b.State.ToString(), b.StatusMessage, b.CreatedAt))
             .ToListAsync(ct);
         var operations = await db.Operations.AsNoTracking()
             .Where(o => o.InstanceId == instanceId)
@@ -141,7 +140,7 @@ public sealed class GetInstanceHandler(IDbContextFactory<PortalDbContext> dbFact
                                select new { p.MaxLeaseDays, b.Site, i.Parameters, b.Kind }).FirstAsync(ct);
         return new InstanceDetails(
             summary,
-            bindings,
+            bindings.Select(b => Bindings.BindingMapping.ToView(b)).ToList(),
             operations.Select(Operations.OperationMapping.ToView).ToList(),
             new InstancePermissions(role.Allows(TeamPermission.Deploy), role.Allows(TeamPermission.ReadSecrets), role.Allows(TeamPermission.ManageTeam)),
             placement.MaxLeaseDays, placement.Site, placement.Parameters, placement.Kind);

@@ -100,6 +100,12 @@ internal sealed class EtcdTlsChannels : IDisposable
     /// <summary>How long the driver's own client certificate is valid.</summary>
     internal static readonly TimeSpan CertificateValidity = TimeSpan.FromHours(1);
 
+    /// <summary>
+    /// The CN of the driver's own certificate: no etcd user, so the certificate only opens the TLS connection and
+    /// grants nothing by itself — the admin's rights come from its password token on every call.
+    /// </summary>
+    internal const string ClientCommonName = "portal-driver";
+
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
     private readonly TimeProvider _clock;
@@ -121,7 +127,7 @@ internal sealed class EtcdTlsChannels : IDisposable
 
             // The channel being replaced may still carry another job's call: it is disposed one renewal later.
             entry?.Previous?.Channel.Dispose();
-            var issued = ca.IssueClient(backend.AdminUser, CertificateValidity);
+            var issued = ca.IssueClient(ClientCommonName, CertificateValidity);
             var handler = new SocketsHttpHandler
             {
                 ConnectTimeout = TimeSpan.FromSeconds(10),
