@@ -112,4 +112,41 @@ public sealed class BindingTests
         Assert.Equal(messageBefore, binding.StatusMessage);
         Assert.Equal(updatedBefore, binding.UpdatedAt);
     }
+
+    private static Binding ReadyBinding()
+    {
+        var binding = new Binding { InstanceId = Guid.NewGuid(), AppName = "orders-api" };
+        binding.MoveTo(BindingState.Ready, Now);
+        return binding;
+    }
+
+    [Fact]
+    public void Rotated_MakesTheNextGenerationCurrent_AndKeepsThePreviousUntilTheOverlapEnds()
+    {
+        var binding = ReadyBinding();
+        binding.Rotated(Now, TimeSpan.FromMinutes(30));
+        Assert.Equal(1, binding.Generation);
+        Assert.Equal(0, binding.RetiringGeneration);
+        Assert.Equal(Now.AddMinutes(30), binding.RetireAt);
+
+        binding.RetiringReadTokenHash = new string('a', 64);
+        binding.Retired(Now.AddMinutes(30));
+        Assert.Equal(1, binding.Generation);
+        Assert.Null(binding.RetiringGeneration);
+        Assert.Null(binding.RetireAt);
+        Assert.Null(binding.RetiringReadTokenHash);
+    }
+
+    [Fact]
+    public void Rotated_RefusesASecondOverlap_ANegativeOne_AndABindingThatIsNotReady()
+    {
+        var binding = ReadyBinding();
+        binding.Rotated(Now, TimeSpan.FromHours(1));
+        Assert.Throws<InvalidOperationException>(() => binding.Rotated(Now, TimeSpan.Zero));
+        Assert.Throws<ArgumentOutOfRangeException>(() => ReadyBinding().Rotated(Now, TimeSpan.FromMinutes(-1)));
+
+        var creating = new Binding { InstanceId = Guid.NewGuid(), AppName = "x" };
+        Assert.Throws<InvalidOperationException>(() => creating.Rotated(Now, TimeSpan.Zero));
+        Assert.Equal(0, creating.Generation);
+    }
 }

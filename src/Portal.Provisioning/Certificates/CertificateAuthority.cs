@@ -59,7 +59,7 @@ public sealed class CertificateAuthority : IDisposable
         {
             root = X509Certificate2.CreateFromPem(certificatePem, privateKeyPem);
         }
-        catch (CryptographicException e)
+        catch (Exception e) when (e is CryptographicException or ArgumentException)
         {
             throw new FormatException($"The CA certificate and key could not be read together: {e.Message}", e);
         }
@@ -145,7 +145,11 @@ public sealed class CertificateAuthority : IDisposable
             X509KeyUsageFlags.DigitalSignature | X509KeyUsageFlags.KeyAgreement, true));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(usage)], false));
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
-        request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(_root, true, false));
+        // A company root without a subject key identifier is still a valid issuer; the leaf then names none.
+        if (_root.Extensions.OfType<X509SubjectKeyIdentifierExtension>().Any())
+        {
+            request.CertificateExtensions.Add(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(_root, true, false));
+        }
         if (sans is not null)
         {
             request.CertificateExtensions.Add(sans.Build());
