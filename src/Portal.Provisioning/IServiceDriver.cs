@@ -91,7 +91,11 @@ public sealed record BackendEndpoint(string Host, int Port, string AdminUser, st
     public CertificateAuthority? PlatformCa { get; init; }
 
     /// <summary>True when the backend serves TLS (setting <c>tls=true</c>, written by the ops/backends scripts).</summary>
-    public bool Tls => string.Equals(Setting("tls"), "true", StringComparison.OrdinalIgnoreCase);
+    public bool Tls => ServesTls(Settings);
+
+    /// <summary>True when a backend's settings say it serves TLS (<c>tls=true</c>).</summary>
+    public static bool ServesTls(IReadOnlyDictionary<string, string> settings) =>
+        settings.TryGetValue("tls", out var value) && string.Equals(value.Trim(), "true", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The platform CA, or an error naming what is missing when a TLS backend or a client certificate needs it.</summary>
     public CertificateAuthority RequireCa() =>

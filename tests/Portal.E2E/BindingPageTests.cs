@@ -112,37 +112,6 @@ public sealed class BindingPageTests(BrowserFixture fixture) : IClassFixture<Bro
     }
 
     /// <summary>As an app: TLS verified against ca.crt alone, signed in by the client certificate (no password).</summary>
-    private static async Task<NpgsqlConnection> ConnectAsync(Dictionary<string, string> credentials)
-    {
-        var folder = Directory.CreateTempSubdirectory("e2e-binding-");
-        try
-        {
-            string Write(string name)
-            {
-                var path = Path.Combine(folder.FullName, name);
-                File.WriteAllText(path, credentials[name]);
-                return path;
-            }
-
-            var builder = new NpgsqlConnectionStringBuilder
-            {
-                Host = credentials["host"],
-                Port = int.Parse(credentials["port"], System.Globalization.CultureInfo.InvariantCulture),
-                Database = credentials["database"],
-                Username = credentials["username"],
-                SslMode = SslMode.VerifyFull,
-                RootCertificate = Write("ca.crt"),
-                SslCertificate = Write("tls.crt"),
-                SslKey = Write("tls.key"),
-                Pooling = false,
-            };
-            var connection = new NpgsqlConnection(builder.ConnectionString);
-            await connection.OpenAsync(TestContext.Current.CancellationToken);
-            return connection;
-        }
-        finally
-        {
-            folder.Delete(recursive: true);
-        }
-    }
+    private static Task<NpgsqlConnection> ConnectAsync(Dictionary<string, string> credentials) =>
+        Portal.Testing.AppClients.OpenPostgresAsync(key => credentials.GetValueOrDefault(key), TestContext.Current.CancellationToken);
 }

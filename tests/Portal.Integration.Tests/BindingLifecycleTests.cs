@@ -208,52 +208,8 @@ public sealed class BindingLifecycleTests(BindingLifecycleTests.Fixture fixture)
     }
 
     /// <summary>Connects as an app would: TLS verified against the binding's ca.crt only; a certificate when it has one.</summary>
-    private static async Task<NpgsqlConnection> ConnectAsync(JsonNode credentials)
-    {
-        var folder = Directory.CreateTempSubdirectory("binding-");
-        try
-        {
-            var builder = new NpgsqlConnectionStringBuilder
-            {
-                Host = Value(credentials, "host"),
-                Port = int.Parse(Value(credentials, "port"), System.Globalization.CultureInfo.InvariantCulture),
-                Database = Value(credentials, "database"),
-                Username = Value(credentials, "username"),
-                Password = credentials["password"]?.GetValue<string>(),
-                SslMode = SslMode.VerifyFull,
-                RootCertificate = Write(folder, "ca.crt", Value(credentials, "ca.crt")),
-                Pooling = false,
-            };
-            if (credentials["tls.crt"] is not null)
-            {
-                builder.SslCertificate = Write(folder, "tls.crt", Value(credentials, "tls.crt"));
-                builder.SslKey = Write(folder, "tls.key", Value(credentials, "tls.key"));
-            }
-
-            var connection = new NpgsqlConnection(builder.ConnectionString);
-            try
-            {
-                await connection.OpenAsync(Ct);
-                return connection;
-            }
-            catch
-            {
-                await connection.DisposeAsync();
-                throw;
-            }
-        }
-        finally
-        {
-            folder.Delete(recursive: true);
-        }
-    }
-
-    private static string Write(DirectoryInfo folder, string name, string content)
-    {
-        var path = Path.Combine(folder.FullName, name);
-        File.WriteAllText(path, content);
-        return path;
-    }
+    private static Task<NpgsqlConnection> ConnectAsync(JsonNode credentials) =>
+        AppClients.OpenPostgresAsync(key => credentials[key]?.GetValue<string>(), Ct);
 
     private static async Task<T> ScalarAsync<T>(NpgsqlConnection connection, string sql)
     {

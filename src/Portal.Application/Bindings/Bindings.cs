@@ -59,6 +59,15 @@ public sealed class CreateBindingHandler(
                 throw ValidationException.For("clientCertificate",
                     $"{kind} instances take no client certificates; {CertificateKinds(drivers)} do. Bind without one.");
             }
+
+            // Certificate sign-in happens in the TLS handshake: the backend must serve TLS.
+            var settings = await db.Backends.Where(b => b.Id == instance.BackendId).Select(b => b.Settings).FirstAsync(ct);
+            if (!Provisioning.BackendEndpoint.ServesTls(settings))
+            {
+                throw ValidationException.For("clientCertificate",
+                    $"{instance.Name} runs on a backend without TLS, so it cannot take client certificates. Bind without one, " +
+                    "or ask the platform team to serve TLS there (backend setting tls=true).");
+            }
         }
 
         await db.RequireNoOperationRunningAsync(instanceId, ct);

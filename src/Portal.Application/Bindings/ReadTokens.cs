@@ -21,20 +21,13 @@ public static class ReadTokens
     /// <summary>True when the driver's instances are read through the portal.</summary>
     public static bool Applies(IServiceDriver driver) => driver is ILogStreamDriver or IMonitoringDriver;
 
-    /// <summary>The credentials with the read URL and token added.</summary>
-    public static BindingCredentials WithReadAccess(
-        BindingCredentials credentials, IServiceDriver driver, Guid bindingId, string token, IConfiguration configuration)
+    /// <summary>Adds the read URL and token to a binding's credentials.</summary>
+    public static void AddReadAccess(
+        IDictionary<string, string> credentials, IServiceDriver driver, Guid bindingId, string token, IConfiguration configuration)
     {
         var what = driver is ILogStreamDriver ? "logs" : "metrics";
-        var values = new OrderedDictionary<string, string>();
-        foreach (var (key, value) in credentials.Values)
-        {
-            values[key] = value;
-        }
-
-        values["readUrl"] = new Uri(PublicBaseUrl(configuration), $"read/v1/bindings/{bindingId}/{what}").AbsoluteUri;
-        values["readToken"] = token;
-        return new BindingCredentials(values);
+        credentials["readUrl"] = new Uri(PublicBaseUrl(configuration), $"read/v1/bindings/{bindingId}/{what}").AbsoluteUri;
+        credentials["readToken"] = token;
     }
 
     /// <summary>The portal's public base URL: <c>Portal:PublicUrl</c>, else the OIDC issuer, else localhost.</summary>

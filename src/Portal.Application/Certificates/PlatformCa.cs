@@ -34,14 +34,18 @@ public sealed record CaView(string Subject, DateTimeOffset NotAfter, string Sha2
 
 /// <summary>
 /// The platform CA, kept in the database with its key encrypted by Data Protection (<see cref="PlatformCaRecord"/>):
-/// made (or imported from <see cref="CaOptions"/>) on first start, then loaded once per process.
+/// made (or imported from <see cref="CaOptions"/>) on first start, then held by each process, which checks every
+/// minute that it is still the stored one (another host may have imported a new one).
 /// </summary>
 public sealed class PlatformCa(
     IDbContextFactory<PortalDbContext> dbFactory, SecretProtector secrets, IOptions<CaOptions> options, TimeProvider clock,
     ILogger<PlatformCa> logger)
 {
+    private static readonly TimeSpan RecheckAfter = TimeSpan.FromMinutes(1);
+
     private readonly SemaphoreSlim _gate = new(1, 1);
     private (CertificateAuthority Ca, string Source)? _current;
+    private DateTimeOffset _checkedAt;
 
     public async Task<CertificateAuthority> GetAsync(CancellationToken ct = default) => (await LoadAsync(ct)).Ca;
 
@@ -74,6 +78,7 @@ public sealed class PlatformCa(
             db.Audit(actor, now, "ca.imported", "ca", null, null, $"{ca.Subject}, SHA-256 {ca.Sha256Fingerprint}");
             await db.SaveChangesAsync(ct);
             _current = (ca, "imported");
+            _checkedAt = now;
             logger.LogInformation("Platform CA replaced by an imported one: {Subject} ({Fingerprint})", ca.Subject, ca.Sha256Fingerprint);
         }
         finally
@@ -86,7 +91,7 @@ public sealed class PlatformCa(
 
     private async Task<(CertificateAuthority Ca, string Source)> LoadAsync(CancellationToken ct)
     {
-        if (_current is { } current)
+        if (_current is { } current && clock.GetUtcNow() - _checkedAt < RecheckAfter)
         {
             return current;
         }
@@ -94,15 +99,21 @@ public sealed class PlatformCa(
         await _gate.WaitAsync(ct);
         try
         {
-            if (_current is { } loaded)
+            var now = clock.GetUtcNow();
+            if (_current is { } checkedMeanwhile && now - _checkedAt < RecheckAfter)
             {
-                return loaded;
+                return checkedMeanwhile;
             }
 
             await using var db = await dbFactory.CreateDbContextAsync(ct);
             var stored = await db.PlatformCa.AsNoTracking().FirstOrDefaultAsync(c => c.Id == PlatformCaRecord.CurrentId, ct)
                 ?? await CreateAsync(db, ct);
-            _current = (CertificateAuthority.FromPem(stored.CertificatePem, secrets.Unprotect(stored.ProtectedKeyPem), clock), stored.Source);
+            if (_current is not { } held || held.Ca.CertificatePem != stored.CertificatePem.Trim())
+            {
+                _current = (CertificateAuthority.FromPem(stored.CertificatePem, secrets.Unprotect(stored.ProtectedKeyPem), clock), stored.Source);
+            }
+
+            _checkedAt = now;
             return _current.Value;
         }
         finally

@@ -37,14 +37,16 @@ public static class JobsExtensions
     }
 
     /// <summary>
-    /// Storage options. The migrator creates the schema; hosts only use it. LISTEN/NOTIFY long polling
-    /// lets a worker pick a job up as soon as it is enqueued; the 1 s poll is the fallback.
+    /// Storage options. The migrator creates the schema; hosts only use it. Workers poll their queues every
+    /// second. LISTEN/NOTIFY long polling is off: when its listening connection is broken, Hangfire.PostgreSql
+    /// leaves new jobs Enqueued until the invisibility timeout (hangfire-postgres/Hangfire.PostgreSql#410, open),
+    /// which showed here as operations that did not start for minutes.
     /// </summary>
     public static PostgreSqlStorageOptions StorageOptions(bool prepareSchema) => new()
     {
         SchemaName = Schema,
         PrepareSchemaIfNecessary = prepareSchema,
-        EnableLongPolling = true,
+        EnableLongPolling = false,
         QueuePollInterval = TimeSpan.FromSeconds(1),
     };
 

@@ -157,18 +157,17 @@ public sealed class OperationJob(
                 binding.RetiringReadTokenHash = retiringToken;
                 binding.ProtectedCredentials = secrets.Protect(JsonSerializer.Serialize(credentials.Values));
                 binding.Rotated(clock.GetUtcNow(), operation.Overlap ?? TimeSpan.Zero);
-                if (operation.Overlap is not { Ticks: > 0 })
+                await db.SaveChangesAsync(ct);
+                if (operation.Overlap is { Ticks: > 0 } overlap)
                 {
-                    await db.SaveChangesAsync(ct);
-                    await RetireAsync(driver, binding, context, ct);
-                }
-                else
-                {
-                    await db.SaveChangesAsync(ct);
                     context.Progress.Report(
                         $"Generation {binding.RetiringGeneration} keeps working until {binding.RetireAt:u}; generation {binding.Generation} is current");
                     // The retirement is its own operation when the overlap ends (a recurring sweep catches a lost one).
-                    jobs.Schedule<Bindings.RetireDueJob>(job => job.RunAsync(binding.Id, CancellationToken.None), operation.Overlap.Value);
+                    jobs.Schedule<Bindings.RetireDueJob>(job => job.RunAsync(binding.Id, CancellationToken.None), overlap);
+                }
+                else
+                {
+                    await RetireAsync(driver, binding, context, ct);
                 }
 
                 break;
@@ -211,23 +210,22 @@ public sealed class OperationJob(
             values[key] = value;
         }
 
-        if (context.Backend.PlatformCa is { } ca && !values.ContainsKey(Bindings.CredentialKeys.CaCertificate))
+        if (context.Backend.PlatformCa is { } ca)
         {
-            values[Bindings.CredentialKeys.CaCertificate] = ca.CertificatePem;
+            values.TryAdd(Bindings.CredentialKeys.CaCertificate, ca.CertificatePem);
         }
 
         binding.CertificateExpiresAt = values.TryGetValue(Bindings.CredentialKeys.Certificate, out var certificate)
             ? Provisioning.Certificates.IssuedCertificate.NotAfterOf(certificate)
             : null;
-        credentials = new BindingCredentials(values);
         if (Bindings.ReadTokens.Applies(driver))
         {
             var token = Bindings.ReadTokens.New();
-            credentials = Bindings.ReadTokens.WithReadAccess(credentials, driver, binding.Id, token, configuration);
+            Bindings.ReadTokens.AddReadAccess(values, driver, binding.Id, token, configuration);
             binding.ReadTokenHash = Bindings.ReadTokens.Hash(token);
         }
 
-        return credentials;
+        return new BindingCredentials(values);
     }
 
     private async Task RetireAsync(IServiceDriver driver, Binding binding, InstanceContext context, CancellationToken ct)
