@@ -169,8 +169,9 @@ public sealed partial class MonitoringDriver : IMonitoringDriver
         instance.Progress.Report($"Deleting the stored series of {name}");
         await api.DeleteSeriesAsync(MonitoringNames.Selector(instance.InstanceId), ct);
 
-        // Alertmanager keeps a firing alert active for minutes after Prometheus stops sending it; resolve it now,
-        // while the route still exists, so the team's webhook hears "resolved" and nothing of the instance stays.
+        // Alertmanager keeps a firing alert active for minutes after Prometheus stops sending it; resolve it now so
+        // nothing of the instance stays active. (Prometheus may have resolved it already, when a rule evaluation ran
+        // after the target was dropped.)
         var resolved = await api.ResolveAlertsAsync(MonitoringNames.Matcher(instance.InstanceId), ct);
         if (resolved > 0)
         {

@@ -41,7 +41,7 @@ public sealed class MonitoringAlertTests
     }
 
     [Fact]
-    public async Task DeprovisionAsync_FiringAlert_ResolvedAtWebhookAndGoneFromAlertmanager()
+    public async Task DeprovisionAsync_FiringAlert_GoneFromAlertmanager()
     {
         await using var app = FakeApp.Start();
         using var hook = WebhookReceiver.Start();
@@ -54,9 +54,9 @@ public sealed class MonitoringAlertTests
 
         await scope.Driver.DeprovisionAsync(instance, Ct);
 
+        // Right after deprovisioning, nothing of the instance is active in Alertmanager. Who resolved the alert is
+        // timing: the driver, or Prometheus itself when a rule evaluation ran after the target was dropped.
         await MonitoringDriverTests.AssertNothingLeftAsync(instance.InstanceId);
-        Assert.Contains($"Resolved 1 active alerts of {MonitoringNames.Instance(instance.InstanceId)}",
-            ((RecordingProgress)instance.Progress).Lines);
     }
 
     [Fact]
