@@ -50,11 +50,20 @@ _ca_issue() {
   chmod 644 "$out.crt"
 }
 
+# _ca_current CA_DIR OUT_PREFIX : true when OUT_PREFIX.crt/.key exist, chain to this CA and stay valid for
+# 30 more days. Otherwise the caller issues a new pair, so a server restarted in its last month gets a fresh one.
+_ca_current() {
+  local ca=$1 out=$2
+  [[ -s $out.crt && -s $out.key ]] &&
+    openssl verify -CAfile "$ca/ca.crt" "$out.crt" >/dev/null 2>&1 &&
+    openssl x509 -in "$out.crt" -noout -checkend $((30 * 24 * 3600)) >/dev/null 2>&1
+}
+
 # ca_issue_server CA_DIR OUT_PREFIX : a server certificate for 127.0.0.1 and localhost (re-issued when
-# missing or issued by another CA).
+# missing, issued by another CA or in its last 30 days).
 ca_issue_server() {
   local ca=$1 out=$2
-  if [[ -s $out.crt && -s $out.key ]] && openssl verify -CAfile "$ca/ca.crt" "$out.crt" >/dev/null 2>&1; then
+  if _ca_current "$ca" "$out"; then
     return 0
   fi
   _ca_issue "$ca" "$out" localhost serverAuth "IP:127.0.0.1,DNS:localhost"
@@ -63,7 +72,7 @@ ca_issue_server() {
 # ca_issue_client CA_DIR OUT_PREFIX CN : a client certificate whose CN is a backend user (e.g. an admin).
 ca_issue_client() {
   local ca=$1 out=$2 cn=$3
-  if [[ -s $out.crt && -s $out.key ]] && openssl verify -CAfile "$ca/ca.crt" "$out.crt" >/dev/null 2>&1; then
+  if _ca_current "$ca" "$out"; then
     return 0
   fi
   _ca_issue "$ca" "$out" "$cn" clientAuth
