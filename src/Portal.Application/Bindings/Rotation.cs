@@ -123,8 +123,8 @@ public sealed class CertificateRenewalOptions
 /// validity have passed. The old certificate keeps working until it expires, so apps pick the new one up at leisure.
 /// </summary>
 public sealed class CertificateRenewalJob(
-    IDbContextFactory<PortalDbContext> dbFactory, PlatformCa platformCa, SecretProtector secrets, TimeProvider clock,
-    ILogger<CertificateRenewalJob> logger)
+    IDbContextFactory<PortalDbContext> dbFactory, PlatformCa platformCa, SecretProtector secrets, Webhooks.WebhookPublisher webhooks,
+    TimeProvider clock, ILogger<CertificateRenewalJob> logger)
 {
     public const string RecurringJobId = "binding-certificate-renewal";
 
@@ -173,6 +173,8 @@ public sealed class CertificateRenewalJob(
         db.Audit(null, clock.GetUtcNow(), "binding.certificate-renewed", "binding", binding.Id, instance.TeamId,
             $"{binding.AppName} on {instance.Name}: serial {issued.SerialNumber}, valid until {issued.NotAfter:u}");
         await db.SaveChangesAsync(ct);
+        await webhooks.PublishAsync(Portal.Domain.Webhooks.WebhookEvents.BindingCertificateRenewed, instance.TeamId,
+            BindingWebhooks.Data(instance, binding), ct);
         return issued.NotAfter;
     }
 }

@@ -93,6 +93,10 @@ public sealed class OperationJob(
                 await webhooks.PublishAsync(Portal.Domain.Webhooks.WebhookEvents.InstanceReady, instance.TeamId,
                     new { instanceId = instance.Id, instance.Name, state = instance.State.ToString() }, ct);
             }
+            else if (binding is not null && Bindings.BindingWebhooks.EventOf(operation.Kind) is { } bindingEvent)
+            {
+                await webhooks.PublishAsync(bindingEvent, instance.TeamId, Bindings.BindingWebhooks.Data(instance, binding), ct);
+            }
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {

@@ -44,4 +44,11 @@ public static class WebhookEvents
     public const string InstanceReady = "instance.ready";
     public const string InstanceFailed = "instance.failed";
     public const string LeaseExpiring = "lease.expiring";
+
+    // Binding events tell automation that credentials changed, so apps re-read them; they carry no secret.
+    public const string BindingReady = "binding.ready";
+    public const string BindingRotated = "binding.rotated";
+    public const string BindingGenerationRetired = "binding.generation-retired";
+    public const string BindingCertificateRenewed = "binding.certificate-renewed";
+    public const string BindingRevoked = "binding.revoked";
 }
