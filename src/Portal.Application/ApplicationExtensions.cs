@@ -32,6 +32,7 @@ public static class ApplicationExtensions
         builder.Services.AddSingleton<Backends.BackendEndpoints>();
         builder.Services.AddScoped<OperationQueue>();
         builder.Services.AddScoped<Bindings.RetireDueJob>();
+        builder.Services.AddScoped<Bindings.ScheduledRotationJob>();
         builder.Services.AddScoped<Bindings.CertificateRenewalJob>();
         builder.Services.AddOptions<Bindings.CertificateRenewalOptions>().BindConfiguration("Bindings");
         builder.Services.AddScoped<Audit.AuditWriter>();

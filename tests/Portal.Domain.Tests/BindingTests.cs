@@ -124,10 +124,12 @@ public sealed class BindingTests
     public void Rotated_MakesTheNextGenerationCurrent_AndKeepsThePreviousUntilTheOverlapEnds()
     {
         var binding = ReadyBinding();
+        Assert.Null(binding.RotatedAt);
         binding.Rotated(Now, TimeSpan.FromMinutes(30));
         Assert.Equal(1, binding.Generation);
         Assert.Equal(0, binding.RetiringGeneration);
         Assert.Equal(Now.AddMinutes(30), binding.RetireAt);
+        Assert.Equal(Now, binding.RotatedAt);
 
         binding.RetiringReadTokenHash = new string('a', 64);
         binding.Retired(Now.AddMinutes(30));

@@ -38,6 +38,7 @@ public sealed class BindingPageTests(BrowserFixture fixture) : IClassFixture<Bro
         await Assertions.Expect(page.Locator("[data-testid=binding-name]")).ToHaveTextAsync("report-job");
         await Assertions.Expect(page.Locator("[data-testid=binding-certificate]")).ToContainTextAsync("valid until");
         await Assertions.Expect(page.Locator("[data-testid=binding-generation]")).ToHaveTextAsync("0");
+        await Assertions.Expect(page.Locator("[data-testid=binding-next-rotation]")).ToContainTextAsync("the plan sets no schedule");
         await page.ClickAsync("[data-testid=show-credentials]");
         await Assertions.Expect(page.Locator("[data-testid='credential-tls.crt']")).ToContainTextAsync("BEGIN CERTIFICATE");
         await Assertions.Expect(page.Locator("[data-testid=credential-password]")).ToHaveCountAsync(0); // certificate instead of a password

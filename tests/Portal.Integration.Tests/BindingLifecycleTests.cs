@@ -172,6 +172,56 @@ public sealed class BindingLifecycleTests(BindingLifecycleTests.Fixture fixture)
     }
 
     [Fact]
+    public async Task ScheduledRotation_RotatesBindingsWhenThePlanSaysTheyAreDue_AndNoOthers()
+    {
+        var platform = (await fixture.PlatformAccountAsync("rotation-admin")).Api;
+        var offering = (await platform.GetOkAsync("/api/v1/offerings")).AsArray().Single(o => o!["key"]!.GetValue<string>() == "postgresql")!;
+        var (planStatus, plan, _) = await platform.SendAsync(HttpMethod.Post, $"/api/v1/offerings/{offering["id"]}/plans", new
+        {
+            key = "rotating", name = "Rotating", monthlyCost = 0,
+            limits = new Dictionary<string, int> { [ScheduledRotation.EveryDaysLimit] = 30, [ScheduledRotation.OverlapLimit] = 0 },
+        });
+        Assert.True(planStatus == HttpStatusCode.Created, plan?.ToJsonString());
+        var (api, teamId) = await fixture.DemoDeveloperAsync();
+        var (id, _) = await api.RequestReadyAsync(teamId, "postgresql", "rotating", "scheduled-db");
+        var (bindingId, first) = await api.BindReadyAsync(id, "nightly-api");
+        var bindingUrl = $"/api/v1/instances/{id}/bindings/{bindingId}";
+        var binding = await api.GetOkAsync(bindingUrl);
+        Assert.Equal(binding["createdAt"]!.GetValue<DateTimeOffset>().AddDays(30), binding["nextRotationAt"]!.GetValue<DateTimeOffset>());
+
+        // Not due: nothing happens.
+        Assert.Equal(0, await RunScheduledRotationAsync());
+
+        // Made 31 days ago: due, rotated with the plan's overlap (none), and the old credentials stop.
+        await using (var db = new NpgsqlConnection(fixture.ConnectionString))
+        {
+            await db.OpenAsync(Ct);
+            await using var backdate = new NpgsqlCommand("UPDATE \"Bindings\" SET \"CreatedAt\" = now() - interval '31 days' WHERE \"Id\" = $1", db);
+            backdate.Parameters.AddWithValue(bindingId);
+            Assert.Equal(1, await backdate.ExecuteNonQueryAsync(Ct));
+        }
+
+        Assert.Equal(1, await RunScheduledRotationAsync());
+        var rotated = await api.WaitForAsync(bindingUrl,
+            b => b["generation"]!.GetValue<int>() == 1 && b["retiringGeneration"] is null, "the scheduled rotation and its retirement");
+        var rotatedAt = rotated["rotatedAt"]!.GetValue<DateTimeOffset>();
+        Assert.InRange(rotatedAt, DateTimeOffset.UtcNow.AddMinutes(-5), DateTimeOffset.UtcNow);
+        Assert.Equal(rotatedAt.AddDays(30), rotated["nextRotationAt"]!.GetValue<DateTimeOffset>());
+        var second = (await api.GetOkAsync($"{bindingUrl}/credentials"))["credentials"]!;
+        Assert.NotEqual(Value(first, "username"), Value(second, "username"));
+        await Assert.ThrowsAnyAsync<Exception>(() => ConnectAsync(first));
+        await (await ConnectAsync(second)).DisposeAsync();
+
+        // Just rotated: not due again; the audit trail says the schedule asked for it.
+        Assert.Equal(0, await RunScheduledRotationAsync());
+        Assert.Contains("binding.rotation-requested", await AuditActionsAsync(bindingId));
+        await api.DeleteReadyAsync(id);
+    }
+
+    private Task<int> RunScheduledRotationAsync() =>
+        fixture.RunAsync<ScheduledRotationJob, int>(job => job.RunAsync(Ct));
+
+    [Fact]
     public async Task ClientCertificate_OnAKindWithoutCertificateLogin_IsA400_AndMakesNoBinding()
     {
         TestEnvironment.BackendOf("redis");

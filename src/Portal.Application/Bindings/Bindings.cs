@@ -21,9 +21,14 @@ public sealed record BindingCredentialsView(Guid BindingId, string AppName, IRea
 
 internal static class BindingMapping
 {
-    public static BindingView ToView(this Binding b) => new(
+    /// <param name="planLimits">The instance's plan limits, for the next scheduled rotation; omitted, none is shown.</param>
+    public static BindingView ToView(this Binding b, IReadOnlyDictionary<string, int>? planLimits = null) => new(
         b.Id, b.InstanceId, b.AppName, b.State.ToString(), b.StatusMessage, b.CreatedAt,
-        b.ClientCertificate, b.Generation, b.RetiringGeneration, b.RetireAt, b.CertificateExpiresAt);
+        b.ClientCertificate, b.Generation, b.RetiringGeneration, b.RetireAt, b.CertificateExpiresAt, b.RotatedAt,
+        b.State == BindingState.Ready ? ScheduledRotation.NextAt(b, planLimits) : null);
+
+    public static Task<Dictionary<string, int>> PlanLimitsAsync(this PortalDbContext db, Instance instance, CancellationToken ct) =>
+        db.Plans.AsNoTracking().Where(p => p.Id == instance.PlanId).Select(p => p.Limits).FirstAsync(ct);
 
     public static async Task<(Binding Binding, Instance Instance)> RequireBindingAsync(
         this PortalDbContext db, Actor actor, Guid instanceId, Guid bindingId, TeamPermission permission, CancellationToken ct)
@@ -131,8 +136,8 @@ public sealed class GetBindingHandler(IDbContextFactory<PortalDbContext> dbFacto
     public async Task<BindingView> HandleAsync(Actor actor, Guid instanceId, Guid bindingId, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var (binding, _) = await db.RequireBindingAsync(actor, instanceId, bindingId, TeamPermission.View, ct);
-        return binding.ToView();
+        var (binding, instance) = await db.RequireBindingAsync(actor, instanceId, bindingId, TeamPermission.View, ct);
+        return binding.ToView(await db.PlanLimitsAsync(instance, ct));
     }
 }
 
@@ -141,11 +146,12 @@ public sealed class ListBindingsHandler(IDbContextFactory<PortalDbContext> dbFac
     public async Task<IReadOnlyList<BindingView>> HandleAsync(Actor actor, Guid instanceId, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
-        await db.RequireInstanceAsync(actor, instanceId, TeamPermission.View, ct);
+        var (instance, _) = await db.RequireInstanceAsync(actor, instanceId, TeamPermission.View, ct);
         var bindings = await db.Bindings.AsNoTracking()
             .Where(b => b.InstanceId == instanceId && b.State != BindingState.Deleted)
             .OrderBy(b => b.CreatedAt).ToListAsync(ct);
-        return bindings.Select(b => b.ToView()).ToList();
+        var limits = await db.PlanLimitsAsync(instance, ct);
+        return bindings.Select(b => b.ToView(limits)).ToList();
     }
 }
 

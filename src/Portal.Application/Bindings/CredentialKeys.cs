@@ -2,7 +2,7 @@ using Portal.Provisioning;
 
 namespace Portal.Application.Bindings;
 
-/// <summary>Names of the certificate entries in a binding's credentials (servicebinding.io's), and their plan limit.</summary>
+/// <summary>Names of the certificate entries in a binding's credentials (servicebinding.io's), and the plan limits of bindings.</summary>
 public static class CredentialKeys
 {
     /// <summary>The platform CA certificate (PEM): apps verify the server with it. In every binding.</summary>
@@ -23,11 +23,14 @@ public static class CredentialKeys
     public static TimeSpan CertificateValidity(IReadOnlyDictionary<string, int> limits) =>
         limits.TryGetValue(CertificateValidityLimit, out var hours) && hours > 0 ? TimeSpan.FromHours(hours) : DefaultCertificateValidity;
 
-    /// <summary>A kind's plan limits: the driver's own, and the certificate validity where it takes client certificates.</summary>
+    /// <summary>
+    /// A kind's plan limits: the driver's own, the rotation schedule, and the certificate validity where it takes client
+    /// certificates.
+    /// </summary>
     public static IReadOnlyList<DriverField> PlanLimitsOf(IServiceDriver? driver) =>
         driver is null ? []
         : driver.SupportsClientCertificates
-            ? [.. driver.PlanLimits, new DriverField(CertificateValidityLimit, "Client certificate validity (hours)",
+            ? [.. driver.PlanLimits, .. ScheduledRotation.PlanLimits, new DriverField(CertificateValidityLimit, "Client certificate validity (hours)",
                 "How long a binding's client certificate is valid; renewed after two thirds. Default 168 (7 days).")]
-            : driver.PlanLimits;
+            : [.. driver.PlanLimits, .. ScheduledRotation.PlanLimits];
 }

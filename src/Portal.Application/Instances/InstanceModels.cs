@@ -16,7 +16,7 @@ public sealed record OperationView(
 public sealed record BindingView(
     Guid Id, Guid InstanceId, string AppName, string State, string? StatusMessage, DateTimeOffset CreatedAt,
     bool ClientCertificate = false, int Generation = 0, int? RetiringGeneration = null, DateTimeOffset? RetireAt = null,
-    DateTimeOffset? CertificateExpiresAt = null);
+    DateTimeOffset? CertificateExpiresAt = null, DateTimeOffset? RotatedAt = null, DateTimeOffset? NextRotationAt = null);
 
 /// <summary>What the actor may do with the instance, so pages show only the actions that will work.</summary>
 public sealed record InstancePermissions(bool CanDeploy, bool CanReadSecrets, bool CanManageTeam = false);

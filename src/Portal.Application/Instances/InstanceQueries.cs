@@ -137,10 +137,10 @@ public sealed class GetInstanceHandler(IDbContextFactory<PortalDbContext> dbFact
                                where i.Id == instanceId
                                join p in db.Plans on i.PlanId equals p.Id
                                join b in db.Backends on i.BackendId equals b.Id
-                               select new { p.MaxLeaseDays, b.Site, i.Parameters, b.Kind }).FirstAsync(ct);
+                               select new { p.MaxLeaseDays, p.Limits, b.Site, i.Parameters, b.Kind }).FirstAsync(ct);
         return new InstanceDetails(
             summary,
-            bindings.Select(b => Bindings.BindingMapping.ToView(b)).ToList(),
+            bindings.Select(b => Bindings.BindingMapping.ToView(b, placement.Limits)).ToList(),
             operations.Select(Operations.OperationMapping.ToView).ToList(),
             new InstancePermissions(role.Allows(TeamPermission.Deploy), role.Allows(TeamPermission.ReadSecrets), role.Allows(TeamPermission.ManageTeam)),
             placement.MaxLeaseDays, placement.Site, placement.Parameters, placement.Kind);

@@ -85,6 +85,8 @@ internal sealed class RecurringJobsRegistration(
             Bindings.RetireDueJob.RecurringJobId, job => job.SweepAsync(CancellationToken.None), Cron.Minutely());
         recurring.AddOrUpdate<Bindings.CertificateRenewalJob>(
             Bindings.CertificateRenewalJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), renewal.Value.Schedule);
+        recurring.AddOrUpdate<Bindings.ScheduledRotationJob>(
+            Bindings.ScheduledRotationJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), Cron.Hourly());
         return Task.CompletedTask;
     }
 

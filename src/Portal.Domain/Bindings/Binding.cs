@@ -55,6 +55,9 @@ public sealed class Binding
     /// <summary>When <see cref="RetiringGeneration"/> stops working.</summary>
     public DateTimeOffset? RetireAt { get; private set; }
 
+    /// <summary>When the current generation was made by a rotation; null while the binding has not rotated.</summary>
+    public DateTimeOffset? RotatedAt { get; private set; }
+
     public Guid CreatedBy { get; init; }
 
     public DateTimeOffset CreatedAt { get; init; }
@@ -95,6 +98,7 @@ public sealed class Binding
         RetiringGeneration = Generation;
         Generation++;
         RetireAt = now + overlap;
+        RotatedAt = now;
         UpdatedAt = now;
     }
 
