@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Net;
+using System.Net.Security;
 using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 
@@ -29,6 +31,13 @@ namespace Portal.Provisioning.Logging;
 /// <see cref="RetireAsync"/> or <see cref="UnbindAsync"/> the next message with a removed token on an open
 /// connection goes to quarantine.
 /// </para>
+/// <para>
+/// A TLS backend (<see cref="BackendEndpoint.Tls"/>, written by <c>ops/backends/logging</c> with a platform CA) has a
+/// second listener on <see cref="TlsPortSetting"/> that serves TLS with a certificate from
+/// <see cref="BackendEndpoint.PlatformCa"/> (server auth only: the token stays the identity, and no longer travels in
+/// clear text). Bindings then also carry <c>ca.crt</c>, <c>tlsPort</c> and <c>tlsCommand</c>. The plain port stays
+/// open for <c>logger</c>, plain senders and the driver's own reload probes, which never carry an app's token.
+/// </para>
 /// </remarks>
 public sealed class LoggingDriver : ILogStreamDriver
 {
@@ -40,6 +49,15 @@ public sealed class LoggingDriver : ILogStreamDriver
 
     /// <summary>The backend setting naming rsyslogd's PID file (its <c>-i</c> option).</summary>
     public const string PidFileSetting = "pidFile";
+
+    /// <summary>The backend setting naming the collector's TLS port (with <c>tls=true</c>); the plain port is the endpoint's.</summary>
+    public const string TlsPortSetting = "tlsPort";
+
+    /// <summary>The credential key of the TLS port apps send to.</summary>
+    public const string TlsPortKey = "tlsPort";
+
+    /// <summary>The credential key of the platform CA certificate (PEM) apps verify the collector with.</summary>
+    public const string CaCertificateKey = "ca.crt";
 
     /// <summary>The plan limit: days a stream keeps its files.</summary>
     public const string RetentionDaysLimit = "retentionDays";
@@ -77,6 +95,9 @@ public sealed class LoggingDriver : ILogStreamDriver
         new(PidFileSetting, "PID file",
             "Absolute path of rsyslogd's PID file (-i); the worker sends SIGHUP to that process to reload the " +
             "lookup table. Host and Port are the TCP listener apps send RFC 5424 to.", Required: true),
+        new(TlsPortSetting, "TLS port",
+            "With tls=true: the collector's second listener, RFC 5424 over TLS with a certificate from the platform CA " +
+            "(ops/backends/logging writes it as tlsPort). Bindings then carry ca.crt, tlsPort and tlsCommand."),
     ];
 
     /// <inheritdoc />
@@ -265,6 +286,8 @@ public sealed class LoggingDriver : ILogStreamDriver
                 await client.ConnectAsync(backend.Host, backend.Port, timeout.Token);
             }
 
+            var tls = backend.Tls ? await TestTlsAsync(backend, ct) : "";
+
             // The driver renders the table here; a failing write would leave revocations undone.
             RsyslogCollector.WriteAtomically(Path.Combine(collector.ConfigDir, ".write-test"), "ok\n");
             File.Delete(Path.Combine(collector.ConfigDir, ".write-test"));
@@ -272,7 +295,7 @@ public sealed class LoggingDriver : ILogStreamDriver
             var streams = collector.ReadAllRecords().Count;
             return new HealthReport(true,
                 $"rsyslogd (pid {pid.ToString(CultureInfo.InvariantCulture)}) accepts TCP on {backend.Host}:" +
-                $"{backend.Port.ToString(CultureInfo.InvariantCulture)}; {streams} stream(s), {tokens} token(s)");
+                $"{backend.Port.ToString(CultureInfo.InvariantCulture)}{tls}; {streams} stream(s), {tokens} token(s)");
         }
         catch (Exception e) when (!ct.IsCancellationRequested)
         {
@@ -355,12 +378,15 @@ public sealed class LoggingDriver : ILogStreamDriver
         return Task.FromResult(DeleteExpired(collector.QuarantineDir, retentionDays));
     }
 
-    /// <summary>What an app needs to send to the stream; the whole set is secret because of the token.</summary>
+    /// <summary>
+    /// What an app needs to send to the stream; the whole set is secret because of the token. A TLS backend adds
+    /// <c>tlsPort</c>, <c>tlsCommand</c> and <c>ca.crt</c> and keeps the plain keys as they were.
+    /// </summary>
     internal static BindingCredentials Credentials(BackendEndpoint backend, string stream, string token)
     {
         var port = backend.Port.ToString(CultureInfo.InvariantCulture);
         var sd = LoggingNames.StructuredData(token);
-        return new BindingCredentials(new OrderedDictionary<string, string>
+        var values = new OrderedDictionary<string, string>
         {
             ["host"] = backend.Host,
             ["port"] = port,
@@ -374,7 +400,78 @@ public sealed class LoggingDriver : ILogStreamDriver
             ["loggerCommand"] =
                 $"logger --tcp --rfc5424 -n {backend.Host} -P {port} -t myapp --sd-id {LoggingNames.SdId} " +
                 $"--sd-param '{LoggingNames.TokenParameter}=\"{token}\"' 'hello from myapp'",
-        });
+        };
+        if (backend.Tls)
+        {
+            var tlsPort = TlsPort(backend).ToString(CultureInfo.InvariantCulture);
+            values[TlsPortKey] = tlsPort;
+            values["tlsCommand"] = TlsCommand(backend.Host, tlsPort, sd);
+            values[CaCertificateKey] = backend.RequireCa().CertificatePem;
+        }
+
+        return new BindingCredentials(values);
+    }
+
+    /// <summary>
+    /// A shell line that sends one message over TLS with <c>openssl s_client</c>, verifying the collector with the
+    /// file <c>ca.crt</c> in the current directory (the binding's <c>ca.crt</c>, as a servicebinding.io directory has it).
+    /// <c>-no_ign_eof</c> undoes the <c>-ign_eof</c> that <c>-quiet</c> implies, so s_client closes at the end of its
+    /// input, and it closes gracefully (close_notify, then reads what the collector still sends): a sender that just
+    /// drops the connection may lose its last messages.
+    /// </summary>
+    internal static string TlsCommand(string host, string tlsPort, string structuredData)
+    {
+        var isIp = IPAddress.TryParse(host, out var address);
+        var connect = address?.AddressFamily == AddressFamily.InterNetworkV6 ? $"[{host}]:{tlsPort}" : $"{host}:{tlsPort}";
+        // The SD element holds only the SD-ID and an alphanumeric token, so single quotes suffice.
+        return $"printf '<14>1 %s %s myapp - - {structuredData} %s\\n' \"$(date -u +%Y-%m-%dT%H:%M:%SZ)\" \"$(uname -n)\" " +
+               $"'hello from myapp over TLS' | openssl s_client -quiet -no_ign_eof -verify_return_error -CAfile ca.crt " +
+               $"{(isIp ? "-verify_ip" : "-verify_hostname")} {host} -connect {connect}";
+    }
+
+    /// <summary>The TLS port of a TLS backend; an error naming the setting when it is missing or no port.</summary>
+    private static int TlsPort(BackendEndpoint backend) =>
+        int.TryParse(backend.Setting(TlsPortSetting), NumberStyles.None, CultureInfo.InvariantCulture, out var port)
+        && port is > 0 and <= 65535
+            ? port
+            : throw new InvalidOperationException(
+                $"The logging backend {backend} serves TLS (tls=true) but has no valid {TlsPortSetting} setting.");
+
+    /// <summary>
+    /// Shakes hands with the TLS listener, trusting only the platform CA, and closes gracefully; returns the part of
+    /// the health message about it.
+    /// </summary>
+    private static async Task<string> TestTlsAsync(BackendEndpoint backend, CancellationToken ct)
+    {
+        var ca = backend.RequireCa();
+        var port = TlsPort(backend);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(5));
+        using var client = new TcpClient();
+        await client.ConnectAsync(backend.Host, port, timeout.Token);
+        await using var ssl = new SslStream(client.GetStream(), leaveInnerStreamOpen: false);
+        await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+        {
+            TargetHost = backend.Host,
+            RemoteCertificateValidationCallback = ca.ServerValidator,
+        }, timeout.Token);
+        // close_notify, FIN, then read to the collector's EOF, so the session tickets it sent are read and the
+        // close does not turn into a reset.
+        await ssl.ShutdownAsync();
+        client.Client.Shutdown(SocketShutdown.Send);
+        var buffer = new byte[512];
+        try
+        {
+            while (await ssl.ReadAsync(buffer, timeout.Token) > 0)
+            {
+            }
+        }
+        catch (IOException)
+        {
+            // The collector closed without its own close_notify: the handshake, which is what we test, succeeded.
+        }
+
+        return $" and TLS on {backend.Host}:{port.ToString(CultureInfo.InvariantCulture)} (certificate verified by the platform CA)";
     }
 
     private static int RetentionDays(InstanceContext instance) =>

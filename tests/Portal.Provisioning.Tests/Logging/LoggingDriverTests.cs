@@ -42,8 +42,8 @@ public sealed class LoggingDriverTests
         IServiceDriver driver = LoggingScope.NewDriver();
 
         Assert.Equal("logging", driver.Kind);
-        Assert.Equal(["configDir", "logDir", "pidFile"], driver.BackendSettings.Select(s => s.Name));
-        Assert.All(driver.BackendSettings, s => Assert.True(s.Required));
+        Assert.Equal(["configDir", "logDir", "pidFile", "tlsPort"], driver.BackendSettings.Select(s => s.Name));
+        Assert.Equal(["configDir", "logDir", "pidFile"], driver.BackendSettings.Where(s => s.Required).Select(s => s.Name));
         Assert.Equal(["retentionDays"], driver.PlanLimits.Select(l => l.Name));
         Assert.Empty(driver.InstanceParameters);
         Assert.IsAssignableFrom<ILogStreamDriver>(driver);
@@ -59,7 +59,11 @@ public sealed class LoggingDriverTests
         var credentials = await scope.Driver.BindAsync(binding, Ct);
 
         var v = credentials.Values;
-        Assert.Equal(["host", "port", "protocol", "format", "sdId", "token", "structuredData", "stream", "loggerCommand"], v.Keys);
+        // A TLS collector adds its keys after the plain ones, which stay as they were (LoggingTlsTests covers them).
+        Assert.Equal(
+            ["host", "port", "protocol", "format", "sdId", "token", "structuredData", "stream", "loggerCommand",
+                .. instance.Backend.Tls ? new[] { "tlsPort", "tlsCommand", "ca.crt" } : []],
+            v.Keys);
         Assert.Equal(instance.Backend.Host, v["host"]);
         Assert.Equal(instance.Backend.Port.ToString(CultureInfo.InvariantCulture), v["port"]);
         Assert.Equal("tcp", v["protocol"]);

@@ -1,6 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Net.Security;
 using System.Net.Sockets;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using Portal.Provisioning.Logging;
 
@@ -8,7 +10,7 @@ namespace Portal.Provisioning.Tests.Logging;
 
 /// <summary>
 /// The real rsyslog collector the logging driver tests run against, its files seen as the admin, and apps
-/// sending to it with util-linux <c>logger</c> or a plain TCP socket.
+/// sending to it with util-linux <c>logger</c>, a plain TCP socket or a TLS client.
 /// </summary>
 internal static class TestLogging
 {
@@ -35,7 +37,9 @@ internal static class TestLogging
     {
         var dir = Path.Combine(Path.GetTempPath(), $"portal-logging-{Guid.NewGuid():N}");
         RunScriptAsync("start", dir).GetAwaiter().GetResult();
-        PrivateEndpoint.Value = BackendEndpoint.Parse(File.ReadAllText(Path.Combine(dir, "endpoint")));
+        var endpoint = BackendEndpoint.Parse(File.ReadAllText(Path.Combine(dir, "endpoint")));
+        // The script serves TLS when the test run's PORTAL_CA_DIR is set, as the shared collector does.
+        PrivateEndpoint.Value = endpoint.Tls ? endpoint with { PlatformCa = TestBackends.Ca } : endpoint;
         return new PrivateCollector(dir);
     }
 
@@ -89,7 +93,21 @@ internal static class TestLogging
         RunAsync("kill", [$"-{signal}", File.ReadAllText(Endpoint.Setting(LoggingDriver.PidFileSetting)!).Trim()]);
 
     /// <summary>Runs a shell command line (e.g. the credentials' <c>loggerCommand</c>) with bash.</summary>
-    public static Task ShellAsync(string commandLine) => RunAsync("bash", ["-c", commandLine]);
+    public static Task ShellAsync(string commandLine, string? workingDirectory = null) =>
+        RunAsync("bash", ["-c", commandLine], workingDirectory);
+
+    /// <summary>The shared collector's endpoint, failing the test when it does not serve TLS.</summary>
+    public static BackendEndpoint TlsEndpoint
+    {
+        get
+        {
+            var endpoint = Endpoint;
+            Assert.True(endpoint.Tls,
+                $"The collector in {EnvironmentVariable} does not serve TLS: start it with PORTAL_CA_DIR set " +
+                "(ops/portal test does; by hand: PORTAL_CA_DIR=/tmp/dev-ca ops/backends/logging start DIR).");
+            return endpoint;
+        }
+    }
 
     /// <summary>Polls until the quarantine holds <paramref name="text"/>; fails the test after <see cref="DeliveryTimeout"/>.</summary>
     public static async Task WaitForQuarantineAsync(string text)
@@ -159,12 +177,13 @@ internal static class TestLogging
             ? ""
             : string.Concat(Directory.EnumerateFiles(dir, "*.log").Order().Select(File.ReadAllText));
 
-    private static async Task RunAsync(string program, IEnumerable<string> args)
+    private static async Task RunAsync(string program, IEnumerable<string> args, string? workingDirectory = null)
     {
         using var process = Process.Start(new ProcessStartInfo(program, args)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
+            WorkingDirectory = workingDirectory ?? "",
         })!;
         var stderr = process.StandardError.ReadToEndAsync(Ct);
         var stdout = process.StandardOutput.ReadToEndAsync(Ct);
@@ -240,5 +259,106 @@ internal sealed class AppConnection : IAsyncDisposable
         _client.Client.Shutdown(SocketShutdown.Send);
         _client.Dispose();
         return ValueTask.CompletedTask;
+    }
+}
+
+/// <summary>
+/// An app's TLS connection to the collector's TLS port, as an app configured from its binding would open it: it
+/// trusts only the CA certificate it is given (the binding's <c>ca.crt</c>), never the system's roots. Frames are
+/// built by hand like <see cref="AppConnection"/>'s.
+/// </summary>
+internal sealed class AppTlsConnection : IAsyncDisposable
+{
+    private readonly TcpClient _client;
+    private readonly SslStream _ssl;
+
+    private AppTlsConnection(TcpClient client, SslStream ssl)
+    {
+        _client = client;
+        _ssl = ssl;
+    }
+
+    /// <summary>
+    /// Connects to <c>host</c>:<c>tlsPort</c> of the credentials and shakes hands, verifying the collector's
+    /// certificate against <paramref name="caPem"/> only (default: the credentials' <c>ca.crt</c>) and its name
+    /// against the host. Throws <see cref="System.Security.Authentication.AuthenticationException"/> when that fails.
+    /// </summary>
+    public static async Task<AppTlsConnection> OpenAsync(BindingCredentials credentials, string? caPem = null)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var host = credentials.Values["host"];
+        var client = new TcpClient { NoDelay = true };
+        try
+        {
+            await client.ConnectAsync(host, int.Parse(credentials.Values["tlsPort"], CultureInfo.InvariantCulture), ct);
+            var ssl = new SslStream(client.GetStream(), leaveInnerStreamOpen: false);
+            await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
+            {
+                TargetHost = host,
+                RemoteCertificateValidationCallback = TrustOnly(caPem ?? credentials.Values["ca.crt"]),
+            }, ct);
+            return new AppTlsConnection(client, ssl);
+        }
+        catch
+        {
+            client.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A validation callback that accepts a server certificate only when it chains to this one CA and names the host.</summary>
+    private static RemoteCertificateValidationCallback TrustOnly(string caPem) => (_, certificate, _, errors) =>
+    {
+        if (certificate is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch))
+        {
+            return false;
+        }
+
+        using var ca = X509Certificate2.CreateFromPem(caPem);
+        using var leaf = new X509Certificate2(certificate);
+        using var chain = new X509Chain();
+        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+        chain.ChainPolicy.CustomTrustStore.Add(ca);
+        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        return chain.Build(leaf);
+    };
+
+    /// <summary>Sends one octet-counted message carrying <paramref name="structuredData"/> (e.g. the credentials' element).</summary>
+    public async Task SendAsync(string structuredData, string message, string app = "tlsapp")
+    {
+        var time = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+        var body = Encoding.UTF8.GetBytes($"<134>1 {time} apphost {app} 4711 - {structuredData} {message}");
+        var frame = Encoding.ASCII.GetBytes($"{body.Length} ").Concat(body).ToArray();
+        await _ssl.WriteAsync(frame, TestContext.Current.CancellationToken);
+        await _ssl.FlushAsync(TestContext.Current.CancellationToken);
+    }
+
+    /// <summary>
+    /// Closes gracefully: close_notify, FIN, then reads until the collector closes. Dropping the connection instead
+    /// leaves the collector's TLS 1.3 session tickets unread, the kernel answers with a reset, and the collector may
+    /// discard messages it has not read yet.
+    /// </summary>
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            await _ssl.ShutdownAsync();
+            _client.Client.Shutdown(SocketShutdown.Send);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(5));
+            var buffer = new byte[512];
+            while (await _ssl.ReadAsync(buffer, timeout.Token) > 0)
+            {
+            }
+        }
+        catch (IOException)
+        {
+            // The collector closed without a close_notify of its own: everything it was sent was read.
+        }
+        finally
+        {
+            await _ssl.DisposeAsync();
+            _client.Dispose();
+        }
     }
 }
