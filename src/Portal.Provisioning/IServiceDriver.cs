@@ -47,6 +47,12 @@ public interface IServiceDriver
     /// <summary>True when the backend authenticates a binding's user by a client certificate from the platform CA.</summary>
     bool SupportsClientCertificates => false;
 
+    /// <summary>
+    /// True when the driver talks TLS to a backend registered with <c>tls=true</c> (trusting the platform CA alone) and
+    /// its bindings carry <c>ca.crt</c>; such a kind's backends take the <see cref="BackendEndpoint.TlsSetting"/>.
+    /// </summary>
+    bool SupportsTls => false;
+
     /// <summary>Reports whether the instance exists on the backend and is usable.</summary>
     Task<HealthReport> CheckAsync(InstanceContext instance, CancellationToken ct);
 
@@ -89,6 +95,11 @@ public sealed record BackendEndpoint(string Host, int Port, string AdminUser, st
     /// and the issuer of client certificates. Null where no CA is configured (then no TLS, no client certificates).
     /// </summary>
     public CertificateAuthority? PlatformCa { get; init; }
+
+    /// <summary>The backend setting of kinds that <see cref="IServiceDriver.SupportsTls"/>.</summary>
+    public static readonly DriverField TlsSetting = new("tls", "TLS",
+        "true when the server serves TLS with a certificate from the platform CA: the portal and the apps verify it against that CA alone. " +
+        "Empty: plain TCP, and no client certificates.");
 
     /// <summary>True when the backend serves TLS (setting <c>tls=true</c>, written by the ops/backends scripts).</summary>
     public bool Tls => ServesTls(Settings);

@@ -38,4 +38,39 @@ public sealed class ClientCertificateBackendTests(ClientCertificateBackendTests.
         Assert.NotNull(credentials["password"]);
         await api.DeleteReadyAsync(id);
     }
+
+    [Fact]
+    public async Task BackendRegisteredWithTls_ThroughTheApi_IssuesClientCertificates()
+    {
+        var (platform, _) = await fixture.PlatformAccountAsync("platform-tls");
+        var (api, teamId) = await fixture.DemoDeveloperAsync();
+        var real = TestEnvironment.Backend;
+
+        // tls is a setting of the kinds whose drivers talk TLS, and of no other.
+        var (refused, problem, _) = await platform.SendAsync(HttpMethod.Post, "/api/v1/backends", new
+        {
+            name = "prom-tls", kind = "monitoring", host = "127.0.0.1", port = 9090, adminUser = "portal", adminPassword = "x",
+            settings = new Dictionary<string, string> { ["tls"] = "true" },
+        });
+        Assert.Equal(HttpStatusCode.BadRequest, refused);
+        Assert.Contains("Unknown setting tls", problem!["errors"]!["settings"]![0]!.GetValue<string>());
+
+        var (created, backend, _) = await platform.SendAsync(HttpMethod.Post, "/api/v1/backends", new
+        {
+            name = "pg-tls", kind = "postgresql", host = real.Host, port = real.Port, adminUser = real.Username, adminPassword = real.Password,
+            site = "secure", settings = new Dictionary<string, string> { ["tls"] = "true" },
+        });
+        Assert.True(created == HttpStatusCode.Created, backend?.ToJsonString());
+        Assert.Equal("true", backend!["settings"]!["tls"]!.GetValue<string>());
+        var offering = (await platform.GetOkAsync("/api/v1/offerings")).AsArray().Single(o => o!["key"]!.GetValue<string>() == "postgresql")!;
+        var ids = offering["backendIds"]!.AsArray().Select(i => i!.GetValue<string>()).Append(backend["id"]!.GetValue<string>()).ToArray();
+        var (set, setBody, _) = await platform.SendAsync(HttpMethod.Put, $"/api/v1/offerings/{offering["id"]}/backends", new { backendIds = ids });
+        Assert.True(set == HttpStatusCode.OK, setBody?.ToJsonString());
+
+        var (id, _) = await api.RequestReadyAsync(teamId, "postgresql", "small", "secure-db", site: "secure");
+        var (_, credentials) = await api.BindReadyAsync(id, "batch", clientCertificate: true);
+        Assert.Contains("BEGIN CERTIFICATE", credentials["tls.crt"]!.GetValue<string>());
+        Assert.Contains("sslmode=verify-full", credentials["uri"]!.GetValue<string>());
+        await api.DeleteReadyAsync(id);
+    }
 }

@@ -44,6 +44,10 @@ public static class BackendMapping
     public static BackendEndpoint ToEndpoint(this Backend b, SecretProtector secrets) =>
         new(b.Host, b.Port, b.AdminUser, secrets.Unprotect(b.ProtectedAdminPassword)) { Settings = b.Settings };
 
+    /// <summary>The settings a backend of the kind takes: the driver's own, and <c>tls</c> where the driver talks TLS.</summary>
+    public static IReadOnlyList<DriverField> SettingsOf(IServiceDriver driver) =>
+        driver.SupportsTls ? [.. driver.BackendSettings, BackendEndpoint.TlsSetting] : driver.BackendSettings;
+
     /// <summary>Checks site, capacity and the kind's settings (required ones present, no unknown names).</summary>
     internal static Validator RequireBackendShape(
         this Validator v, IServiceDriver? driver, string? site, int? capacity, IReadOnlyDictionary<string, string>? settings,
@@ -58,7 +62,7 @@ public static class BackendMapping
             return v;
         }
 
-        var known = driver.BackendSettings.Select(f => f.Name).ToHashSet(StringComparer.Ordinal);
+        var known = SettingsOf(driver).Select(f => f.Name).ToHashSet(StringComparer.Ordinal);
         var unknown = settings.Keys.Where(k => !known.Contains(k)).ToList();
         v.Require(unknown.Count == 0, "settings",
             $"Unknown setting {string.Join(", ", unknown)}; a {driver.Kind} backend has {(known.Count == 0 ? "none" : string.Join(", ", known))}.");

@@ -55,6 +55,9 @@ public sealed class EtcdDriver : IServiceDriver, IDisposable
     /// <inheritdoc />
     public bool SupportsClientCertificates => true;
 
+    /// <inheritdoc />
+    public bool SupportsTls => true;
+
     /// <summary>How many keys one range read returns while deprovisioning (small in tests, to cover paging).</summary>
     internal int KeyPageSize { get; init; } = 1000;
 

@@ -83,6 +83,9 @@ public sealed class LoggingDriver : ILogStreamDriver
     public string Kind => "logging";
 
     /// <inheritdoc />
+    public bool SupportsTls => true;
+
+    /// <inheritdoc />
     public IReadOnlyList<DriverField> BackendSettings { get; } =
     [
         new(ConfigDirSetting, "Config directory",

@@ -47,6 +47,9 @@ public sealed class PostgresDriver : IServiceDriver
     public bool SupportsClientCertificates => true;
 
     /// <inheritdoc />
+    public bool SupportsTls => true;
+
+    /// <inheritdoc />
     public IReadOnlyList<DriverField> PlanLimits { get; } =
         [new(ConnectionsLimit, "Connections", "the most sessions the database accepts at once")];
 

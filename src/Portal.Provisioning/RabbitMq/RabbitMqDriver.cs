@@ -69,6 +69,9 @@ public sealed class RabbitMqDriver : IServiceDriver
     public bool SupportsClientCertificates => true;
 
     /// <inheritdoc />
+    public bool SupportsTls => true;
+
+    /// <inheritdoc />
     public IReadOnlyList<DriverField> BackendSettings { get; } =
     [
         new(ManagementUrlSetting, "Management URL",

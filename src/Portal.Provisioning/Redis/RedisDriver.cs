@@ -49,6 +49,9 @@ public sealed class RedisDriver : IServiceDriver
     public string Kind => "redis";
 
     /// <inheritdoc />
+    public bool SupportsTls => true;
+
+    /// <inheritdoc />
     public async Task<ProvisionResult> ProvisionAsync(InstanceContext instance, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(instance);
