@@ -16,7 +16,7 @@ namespace Portal.Provisioning.S3;
 /// query string (RGW answers 501 to some JSON bodies), and no secret is ever sent in one: RGW generates every
 /// secret and returns it in the response body, which this class never logs or puts in an exception.
 /// </remarks>
-public sealed class RgwAdminOpsProvisioner : IObjectStoreProvisioner
+public sealed class RgwAdminOpsProvisioner : IObjectStoreProvisioner, IDisposable
 {
     /// <summary>The user of each account's tenant.</summary>
     public const string OwnerUser = "owner";
@@ -30,18 +30,22 @@ public sealed class RgwAdminOpsProvisioner : IObjectStoreProvisioner
     private static readonly string[] RequiredCaps = ["users", "buckets"];
 
     private readonly HttpClient _http;
+    private readonly bool _ownsClient;
     private readonly Uri _baseUrl;
     private readonly BackendEndpoint _backend;
     private readonly string _region;
     private readonly TimeProvider _time;
 
-    /// <param name="http">The client to send with (not disposed here).</param>
-    /// <param name="baseUrl">The gateway's URL, e.g. <c>http://127.0.0.1:7480/</c>; the API is under <c>admin/</c>.</param>
+    /// <param name="http">The client to send with; disposed with this object only when <paramref name="ownsClient"/>.</param>
+    /// <param name="baseUrl">The gateway's URL, e.g. <c>https://127.0.0.1:7480/</c>; the API is under <c>admin/</c>.</param>
     /// <param name="backend">Its <see cref="BackendEndpoint.AdminUser"/> and <see cref="BackendEndpoint.AdminPassword"/>
     /// are the admin's S3 access key id and secret.</param>
     /// <param name="region">The region requests are signed for (RGW accepts any).</param>
     /// <param name="time">The clock for signatures; the system clock when null.</param>
-    public RgwAdminOpsProvisioner(HttpClient http, Uri baseUrl, BackendEndpoint backend, string region, TimeProvider? time = null)
+    /// <param name="ownsClient">True when <paramref name="http"/> was made for this object alone (e.g. with a
+    /// handler that trusts one backend's CA) and goes with it.</param>
+    public RgwAdminOpsProvisioner(
+        HttpClient http, Uri baseUrl, BackendEndpoint backend, string region, TimeProvider? time = null, bool ownsClient = false)
     {
         ArgumentNullException.ThrowIfNull(http);
         ArgumentNullException.ThrowIfNull(baseUrl);
@@ -52,6 +56,16 @@ public sealed class RgwAdminOpsProvisioner : IObjectStoreProvisioner
         _backend = backend;
         _region = region;
         _time = time ?? TimeProvider.System;
+        _ownsClient = ownsClient;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (_ownsClient)
+        {
+            _http.Dispose();
+        }
     }
 
     /// <summary>The RGW user id of an account: <c>&lt;account&gt;$owner</c> (tenant <c>$</c> user).</summary>

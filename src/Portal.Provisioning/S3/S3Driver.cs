@@ -25,6 +25,11 @@ namespace Portal.Provisioning.S3;
 /// an RGW user with the caps <c>users=*;buckets=*</c>; Host and Port are the gateway, reached at
 /// <c>http://Host:Port</c> unless the <c>endpointUrl</c> setting says otherwise.
 /// </para>
+/// <para>
+/// A TLS backend (<see cref="BackendEndpoint.Tls"/>) is reached at <c>https://Host:Port</c> (an <c>endpointUrl</c>
+/// must be https then), and both planes trust the platform CA (<see cref="BackendEndpoint.RequireCa"/>) and no other
+/// root; bindings carry that CA as <c>ca.crt</c> so apps verify the gateway the same way.
+/// </para>
 /// </remarks>
 public sealed class S3Driver : IServiceDriver
 {
@@ -72,7 +77,8 @@ public sealed class S3Driver : IServiceDriver
     [
         new(EndpointUrlSetting, "Endpoint URL",
             "The S3 URL of the gateway (RADOS Gateway), for the portal's admin calls and for apps, e.g. " +
-            "https://s3.dc1.example.com. No value: http://Host:Port. AdminUser and AdminPassword are the S3 access " +
+            "https://s3.dc1.example.com. No value: http://Host:Port, or https://Host:Port when the backend serves TLS " +
+            "(tls=true; then an endpointUrl must be https too). AdminUser and AdminPassword are the S3 access " +
             "key and secret of an RGW user with the caps users=*;buckets=*."),
         new(RegionSetting, "Region",
             $"The region S3 requests are signed for, handed to apps. No value: {DefaultRegion}."),
@@ -95,7 +101,7 @@ public sealed class S3Driver : IServiceDriver
         var bucket = S3Names.Bucket(instance.InstanceId);
         var quota = Quota(instance.Limits);
         var backend = instance.Backend;
-        var store = Provisioner(backend);
+        using var store = Provisioner(backend);
 
         instance.Progress.Report($"Creating account {account}");
         await store.EnsureAccountAsync(account, $"Portal instance {instance.InstanceId}", BucketsPerAccount, ct);
@@ -129,7 +135,7 @@ public sealed class S3Driver : IServiceDriver
         ArgumentNullException.ThrowIfNull(instance);
         var account = S3Names.Account(instance.InstanceId);
         var quota = Quota(instance.Limits);
-        var store = Provisioner(instance.Backend);
+        using var store = Provisioner(instance.Backend);
 
         await RequireAccountAsync(store, instance, account, ct);
         await ApplyQuotaAsync(store, instance, account, quota, ct);
@@ -144,7 +150,8 @@ public sealed class S3Driver : IServiceDriver
 
         instance.Progress.Report($"Deleting account {account} with its buckets, objects and keys");
         // The bindings' keys belong to the account and go with it: no binding reaches anything afterwards.
-        await Provisioner(instance.Backend).DeleteAccountAsync(account, ct);
+        using var store = Provisioner(instance.Backend);
+        await store.DeleteAccountAsync(account, ct);
         _logger.LogInformation("Deprovisioned S3 account {Account} on {Backend}", account, instance.Backend);
     }
 
@@ -161,7 +168,7 @@ public sealed class S3Driver : IServiceDriver
         var backend = instance.Backend;
         var account = S3Names.Account(instance.InstanceId);
         var keyId = S3Names.BindingAccessKeyId(binding.BindingId, binding.Generation);
-        var store = Provisioner(backend);
+        using var store = Provisioner(backend);
 
         await RequireAccountAsync(store, instance, account, ct);
         instance.Progress.Report($"Creating access key {keyId} for account {account}");
@@ -169,7 +176,7 @@ public sealed class S3Driver : IServiceDriver
         var secret = await store.IssueKeyAsync(account, keyId, ct);
         _logger.LogInformation("Created S3 access key {KeyId} for account {Account} on {Backend}", keyId, account, backend);
 
-        return new BindingCredentials(new OrderedDictionary<string, string>
+        var credentials = new OrderedDictionary<string, string>
         {
             ["endpointUrl"] = EndpointUrl(backend).AbsoluteUri.TrimEnd('/'),
             ["region"] = Region(backend),
@@ -177,7 +184,14 @@ public sealed class S3Driver : IServiceDriver
             ["accessKeyId"] = keyId,
             ["secretAccessKey"] = secret,
             ["forcePathStyle"] = "true",
-        });
+        };
+        if (backend.Tls)
+        {
+            // The root the app trusts for the gateway's https endpoint (the platform CA, not a public one).
+            credentials["ca.crt"] = backend.RequireCa().CertificatePem;
+        }
+
+        return new BindingCredentials(credentials);
     }
 
     /// <inheritdoc />
@@ -191,7 +205,8 @@ public sealed class S3Driver : IServiceDriver
         var keyId = S3Names.BindingAccessKeyId(binding.BindingId, generation);
 
         instance.Progress.Report($"Revoking access key {keyId} (credentials generation {generation})");
-        await Provisioner(instance.Backend).RevokeKeyAsync(account, keyId, ct);
+        using var store = Provisioner(instance.Backend);
+        await store.RevokeKeyAsync(account, keyId, ct);
         _logger.LogInformation("Revoked S3 access key {KeyId} of account {Account} on {Backend}", keyId, account, instance.Backend);
     }
 
@@ -205,7 +220,7 @@ public sealed class S3Driver : IServiceDriver
         ArgumentNullException.ThrowIfNull(binding);
         var instance = binding.Instance;
         var account = S3Names.Account(instance.InstanceId);
-        var store = Provisioner(instance.Backend);
+        using var store = Provisioner(instance.Backend);
 
         // No account (deprovisioned, never provisioned): its keys went with it.
         var keys = (await store.GetAccountAsync(account, ct))?.AccessKeyIds ?? [];
@@ -225,7 +240,7 @@ public sealed class S3Driver : IServiceDriver
         var bucket = S3Names.Bucket(instance.InstanceId);
         try
         {
-            var store = Provisioner(instance.Backend);
+            using var store = Provisioner(instance.Backend);
             var found = await store.GetAccountAsync(account, ct);
             if (found is null)
             {
@@ -258,7 +273,8 @@ public sealed class S3Driver : IServiceDriver
         ArgumentNullException.ThrowIfNull(backend);
         try
         {
-            return await Provisioner(backend).TestAsync(ct);
+            using var store = Provisioner(backend);
+            return await store.TestAsync(ct);
         }
         catch (Exception e) when (!ct.IsCancellationRequested)
         {
@@ -309,7 +325,26 @@ public sealed class S3Driver : IServiceDriver
         return new ObjectStoreQuota(Limit(MaxSizeLimit) * BytesPerMb, Limit(MaxObjectsLimit));
     }
 
-    /// <summary>The backend's S3 URL: the <c>endpointUrl</c> setting, or <c>http://Host:Port</c>.</summary>
+    /// <summary>
+    /// The client settings of <see cref="ClientConfig(Uri, string)"/> for a backend's gateway; on a TLS backend its
+    /// HTTP clients trust the platform CA alone.
+    /// </summary>
+    internal static AmazonS3Config ClientConfig(BackendEndpoint backend)
+    {
+        ArgumentNullException.ThrowIfNull(backend);
+        var config = ClientConfig(EndpointUrl(backend), Region(backend));
+        if (backend.Tls)
+        {
+            config.HttpClientFactory = new PlatformCaHttpClientFactory(backend.RequireCa());
+        }
+
+        return config;
+    }
+
+    /// <summary>
+    /// The backend's S3 URL: the <c>endpointUrl</c> setting, or <c>http://Host:Port</c> (<c>https://</c> on a TLS
+    /// backend, which refuses an http <c>endpointUrl</c>: its gateway serves https only).
+    /// </summary>
     internal static Uri EndpointUrl(BackendEndpoint backend)
     {
         ArgumentNullException.ThrowIfNull(backend);
@@ -317,7 +352,8 @@ public sealed class S3Driver : IServiceDriver
         if (value is null)
         {
             var host = backend.Host.Contains(':') && !backend.Host.StartsWith('[') ? $"[{backend.Host}]" : backend.Host;
-            value = $"http://{host}:{backend.Port.ToString(CultureInfo.InvariantCulture)}";
+            var scheme = backend.Tls ? Uri.UriSchemeHttps : Uri.UriSchemeHttp;
+            value = $"{scheme}://{host}:{backend.Port.ToString(CultureInfo.InvariantCulture)}";
         }
 
         if (!Uri.TryCreate(value.TrimEnd('/') + "/", UriKind.Absolute, out var uri)
@@ -331,15 +367,39 @@ public sealed class S3Driver : IServiceDriver
                 $"(setting {EndpointUrlSetting}, or Host and Port).");
         }
 
+        if (backend.Tls && uri.Scheme != Uri.UriSchemeHttps)
+        {
+            throw new InvalidOperationException(
+                $"Backend {backend} serves TLS (tls=true), but its {EndpointUrlSetting} setting is not an https URL.");
+        }
+
         return uri;
     }
 
     /// <summary>The region of the backend: the <c>region</c> setting or <see cref="DefaultRegion"/>.</summary>
     internal static string Region(BackendEndpoint backend) => backend.Setting(RegionSetting) ?? DefaultRegion;
 
-    private IObjectStoreProvisioner Provisioner(BackendEndpoint backend) =>
-        new RgwAdminOpsProvisioner(
-            _httpClientFactory.CreateClient(HttpClientName), EndpointUrl(backend), backend, Region(backend), _time);
+    /// <summary>
+    /// The Admin Ops API of a backend, to dispose after the operation. On a TLS backend the gateway's certificate
+    /// must chain to the platform CA and nothing else, so the calls get a client of their own: the factory's named
+    /// client has one handler for every backend, while the trust anchor belongs to each. An operation makes a few
+    /// calls, so the extra handshake costs nothing worth pooling for.
+    /// </summary>
+    private RgwAdminOpsProvisioner Provisioner(BackendEndpoint backend)
+    {
+        var url = EndpointUrl(backend);
+        if (!backend.Tls)
+        {
+            return new RgwAdminOpsProvisioner(_httpClientFactory.CreateClient(HttpClientName), url, backend, Region(backend), _time);
+        }
+
+        // RgwAdminOpsProvisioner times each call itself, as the named client (no timeout of its own) leaves it to.
+        var http = new HttpClient(PlatformCaHttpClientFactory.Handler(backend.RequireCa()), disposeHandler: true)
+        {
+            Timeout = Timeout.InfiniteTimeSpan,
+        };
+        return new RgwAdminOpsProvisioner(http, url, backend, Region(backend), _time, ownsClient: true);
+    }
 
     private static async Task ApplyQuotaAsync(
         IObjectStoreProvisioner store, InstanceContext instance, string account, ObjectStoreQuota quota, CancellationToken ct)
@@ -362,7 +422,7 @@ public sealed class S3Driver : IServiceDriver
         IObjectStoreProvisioner store, BackendEndpoint backend, string account, string bucket, string keyId, string secret,
         CancellationToken ct)
     {
-        using var s3 = new AmazonS3Client(new BasicAWSCredentials(keyId, secret), ClientConfig(EndpointUrl(backend), Region(backend)));
+        using var s3 = new AmazonS3Client(new BasicAWSCredentials(keyId, secret), ClientConfig(backend));
         var deadline = _time.GetUtcNow() + NewKeyWait;
         while (true)
         {

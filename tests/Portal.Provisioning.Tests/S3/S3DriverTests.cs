@@ -213,7 +213,9 @@ public sealed class S3DriverTests
         var credentials = await scope.Driver.BindAsync(binding, Ct);
 
         var v = credentials.Values;
-        Assert.Equal(["endpointUrl", "region", "bucket", "accessKeyId", "secretAccessKey", "forcePathStyle"], v.Keys);
+        Assert.Equal(
+            ["endpointUrl", "region", "bucket", "accessKeyId", "secretAccessKey", "forcePathStyle", .. (TestS3.Endpoint.Tls ? new[] { "ca.crt" } : [])],
+            v.Keys);
         Assert.Equal(TestS3.Url.AbsoluteUri.TrimEnd('/'), v["endpointUrl"]);
         Assert.Equal("us-east-1", v["region"]);
         Assert.Equal(S3Names.Bucket(instance.InstanceId), v["bucket"]);
@@ -374,7 +376,7 @@ public sealed class S3DriverTests
             BucketName = bucket,
             Key = "report.txt",
             Verb = HttpVerb.GET,
-            Protocol = Protocol.HTTP,
+            Protocol = TestS3.UrlProtocol(credentials),
             Expires = DateTime.UtcNow.AddMinutes(10),
         });
         Assert.Equal(HttpStatusCode.OK, await TestS3.GetStatusAsync(url));

@@ -68,6 +68,50 @@ public sealed class S3DriverUnitTests
     }
 
     [Fact]
+    public void EndpointUrl_TlsBackend_IsHttpsHostPort()
+    {
+        var backend = _backend with { Settings = new Dictionary<string, string> { ["tls"] = "true" } };
+
+        Assert.Equal("https://127.0.0.1:7480/", S3Driver.EndpointUrl(backend).AbsoluteUri);
+    }
+
+    [Fact]
+    public void EndpointUrl_TlsBackendWithHttpSetting_ThrowsInvalidOperation()
+    {
+        var backend = _backend with
+        {
+            Settings = new Dictionary<string, string> { ["tls"] = "true", ["endpointUrl"] = "http://s3.dc1.example.com" },
+        };
+
+        var e = Assert.Throws<InvalidOperationException>(() => S3Driver.EndpointUrl(backend));
+
+        Assert.Contains("not an https URL", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void ClientConfig_TlsBackend_HttpsWithOwnHttpClients()
+    {
+        using var ca = Portal.Provisioning.Certificates.CertificateAuthority.CreateRoot("Test CA", TimeSpan.FromDays(1));
+        var backend = _backend with { Settings = new Dictionary<string, string> { ["tls"] = "true" }, PlatformCa = ca };
+
+        var tls = S3Driver.ClientConfig(backend);
+        var plain = S3Driver.ClientConfig(_backend);
+
+        Assert.Equal("https://127.0.0.1:7480/", tls.ServiceURL);
+        Assert.IsType<PlatformCaHttpClientFactory>(tls.HttpClientFactory);
+        Assert.Equal("http://127.0.0.1:7480/", plain.ServiceURL);
+        Assert.Null(plain.HttpClientFactory);
+    }
+
+    [Fact]
+    public void ClientConfig_TlsBackendWithoutCa_ThrowsInvalidOperation()
+    {
+        var backend = _backend with { Settings = new Dictionary<string, string> { ["tls"] = "true" } };
+
+        Assert.Throws<InvalidOperationException>(() => S3Driver.ClientConfig(backend));
+    }
+
+    [Fact]
     public void Region_NoSetting_IsUsEast1()
     {
         Assert.Equal("us-east-1", S3Driver.Region(_backend));

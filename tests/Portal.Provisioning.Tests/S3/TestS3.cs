@@ -1,5 +1,7 @@
 using System.Globalization;
 using System.Net;
+using System.Net.Security;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
 using Amazon.Runtime;
@@ -17,7 +19,16 @@ internal static class TestS3
 {
     public const string EnvironmentVariable = "PORTAL_TEST_S3";
 
-    private static readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(60) };
+    // The admin's and raw signed calls: on a TLS gateway the tests' CA is the only trusted root (plain http never
+    // reaches the callback, so a gateway without TLS needs no CA).
+    private static readonly HttpClient _http = new(new SocketsHttpHandler
+    {
+        SslOptions = new SslClientAuthenticationOptions
+        {
+            RemoteCertificateValidationCallback = (_, certificate, _, errors) => TestBackends.Ca.Verifies(certificate, errors),
+        },
+    })
+    { Timeout = TimeSpan.FromSeconds(60) };
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -26,6 +37,16 @@ internal static class TestS3
 
     /// <summary>The gateway's URL.</summary>
     public static Uri Url => S3Driver.EndpointUrl(Endpoint);
+
+    /// <summary>Fails the test unless the gateway of <see cref="Endpoint"/> serves TLS (started with PORTAL_CA_DIR).</summary>
+    public static void RequireTls()
+    {
+        if (!Endpoint.Tls)
+        {
+            Assert.Fail($"{EnvironmentVariable} names a gateway without tls=true: start it with PORTAL_CA_DIR set " +
+                $"(the CA of {TestBackends.CaVariable}), as `ops/portal test` does.");
+        }
+    }
 
     /// <summary>
     /// One Admin Ops call (as the admin unless another key is given): the status and the JSON answer (null when
@@ -96,23 +117,32 @@ internal static class TestS3
 
     /// <summary>
     /// An S3 client configured from a binding's credentials only, as the portal's docs tell apps to (plus the
-    /// checksum switches AWSSDK.S3 4 needs against RGW). No retries, so a refusal shows at once.
+    /// checksum switches AWSSDK.S3 4 needs against RGW). No retries, so a refusal shows at once. Over https it
+    /// trusts the credentials' <c>ca.crt</c> alone (or <paramref name="trustedCaPem"/> instead), not the system's roots.
     /// </summary>
-    public static AmazonS3Client AppClient(BindingCredentials credentials, string? secret = null)
+    public static AmazonS3Client AppClient(BindingCredentials credentials, string? secret = null, string? trustedCaPem = null)
     {
         var v = credentials.Values;
-        return new AmazonS3Client(
-            new BasicAWSCredentials(v["accessKeyId"], secret ?? v["secretAccessKey"]),
-            new AmazonS3Config
-            {
-                ServiceURL = v["endpointUrl"],
-                AuthenticationRegion = v["region"],
-                ForcePathStyle = bool.Parse(v["forcePathStyle"]),
-                RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
-                ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
-                MaxErrorRetry = 0,
-            });
+        var config = new AmazonS3Config
+        {
+            ServiceURL = v["endpointUrl"],
+            AuthenticationRegion = v["region"],
+            ForcePathStyle = bool.Parse(v["forcePathStyle"]),
+            RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
+            ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
+            MaxErrorRetry = 0,
+        };
+        if (v["endpointUrl"].StartsWith("https://", StringComparison.Ordinal))
+        {
+            config.HttpClientFactory = new TrustingOnlyHttpClientFactory(trustedCaPem ?? v["ca.crt"]);
+        }
+
+        return new AmazonS3Client(new BasicAWSCredentials(v["accessKeyId"], secret ?? v["secretAccessKey"]), config);
     }
+
+    /// <summary>The scheme of presigned URLs for the gateway: what its endpoint URL uses.</summary>
+    public static Protocol UrlProtocol(BindingCredentials credentials) =>
+        credentials.Values["endpointUrl"].StartsWith("https://", StringComparison.Ordinal) ? Protocol.HTTPS : Protocol.HTTP;
 
     public static Task PutAsync(IAmazonS3 s3, string bucket, string key, string content) =>
         s3.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = key, ContentBody = content }, Ct);
@@ -170,4 +200,43 @@ internal static class TestS3
     }
 
     public static string Text(long n) => n.ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>
+    /// HTTP clients for AWSSDK.S3 that trust one CA certificate (PEM) and nothing else, as an app given only the
+    /// binding's ca.crt builds them: the chain must end at that certificate, and the host name must match.
+    /// </summary>
+    private sealed class TrustingOnlyHttpClientFactory(string caPem) : HttpClientFactory
+    {
+        public override HttpClient CreateHttpClient(IClientConfig clientConfig)
+        {
+            var ca = X509Certificate2.CreateFromPem(caPem);
+            return new HttpClient(new SocketsHttpHandler
+            {
+                SslOptions = new SslClientAuthenticationOptions
+                {
+                    RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
+                    {
+                        if (certificate is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch))
+                        {
+                            return false;
+                        }
+
+                        using var chain = new X509Chain();
+                        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
+                        chain.ChainPolicy.CustomTrustStore.Add(ca);
+                        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+                        using var leaf = new X509Certificate2(certificate);
+                        return chain.Build(leaf);
+                    },
+                },
+            });
+        }
+
+        // One client per SDK client, disposed with it; never shared with a client trusting another CA.
+        public override bool UseSDKHttpClientCaching(IClientConfig clientConfig) => true;
+
+        public override bool DisposeHttpClientsAfterUse(IClientConfig clientConfig) => false;
+
+        public override string? GetConfigUniqueString(IClientConfig clientConfig) => null;
+    }
 }
