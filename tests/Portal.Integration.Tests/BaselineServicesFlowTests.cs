@@ -175,6 +175,8 @@ public sealed class BaselineServicesFlowTests(BaselineServicesFlowTests.Fixture 
         var (bindingId, credentials) = await api.BindReadyAsync(id, "orders-api");
         Assert.Equal(["endpointUrl", "region", "bucket", "accessKeyId", "secretAccessKey", "forcePathStyle", "ca.crt"], credentials.AsObject().Select(p => p.Key));
         var bucket = Value(credentials, "bucket");
+        Assert.StartsWith("https://", Value(credentials, "endpointUrl"), StringComparison.Ordinal);
+        using var ca = X509Certificate2.CreateFromPem(Value(credentials, "ca.crt"));
 
         IAmazonS3 Client() => new AmazonS3Client(
             new BasicAWSCredentials(Value(credentials, "accessKeyId"), Value(credentials, "secretAccessKey")),
@@ -186,6 +188,7 @@ public sealed class BaselineServicesFlowTests(BaselineServicesFlowTests.Fixture 
                 RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
                 ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
                 MaxErrorRetry = 0,
+                HttpClientFactory = new CaOnlyHttpClientFactory(ca),
             });
         using (var s3 = Client())
         {
@@ -205,5 +208,20 @@ public sealed class BaselineServicesFlowTests(BaselineServicesFlowTests.Fixture 
         }
 
         await api.DeleteReadyAsync(id);
+    }
+
+    /// <summary>The AWS SDK's HTTP client as an app given only ca.crt builds it: that CA is the one trusted root.</summary>
+    private sealed class CaOnlyHttpClientFactory(X509Certificate2 ca) : HttpClientFactory
+    {
+        public override HttpClient CreateHttpClient(IClientConfig clientConfig) => new(new SocketsHttpHandler
+        {
+            SslOptions = { RemoteCertificateValidationCallback = (_, server, _, _) => TrustsOnly(ca, server) },
+        });
+
+        public override bool UseSDKHttpClientCaching(IClientConfig clientConfig) => true;
+
+        public override bool DisposeHttpClientsAfterUse(IClientConfig clientConfig) => false;
+
+        public override string? GetConfigUniqueString(IClientConfig clientConfig) => null;
     }
 }

@@ -73,6 +73,9 @@ public sealed class S3Driver : IServiceDriver
     public string Kind => "s3";
 
     /// <inheritdoc />
+    public bool SupportsTls => true;
+
+    /// <inheritdoc />
     public IReadOnlyList<DriverField> BackendSettings { get; } =
     [
         new(EndpointUrlSetting, "Endpoint URL",
