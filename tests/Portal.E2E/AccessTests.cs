@@ -40,8 +40,7 @@ public sealed partial class AccessTests(BrowserFixture fixture) : IClassFixture<
 
         await page.ClickAsync("[data-testid=instance-link]");
         await Assertions.Expect(page.Locator("[data-testid=instance-name]")).ToHaveTextAsync("viewed-db");
-        await Assertions.Expect(page.Locator("[data-testid=instance-state] [data-testid=state]"))
-            .ToHaveAttributeAsync("data-state", "Ready", new() { Timeout = 60_000 });
+        await fixture.ExpectStateAsync(page.Locator("[data-testid=instance-state] [data-testid=state]"), "Ready", 60_000);
         await Assertions.Expect(page.Locator("[data-testid=delete-instance]")).ToHaveCountAsync(0);
         await Assertions.Expect(page.Locator("[data-testid=create-binding]")).ToHaveCountAsync(0);
 

@@ -32,13 +32,12 @@ public sealed partial class AppSignInTests(BrowserFixture fixture) : IClassFixtu
         await page.FillAsync("#param-oidc-redirectUris", Callback);
         await page.ClickAsync("[data-testid=request-oidc]");
         await page.WaitForURLAsync(new Regex("/instances/[0-9a-f-]{36}$"));
-        await Assertions.Expect(page.Locator("[data-testid=instance-state] [data-testid=state]"))
-            .ToHaveAttributeAsync("data-state", "Ready", new() { Timeout = Timeout });
+        await fixture.ExpectStateAsync(page.Locator("[data-testid=instance-state] [data-testid=state]"), "Ready", Timeout);
         await Assertions.Expect(page.Locator("[data-testid=parameters]")).ToContainTextAsync(Callback);
         await page.FillAsync("#app-name", "orders-web");
         await page.ClickAsync("[data-testid=create-binding]");
         var binding = page.Locator("[data-testid=binding-orders-web]");
-        await Assertions.Expect(binding.Locator("[data-testid=state]")).ToHaveAttributeAsync("data-state", "Ready", new() { Timeout = Timeout });
+        await fixture.ExpectStateAsync(binding.Locator("[data-testid=state]"), "Ready", Timeout);
         await binding.Locator("[data-testid=show-credentials]").ClickAsync();
         await Assertions.Expect(binding.Locator("[data-testid=credential-redirectUris]")).ToHaveTextAsync(Callback);
         await page.ScreenshotAsync(new() { Path = Path.Combine(BrowserFixture.ScreenshotDirectory, "oidc-credentials.png"), FullPage = true });

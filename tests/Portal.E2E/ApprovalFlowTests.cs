@@ -69,7 +69,7 @@ public sealed partial class ApprovalFlowTests(BrowserFixture fixture) : IClassFi
         await Assertions.Expect(ann.GetByText("Nothing waits for you.")).ToBeVisibleAsync();
 
         // The developer's page follows live: provisioned after the approval.
-        await Assertions.Expect(state).ToHaveAttributeAsync("data-state", "Ready", new() { Timeout = 60_000 });
+        await fixture.ExpectStateAsync(state, "Ready", 60_000);
     }
 
     [GeneratedRegex("/instances$")]

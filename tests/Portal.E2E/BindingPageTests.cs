@@ -23,15 +23,14 @@ public sealed class BindingPageTests(BrowserFixture fixture) : IClassFixture<Bro
         await page.FillAsync("#name-postgresql", "reports-db");
         await page.ClickAsync("[data-testid=request-postgresql]");
         await page.WaitForURLAsync("**/instances/*");
-        await Assertions.Expect(page.Locator("[data-testid=instance-state] [data-testid=state]"))
-            .ToHaveAttributeAsync("data-state", "Ready", new() { Timeout = Timeout });
+        await fixture.ExpectStateAsync(page.Locator("[data-testid=instance-state] [data-testid=state]"), "Ready", Timeout);
 
         await page.FillAsync("#app-name", "report-job");
         await page.GetByText("Client certificate", new() { Exact = true }).ClickAsync();
         await Assertions.Expect(page.GetByLabel("Client certificate")).ToBeCheckedAsync();
         await page.ClickAsync("[data-testid=create-binding]");
         var card = page.Locator("[data-testid=binding-report-job]");
-        await Assertions.Expect(card.Locator("[data-testid=state]")).ToHaveAttributeAsync("data-state", "Ready", new() { Timeout = Timeout });
+        await fixture.ExpectStateAsync(card.Locator("[data-testid=state]"), "Ready", Timeout);
         await card.Locator("[data-testid=open-binding]").ClickAsync();
 
         await page.WaitForURLAsync("**/bindings/*");

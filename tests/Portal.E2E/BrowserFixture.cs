@@ -63,6 +63,22 @@ public sealed class BrowserFixture : PortalAppFactory
         return page;
     }
 
+    /// <summary>
+    /// Waits for a state chip (<c>[data-testid=state]</c>) to say <paramref name="state"/>; when it does not, the failure
+    /// says what the portal's operations and jobs were doing meanwhile.
+    /// </summary>
+    public async Task ExpectStateAsync(ILocator chip, string state, float timeout = 60_000)
+    {
+        try
+        {
+            await Assertions.Expect(chip).ToHaveAttributeAsync("data-state", state, new() { Timeout = timeout });
+        }
+        catch (PlaywrightException e)
+        {
+            throw new Xunit.Sdk.XunitException($"{e.Message}\n{await JobsReportAsync()}", e);
+        }
+    }
+
     /// <summary>Fills the sign-in page the portal has just sent the page to, as the seeded admin.</summary>
     public async Task SignInAsAdminAsync(IPage page)
     {

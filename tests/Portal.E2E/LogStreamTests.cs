@@ -25,14 +25,13 @@ public sealed partial class LogStreamTests(BrowserFixture fixture) : IClassFixtu
         await page.FillAsync("#name-logging", "shop-logs");
         await page.ClickAsync("[data-testid=request-logging]");
         await page.WaitForURLAsync(new Regex("/instances/[0-9a-f-]{36}$"));
-        await Assertions.Expect(page.Locator("[data-testid=instance-state] [data-testid=state]"))
-            .ToHaveAttributeAsync("data-state", "Ready", new() { Timeout = Timeout });
+        await fixture.ExpectStateAsync(page.Locator("[data-testid=instance-state] [data-testid=state]"), "Ready", Timeout);
         await Assertions.Expect(page.Locator("[data-testid=log-empty]")).ToBeVisibleAsync();
 
         await page.FillAsync("#app-name", "shop-api");
         await page.ClickAsync("[data-testid=create-binding]");
         var binding = page.Locator("[data-testid=binding-shop-api]");
-        await Assertions.Expect(binding.Locator("[data-testid=state]")).ToHaveAttributeAsync("data-state", "Ready", new() { Timeout = Timeout });
+        await fixture.ExpectStateAsync(binding.Locator("[data-testid=state]"), "Ready", Timeout);
         await binding.Locator("[data-testid=show-credentials]").ClickAsync();
         async Task<string> Credential(string key) => (await binding.Locator($"[data-testid=credential-{key}]").InnerTextAsync()).Trim();
 

@@ -55,8 +55,7 @@ public sealed class MonitoringTests(BrowserFixture fixture) : IClassFixture<Brow
         await page.WaitForURLAsync(new Regex("/instances/[0-9a-f-]{36}$"));
         try
         {
-            await Assertions.Expect(page.Locator("[data-testid=instance-state] [data-testid=state]"))
-                .ToHaveAttributeAsync("data-state", "Ready", new() { Timeout = Timeout });
+            await fixture.ExpectStateAsync(page.Locator("[data-testid=instance-state] [data-testid=state]"), "Ready", Timeout);
         }
         finally
         {

@@ -46,13 +46,12 @@ public sealed partial class RequestDatabaseTests(BrowserFixture fixture) : IClas
 
         await page.WaitForURLAsync(InstanceUrl());
         await Assertions.Expect(page.Locator("[data-testid=instance-name]")).ToHaveTextAsync("shop-db");
-        await Assertions.Expect(page.Locator("[data-testid=instance-state] [data-testid=state]"))
-            .ToHaveAttributeAsync("data-state", "Ready", new() { Timeout = Timeout });
+        await fixture.ExpectStateAsync(page.Locator("[data-testid=instance-state] [data-testid=state]"), "Ready", Timeout);
 
         await page.FillAsync("#app-name", "shop-api");
         await page.ClickAsync("[data-testid=create-binding]");
         var binding = page.Locator("[data-testid=binding-shop-api]");
-        await Assertions.Expect(binding.Locator("[data-testid=state]")).ToHaveAttributeAsync("data-state", "Ready", new() { Timeout = Timeout });
+        await fixture.ExpectStateAsync(binding.Locator("[data-testid=state]"), "Ready", Timeout);
         await binding.Locator("[data-testid=show-credentials]").ClickAsync();
         var uri = binding.Locator("[data-testid=credential-uri]");
         await Assertions.Expect(uri).ToHaveTextAsync(new Regex("^postgresql://"));
@@ -91,8 +90,7 @@ public sealed partial class RequestDatabaseTests(BrowserFixture fixture) : IClas
         await page.Locator("[data-testid=instance-link]", new() { HasText = "shop-db" }).ClickAsync();
         await page.ClickAsync("[data-testid=delete-instance]");
         await page.ClickAsync(".mud-dialog button:has-text('Delete')");
-        await Assertions.Expect(page.Locator("[data-testid=instance-state] [data-testid=state]"))
-            .ToHaveAttributeAsync("data-state", "Deleted", new() { Timeout = Timeout });
+        await fixture.ExpectStateAsync(page.Locator("[data-testid=instance-state] [data-testid=state]"), "Deleted", Timeout);
     }
 
     [Fact]

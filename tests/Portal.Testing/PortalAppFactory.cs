@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
+using System.Globalization;
 using Npgsql;
 using Portal.Application.Access;
 using Portal.Data;
@@ -94,6 +95,48 @@ public class PortalAppFactory : WebApplicationFactory<Program>, IAsyncLifetime
         await using var drop = new NpgsqlCommand($"DROP DATABASE IF EXISTS \"{DatabaseName}\" WITH (FORCE)", connection);
         await drop.ExecuteNonQueryAsync();
         GC.SuppressFinalize(this);
+    }
+
+    /// <summary>
+    /// What the portal's jobs are doing, for the message of a test that waited in vain: the latest operations with
+    /// their progress, Hangfire's latest jobs, queue entries, servers and locks, and the database's sessions.
+    /// </summary>
+    public async Task<string> JobsReportAsync()
+    {
+        var report = new System.Text.StringBuilder();
+        try
+        {
+            await using var connection = new NpgsqlConnection(ConnectionString);
+            await connection.OpenAsync();
+            (string Title, string Sql)[] queries =
+            [
+                ("operations", """SELECT "Kind", "State", "Attempts", "JobId", "CreatedAt", "StartedAt", "FinishedAt", "Error" FROM "Operations" ORDER BY "CreatedAt" DESC LIMIT 8"""),
+                ("progress", """SELECT l."At", o."Kind", l."Message" FROM "OperationLines" l JOIN "Operations" o ON o."Id" = l."OperationId" ORDER BY l."Id" DESC LIMIT 15"""),
+                ("hangfire jobs", "SELECT id, statename, createdat, left(invocationdata::text, 120) FROM hangfire.job ORDER BY id DESC LIMIT 12"),
+                ("hangfire job queue", "SELECT jobid, queue, fetchedat FROM hangfire.jobqueue ORDER BY id DESC LIMIT 12"),
+                ("hangfire servers", "SELECT id, lastheartbeat, left(data::text, 160) FROM hangfire.server"),
+                ("hangfire locks", "SELECT resource, acquired FROM hangfire.lock"),
+                ("sessions", "SELECT pid, state, wait_event_type, wait_event, now() - query_start, left(query, 100) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"),
+            ];
+            foreach (var (title, sql) in queries)
+            {
+                report.AppendLine(CultureInfo.InvariantCulture, $"-- {title}");
+                await using var command = new NpgsqlCommand(sql, connection);
+                await using var reader = await command.ExecuteReaderAsync();
+                while (await reader.ReadAsync())
+                {
+                    var values = new object[reader.FieldCount];
+                    reader.GetValues(values);
+                    report.AppendLine(string.Join(" | ", values.Select(v => Convert.ToString(v, CultureInfo.InvariantCulture))));
+                }
+            }
+        }
+        catch (Exception e) when (e is NpgsqlException or InvalidOperationException)
+        {
+            report.AppendLine(CultureInfo.InvariantCulture, $"(the report failed: {e.Message})");
+        }
+
+        return report.ToString();
     }
 
     /// <summary>Runs a use-case handler as someone, the way a page does.</summary>
