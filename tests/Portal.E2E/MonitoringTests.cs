@@ -70,12 +70,35 @@ public sealed class MonitoringTests(BrowserFixture fixture) : IClassFixture<Brow
             await Task.Delay(1000);
         }
 
-        await Assertions.Expect(up).ToHaveCountAsync(1);
+        if (await up.CountAsync() == 0)
+        {
+            Assert.Fail($"The target 127.0.0.1:{port} was not up after 45 refreshes; the app answered {requests} scrapes. " +
+                        $"Prometheus's targets: {await PrometheusTargetsAsync()}\n{await fixture.JobsReportAsync()}");
+        }
+
         await Assertions.Expect(page.Locator("[data-testid=target]")).ToContainTextAsync($"127.0.0.1:{port}");
         await page.ClickAsync("[data-testid=targets-refresh]");
         await page.Locator("[data-testid=metric-select]").ClickAsync();
         await page.Locator(".mud-popover-open .mud-list-item", new() { HasText = "shop_orders_total" }).ClickAsync();
         await Assertions.Expect(page.Locator("[data-testid=chart] svg")).ToBeVisibleAsync();
         await page.ScreenshotAsync(new() { Path = Path.Combine(BrowserFixture.ScreenshotDirectory, "monitoring.png"), FullPage = true });
+    }
+
+    /// <summary>What Prometheus says about its active targets (health, last error), for a failure message.</summary>
+    private static async Task<string> PrometheusTargetsAsync()
+    {
+        var endpoint = Provisioning.BackendEndpoint.Parse(TestEnvironment.BackendOf("monitoring"));
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue(
+            "Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{endpoint.AdminUser}:{endpoint.AdminPassword}")));
+        try
+        {
+            var body = await http.GetStringAsync($"http://{endpoint.Host}:{endpoint.Port}/api/v1/targets?state=active");
+            return body.Length > 4000 ? body[..4000] : body;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            return $"(not readable: {e.Message})";
+        }
     }
 }
