@@ -19,12 +19,14 @@ public sealed class SecretsAtRestTests(SecretsAtRestTests.Fixture fixture) : ICl
     /// <summary>The portal with every log line (message and exception) kept for inspection.</summary>
     public sealed class Fixture : PortalAppFactory
     {
-        public ConcurrentQueue<string> Logged { get; } = new();
+        private readonly LogCapture _everything = new();
+
+        public ConcurrentQueue<string> Logged => _everything.Lines;
 
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
             base.ConfigureWebHost(builder);
-            builder.ConfigureLogging(logging => logging.AddProvider(new CapturingLoggerProvider(Logged)));
+            builder.ConfigureLogging(logging => logging.AddProvider(_everything));
         }
     }
 
@@ -131,24 +133,5 @@ public sealed class SecretsAtRestTests(SecretsAtRestTests.Fixture fixture) : ICl
         await process.WaitForExitAsync();
         Assert.True(process.ExitCode == 0, $"pg_dump failed: {errors}");
         return await output;
-    }
-
-    private sealed class CapturingLoggerProvider(ConcurrentQueue<string> lines) : ILoggerProvider
-    {
-        public ILogger CreateLogger(string categoryName) => new CapturingLogger(categoryName, lines);
-
-        public void Dispose()
-        {
-        }
-    }
-
-    private sealed class CapturingLogger(string category, ConcurrentQueue<string> lines) : ILogger
-    {
-        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-            lines.Enqueue($"{logLevel} {category}: {formatter(state, exception)} {exception}");
     }
 }

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using System.Globalization;
 using Npgsql;
 using Portal.Application.Access;
@@ -26,6 +27,11 @@ public class PortalAppFactory : WebApplicationFactory<Program>, IAsyncLifetime
 
     private readonly string _passwordFile = Path.Combine(Path.GetTempPath(), $"portal-admin-{Guid.NewGuid():N}.txt");
 
+    // Warnings and errors, and what Hangfire says about its servers and workers: the tail of JobsReportAsync.
+    private readonly LogCapture _recentLogs = new(
+        (category, level) => level >= LogLevel.Warning || (category.StartsWith("Hangfire", StringComparison.Ordinal) && level >= LogLevel.Information),
+        limit: 300);
+
     public string ConnectionString => new NpgsqlConnectionStringBuilder(TestEnvironment.PortalServer) { Database = DatabaseName }.ConnectionString;
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
@@ -40,6 +46,7 @@ public class PortalAppFactory : WebApplicationFactory<Program>, IAsyncLifetime
         // The tests' CA, which issued the test servers' certificates: the portal imports it on first start.
         builder.UseSetting("Ca:CertificateFile", Path.Combine(TestEnvironment.CaDirectory, "ca.crt"));
         builder.UseSetting("Ca:KeyFile", Path.Combine(TestEnvironment.CaDirectory, "ca.key"));
+        builder.ConfigureLogging(logging => logging.AddProvider(_recentLogs));
         builder.ConfigureTestServices(services =>
             // The oidc driver fetches the issuer's discovery document; in memory, that is this test server.
             services.AddHttpClient(Portal.Provisioning.Oidc.OidcDriver.HttpClientName)
@@ -127,13 +134,19 @@ public class PortalAppFactory : WebApplicationFactory<Program>, IAsyncLifetime
                 {
                     var values = new object[reader.FieldCount];
                     reader.GetValues(values);
-                    report.AppendLine(string.Join(" | ", values.Select(v => Convert.ToString(v, CultureInfo.InvariantCulture))));
+                    report.AppendLine(string.Join(" | ", values.Select(v => Convert.ToString(v, CultureInfo.InvariantCulture)?.ReplaceLineEndings(" "))));
                 }
             }
         }
         catch (Exception e) when (e is NpgsqlException or InvalidOperationException)
         {
             report.AppendLine(CultureInfo.InvariantCulture, $"(the report failed: {e.Message})");
+        }
+
+        report.AppendLine("-- recent warnings, errors and Hangfire messages");
+        foreach (var line in _recentLogs.Lines.TakeLast(40))
+        {
+            report.AppendLine(line.Length > 600 ? line[..600] : line);
         }
 
         return report.ToString();
