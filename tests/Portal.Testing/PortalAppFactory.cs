@@ -127,20 +127,26 @@ public class PortalAppFactory : WebApplicationFactory<Program>, IAsyncLifetime
             ];
             foreach (var (title, sql) in queries)
             {
-                report.AppendLine(CultureInfo.InvariantCulture, $"-- {title}");
-                await using var command = new NpgsqlCommand(sql, connection);
-                await using var reader = await command.ExecuteReaderAsync();
-                while (await reader.ReadAsync())
-                {
-                    var values = new object[reader.FieldCount];
-                    reader.GetValues(values);
-                    report.AppendLine(string.Join(" | ", values.Select(v => Convert.ToString(v, CultureInfo.InvariantCulture)?.ReplaceLineEndings(" "))));
-                }
+                await AppendRowsAsync(report, connection, title, sql);
             }
         }
         catch (Exception e) when (e is NpgsqlException or InvalidOperationException)
         {
             report.AppendLine(CultureInfo.InvariantCulture, $"(the report failed: {e.Message})");
+        }
+
+        // The backend PostgreSQL server the demo offering provisions on: who waits there, and on what.
+        try
+        {
+            await using var backend = new NpgsqlConnection(TestEnvironment.Backend.ConnectionString);
+            await backend.OpenAsync();
+            await AppendRowsAsync(report, backend, "backend PostgreSQL: busy sessions",
+                "SELECT pid, datname, usename, state, wait_event_type, wait_event, now() - xact_start, left(query, 100) FROM pg_stat_activity " +
+                "WHERE backend_type = 'client backend' AND state <> 'idle' AND pid <> pg_backend_pid()");
+        }
+        catch (Exception e) when (e is NpgsqlException or InvalidOperationException)
+        {
+            report.AppendLine(CultureInfo.InvariantCulture, $"(the backend report failed: {e.Message})");
         }
 
         report.AppendLine("-- recent warnings, errors and Hangfire messages");
@@ -150,6 +156,19 @@ public class PortalAppFactory : WebApplicationFactory<Program>, IAsyncLifetime
         }
 
         return report.ToString();
+    }
+
+    private static async Task AppendRowsAsync(System.Text.StringBuilder report, NpgsqlConnection connection, string title, string sql)
+    {
+        report.AppendLine(CultureInfo.InvariantCulture, $"-- {title}");
+        await using var command = new NpgsqlCommand(sql, connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            var values = new object[reader.FieldCount];
+            reader.GetValues(values);
+            report.AppendLine(string.Join(" | ", values.Select(v => Convert.ToString(v, CultureInfo.InvariantCulture)?.ReplaceLineEndings(" "))));
+        }
     }
 
     /// <summary>Runs a use-case handler as someone, the way a page does.</summary>
