@@ -72,6 +72,17 @@ public sealed class BindingPageTests(BrowserFixture fixture) : IClassFixture<Bro
         await RefusedSoonAsync(first); // the rotation operation retires generation 0 right after making generation 1
         await (await ConnectAsync(second)).DisposeAsync();
 
+        // The team page lists the binding among the team's credentials, at its new generation.
+        var bindingUrl = page.Url;
+        await page.GetByRole(AriaRole.Link, new() { Name = "Teams", Exact = true }).ClickAsync();
+        await page.Locator("[data-testid=teams-table] a").First.ClickAsync();
+        var row = page.Locator("[data-testid=team-bindings] tr", new() { Has = page.Locator("[data-testid=team-binding-link]", new() { HasText = "report-job" }) });
+        await Assertions.Expect(row.Locator("[data-testid=team-binding-generation]")).ToContainTextAsync("1");
+        await Assertions.Expect(row.Locator("[data-testid=team-binding-certificate]")).Not.ToContainTextAsync("none");
+        await page.ScreenshotAsync(new() { Path = Path.Combine(BrowserFixture.ScreenshotDirectory, "team-bindings.png"), FullPage = true });
+        await row.Locator("[data-testid=team-binding-link]").ClickAsync();
+        await page.WaitForURLAsync(bindingUrl);
+
         // Revoke: confirmed, back on the instance page, and the certificate stops working.
         await page.ClickAsync("[data-testid=revoke-binding]");
         await page.ClickAsync(".mud-dialog button:has-text('Revoke')");

@@ -5,6 +5,7 @@ using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using Portal.Application.Bindings;
+using Portal.Application.Teams;
 using Portal.Data;
 using Portal.Provisioning.Certificates;
 using Portal.Testing;
@@ -215,6 +216,19 @@ public sealed class BindingLifecycleTests(BindingLifecycleTests.Fixture fixture)
         // Just rotated: not due again; the audit trail says the schedule asked for it.
         Assert.Equal(0, await RunScheduledRotationAsync());
         Assert.Contains("binding.rotation-requested", await AuditActionsAsync(bindingId));
+
+        // The team's bindings list shows it, without credentials; another team gets "not found".
+        var listed = (await api.GetOkAsync($"/api/v1/teams/{teamId}/bindings")).AsArray();
+        var row = listed.Single(r => r!["binding"]!["id"]!.GetValue<string>() == bindingId.ToString())!;
+        Assert.Equal("scheduled-db", row["instanceName"]!.GetValue<string>());
+        Assert.Equal(1, row["binding"]!["generation"]!.GetValue<int>());
+        Assert.Equal(rotatedAt.AddDays(30), row["binding"]!["nextRotationAt"]!.GetValue<DateTimeOffset>());
+        Assert.DoesNotContain(Value(second, "password"), listed.ToJsonString(), StringComparison.Ordinal);
+        var admin = await fixture.AdminAsync();
+        var other = await fixture.RunAsync<CreateTeamHandler, TeamSummary>(h => h.HandleAsync(admin, new CreateTeam("Other rotation team", null)));
+        var outsider = (await fixture.TeamAccountAsync(other.Id, "owner")).Api;
+        var (outsiderStatus, _, _) = await outsider.SendAsync(HttpMethod.Get, $"/api/v1/teams/{teamId}/bindings");
+        Assert.Equal(HttpStatusCode.NotFound, outsiderStatus);
         await api.DeleteReadyAsync(id);
     }
 

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Portal.Api.Auth;
+using Portal.Application.Bindings;
 using Portal.Application.Quotas;
 using Portal.Application.Teams;
 
@@ -23,9 +24,15 @@ public static class TeamsApi
         teams.MapDelete("/{teamId:guid}/service-accounts/{userId:guid}", DeleteServiceAccount)
             .WithSummary("Delete a service account and its client (owners)");
         teams.MapGet("/{teamId:guid}/quota", GetQuota).WithSummary("The team's quota and its use");
+        teams.MapGet("/{teamId:guid}/bindings", ListBindings)
+            .WithSummary("The team's live bindings: generation, last and next rotation, certificate expiry (no credentials)");
         teams.MapPut("/{teamId:guid}/quota", SetQuota).WithSummary("Override the team's quota; null limits fall back to the defaults (platform admins)");
         return api;
     }
+
+    public static async Task<Ok<IReadOnlyList<TeamBindingView>>> ListBindings(
+        HttpContext http, Guid teamId, ListTeamBindingsHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.HandleAsync(http.Actor(), teamId, ct));
 
     public static async Task<Ok<TeamQuotaView>> GetQuota(HttpContext http, Guid teamId, GetTeamQuotaHandler handler, CancellationToken ct) =>
         TypedResults.Ok(await handler.HandleAsync(http.Actor(), teamId, ct));
