@@ -48,19 +48,8 @@ public sealed class BaselineServicesFlowTests(BaselineServicesFlowTests.Fixture 
     }
 
     /// <summary>A server certificate check that trusts <paramref name="ca"/> alone, as an app given only ca.crt does.</summary>
-    private static bool TrustsOnly(X509Certificate2 ca, X509Certificate? certificate)
-    {
-        if (certificate is null)
-        {
-            return false;
-        }
-
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(ca);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        return chain.Build(new X509Certificate2(certificate));
-    }
+    private static bool TrustsOnly(X509Certificate2 ca, X509Certificate? certificate) =>
+        Portal.Provisioning.Certificates.CertificateAuthority.ChainsTo(ca, certificate);
 
     [Fact]
     public async Task RabbitMq_BindingPublishesAndConsumes_AndIsRefusedAfterUnbind()

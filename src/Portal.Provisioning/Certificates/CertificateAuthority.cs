@@ -172,8 +172,17 @@ public sealed class CertificateAuthority : IDisposable
     /// ignored). For <see cref="SslClientAuthenticationOptions.RemoteCertificateValidationCallback"/>: host name
     /// mismatches still fail.
     /// </summary>
-    public bool Verifies(X509Certificate? certificate, SslPolicyErrors errors = SslPolicyErrors.None)
+    public bool Verifies(X509Certificate? certificate, SslPolicyErrors errors = SslPolicyErrors.None) =>
+        ChainsTo(_root, certificate, errors, _clock.GetUtcNow().UtcDateTime);
+
+    /// <summary>
+    /// True when <paramref name="certificate"/> chains to <paramref name="root"/> alone (the system's trust store is
+    /// ignored) at <paramref name="at"/> (default: now) and <paramref name="errors"/> report no host name mismatch.
+    /// The one chain rule of the portal's TLS clients, and of tests that connect as an app given only <c>ca.crt</c>.
+    /// </summary>
+    public static bool ChainsTo(X509Certificate2 root, X509Certificate? certificate, SslPolicyErrors errors = SslPolicyErrors.None, DateTime? at = null)
     {
+        ArgumentNullException.ThrowIfNull(root);
         if (certificate is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch))
         {
             return false;
@@ -182,10 +191,21 @@ public sealed class CertificateAuthority : IDisposable
         using var leaf = new X509Certificate2(certificate);
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(_root);
+        chain.ChainPolicy.CustomTrustStore.Add(root);
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        chain.ChainPolicy.VerificationTime = _clock.GetUtcNow().UtcDateTime;
+        if (at is { } time)
+        {
+            chain.ChainPolicy.VerificationTime = time;
+        }
+
         return chain.Build(leaf);
+    }
+
+    /// <summary>A server certificate check that trusts the CA certificate in <paramref name="caPem"/> (a binding's <c>ca.crt</c>) and nothing else.</summary>
+    public static RemoteCertificateValidationCallback TrustOnly(string caPem)
+    {
+        var root = X509Certificate2.CreateFromPem(caPem);
+        return (_, certificate, _, errors) => ChainsTo(root, certificate, errors);
     }
 
     /// <summary>A callback for <see cref="System.Net.Http.SocketsHttpHandler"/> and <see cref="SslStream"/> that trusts this CA only.</summary>

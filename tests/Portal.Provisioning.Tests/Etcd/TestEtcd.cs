@@ -3,6 +3,7 @@ using System.Security.Cryptography.X509Certificates;
 using dotnet_etcd;
 using Grpc.Core;
 using Microsoft.Extensions.Logging.Abstractions;
+using Portal.Provisioning.Certificates;
 using Portal.Provisioning.Etcd;
 
 namespace Portal.Provisioning.Tests.Etcd;
@@ -94,20 +95,8 @@ internal static class TestEtcd
         var root = X509Certificate2.CreateFromPem(trustedCaPem);
         ssl.ApplicationProtocols = [SslApplicationProtocol.Http2];
         ssl.ClientCertificates = certificate is null ? null : new X509CertificateCollection { certificate };
-        ssl.RemoteCertificateValidationCallback = (_, presented, _, errors) =>
-        {
-            // Server verification on, against the given CA only (as an app does with the binding's ca.crt).
-            if (presented is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch))
-            {
-                return false;
-            }
-
-            using var chain = new X509Chain();
-            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-            chain.ChainPolicy.CustomTrustStore.Add(root);
-            chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-            return chain.Build(new X509Certificate2(presented));
-        };
+        // Server verification on, against the given CA only (as an app does with the binding's ca.crt).
+        ssl.RemoteCertificateValidationCallback = (_, presented, _, errors) => CertificateAuthority.ChainsTo(root, presented, errors);
     }
 
     /// <summary>The one <see cref="HttpClient"/> every test driver shares, as the DI factory would hand out.</summary>

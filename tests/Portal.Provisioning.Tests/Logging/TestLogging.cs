@@ -4,6 +4,7 @@ using System.Net.Security;
 using System.Net.Sockets;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
+using Portal.Provisioning.Certificates;
 using Portal.Provisioning.Logging;
 
 namespace Portal.Provisioning.Tests.Logging;
@@ -295,7 +296,7 @@ internal sealed class AppTlsConnection : IAsyncDisposable
             await ssl.AuthenticateAsClientAsync(new SslClientAuthenticationOptions
             {
                 TargetHost = host,
-                RemoteCertificateValidationCallback = TrustOnly(caPem ?? credentials.Values["ca.crt"]),
+                RemoteCertificateValidationCallback = CertificateAuthority.TrustOnly(caPem ?? credentials.Values["ca.crt"]),
             }, ct);
             return new AppTlsConnection(client, ssl);
         }
@@ -305,23 +306,6 @@ internal sealed class AppTlsConnection : IAsyncDisposable
             throw;
         }
     }
-
-    /// <summary>A validation callback that accepts a server certificate only when it chains to this one CA and names the host.</summary>
-    private static RemoteCertificateValidationCallback TrustOnly(string caPem) => (_, certificate, _, errors) =>
-    {
-        if (certificate is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch))
-        {
-            return false;
-        }
-
-        using var ca = X509Certificate2.CreateFromPem(caPem);
-        using var leaf = new X509Certificate2(certificate);
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.Add(ca);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        return chain.Build(leaf);
-    };
 
     /// <summary>Sends one octet-counted message carrying <paramref name="structuredData"/> (e.g. the credentials' element).</summary>
     public async Task SendAsync(string structuredData, string message, string app = "tlsapp")

@@ -6,6 +6,7 @@ using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.Json;
+using Portal.Provisioning.Certificates;
 using Portal.Provisioning.RabbitMq;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Events;
@@ -150,24 +151,7 @@ internal static class TestRabbitMq
         X509Certificate2.CreateFromPem(credentials.Values["tls.crt"], credentials.Values["tls.key"]);
 
     /// <summary>A server certificate check that trusts the CA in <paramref name="caPem"/> and nothing else (host names still checked).</summary>
-    public static RemoteCertificateValidationCallback TrustOnly(string caPem)
-    {
-        var root = X509Certificate2.CreateFromPem(caPem);
-        return (_, certificate, _, errors) =>
-        {
-            if (certificate is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch))
-            {
-                return false;
-            }
-
-            using var chain = new X509Chain();
-            chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-            chain.ChainPolicy.CustomTrustStore.Add(root);
-            chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-            using var leaf = new X509Certificate2(certificate);
-            return chain.Build(leaf);
-        };
-    }
+    public static RemoteCertificateValidationCallback TrustOnly(string caPem) => CertificateAuthority.TrustOnly(caPem);
 
     /// <summary>Completes with the reason when the server (or anyone) closes the connection.</summary>
     public static Task<ShutdownEventArgs> ShutdownOf(IConnection connection)

@@ -7,6 +7,7 @@ using System.Text.Json;
 using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
+using Portal.Provisioning.Certificates;
 using Portal.Provisioning.S3;
 
 namespace Portal.Provisioning.Tests.S3;
@@ -209,26 +210,9 @@ internal static class TestS3
     {
         public override HttpClient CreateHttpClient(IClientConfig clientConfig)
         {
-            var ca = X509Certificate2.CreateFromPem(caPem);
             return new HttpClient(new SocketsHttpHandler
             {
-                SslOptions = new SslClientAuthenticationOptions
-                {
-                    RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-                    {
-                        if (certificate is null || errors.HasFlag(SslPolicyErrors.RemoteCertificateNameMismatch))
-                        {
-                            return false;
-                        }
-
-                        using var chain = new X509Chain();
-                        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                        chain.ChainPolicy.CustomTrustStore.Add(ca);
-                        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                        using var leaf = new X509Certificate2(certificate);
-                        return chain.Build(leaf);
-                    },
-                },
+                SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = CertificateAuthority.TrustOnly(caPem) },
             });
         }
 
