@@ -177,6 +177,13 @@ public sealed class BindingLifecycleTests(BindingLifecycleTests.Fixture fixture)
     {
         var platform = (await fixture.PlatformAccountAsync("rotation-admin")).Api;
         var offering = (await platform.GetOkAsync("/api/v1/offerings")).AsArray().Single(o => o!["key"]!.GetValue<string>() == "postgresql")!;
+        var (tooLong, problem, _) = await platform.SendAsync(HttpMethod.Post, $"/api/v1/offerings/{offering["id"]}/plans", new
+        {
+            key = "rotating", name = "Rotating", monthlyCost = 0,
+            limits = new Dictionary<string, int> { [ScheduledRotation.EveryDaysLimit] = 30, [ScheduledRotation.OverlapLimit] = 20000 },
+        });
+        Assert.Equal(HttpStatusCode.BadRequest, tooLong);
+        Assert.Contains("at most 10080 minutes", problem!["errors"]!["limits"]![0]!.GetValue<string>());
         var (planStatus, plan, _) = await platform.SendAsync(HttpMethod.Post, $"/api/v1/offerings/{offering["id"]}/plans", new
         {
             key = "rotating", name = "Rotating", monthlyCost = 0,
