@@ -20,7 +20,7 @@ PG_OS_USER=postgres
 
 pg_ensure_installed() {
   [[ -x $PG_BIN/initdb ]] && return 0
-  apt_ensure postgresql
+  apt_ensure $(portal_packages postgresql)
   if [[ ! -x $PG_BIN/initdb ]]; then
     echo "pg.sh: $PG_BIN/initdb is missing after installing postgresql" >&2
     return 1
