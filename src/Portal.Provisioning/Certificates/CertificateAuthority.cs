@@ -211,9 +211,6 @@ public sealed class CertificateAuthority : IDisposable
     /// <summary>A callback for <see cref="System.Net.Http.SocketsHttpHandler"/> and <see cref="SslStream"/> that trusts this CA only.</summary>
     public RemoteCertificateValidationCallback ServerValidator => (_, certificate, _, errors) => Verifies(certificate, errors);
 
-    /// <summary>The CA certificate without its key, e.g. for a client library's trusted-roots collection.</summary>
-    public X509Certificate2 PublicCertificate() => X509Certificate2.CreateFromPem(CertificatePem);
-
     public void Dispose() => _root.Dispose();
 
     /// <summary>Quotes a common name when it holds characters X.500 names treat specially.</summary>

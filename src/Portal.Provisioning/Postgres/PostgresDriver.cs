@@ -1,12 +1,9 @@
 using System.Globalization;
-using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using Portal.Provisioning.Certificates;
-
-[assembly: InternalsVisibleTo("Portal.Provisioning.Tests")]
 
 namespace Portal.Provisioning.Postgres;
 

@@ -1,6 +1,6 @@
 using Portal.Provisioning.Postgres;
 
-namespace Portal.Provisioning.Tests;
+namespace Portal.Provisioning.Tests.Postgres;
 
 public sealed class PostgresSqlTextTests
 {

@@ -4,7 +4,7 @@ using Npgsql;
 using Portal.Provisioning.Certificates;
 using Portal.Provisioning.Postgres;
 
-namespace Portal.Provisioning.Tests;
+namespace Portal.Provisioning.Tests.Postgres;
 
 /// <summary>Integration tests against the real PostgreSQL backend of <see cref="TestBackend"/>.</summary>
 public sealed class PostgresDriverTests

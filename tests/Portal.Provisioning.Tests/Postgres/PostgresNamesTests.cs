@@ -1,7 +1,7 @@
 using System.Text.RegularExpressions;
 using Portal.Provisioning.Postgres;
 
-namespace Portal.Provisioning.Tests;
+namespace Portal.Provisioning.Tests.Postgres;
 
 public sealed partial class PostgresNamesTests
 {
