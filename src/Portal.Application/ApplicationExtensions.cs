@@ -58,7 +58,9 @@ public static class ApplicationExtensions
         builder.Services.AddOpenIddict()
             .AddCore(o => o.UseEntityFrameworkCore().UseDbContext<Portal.Data.PortalDbContext>().ReplaceDefaultEntities<Guid>());
 
-        // One driver per offering kind (src/Portal.Provisioning/<Kind>/).
+        // One driver per offering kind (src/Portal.Provisioning/<Kind>/). The named HttpClients of the rabbitmq, s3 and
+        // monitoring drivers go through Http/BackendHttpClient, which times each call itself (an Admin Ops purge may
+        // take minutes), so they need no timeout here.
         builder.Services.AddSingleton<IServiceDriver, PostgresDriver>();
         builder.Services.AddSingleton<IServiceDriver, RabbitMqDriver>();
         builder.Services.AddHttpClient(RabbitMqDriver.HttpClientName);
@@ -66,8 +68,7 @@ public static class ApplicationExtensions
         builder.Services.AddHttpClient(EtcdDriver.HttpClientName);
         builder.Services.AddSingleton<IServiceDriver, RedisDriver>();
         builder.Services.AddSingleton<IServiceDriver, S3Driver>();
-        // The driver times each Admin Ops call itself; purging an account may take minutes.
-        builder.Services.AddHttpClient(S3Driver.HttpClientName, c => c.Timeout = Timeout.InfiniteTimeSpan);
+        builder.Services.AddHttpClient(S3Driver.HttpClientName);
         builder.Services.AddSingleton<IServiceDriver, LoggingDriver>();
         builder.Services.AddSingleton<IServiceDriver, MonitoringDriver>();
         builder.Services.AddHttpClient(MonitoringDriver.HttpClientName);

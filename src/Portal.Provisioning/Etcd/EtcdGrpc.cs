@@ -1,4 +1,3 @@
-using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Etcdserverpb;
@@ -6,6 +5,7 @@ using Google.Protobuf;
 using Google.Protobuf.Reflection;
 using Grpc.Core;
 using Grpc.Net.Client;
+using Portal.Provisioning.Http;
 
 namespace Portal.Provisioning.Etcd;
 
@@ -128,17 +128,11 @@ internal sealed class EtcdTlsChannels : IDisposable
             // The channel being replaced may still carry another job's call: it is disposed one renewal later.
             entry?.Previous?.Channel.Dispose();
             var issued = ca.IssueClient(ClientCommonName, CertificateValidity);
-            var handler = new SocketsHttpHandler
-            {
-                ConnectTimeout = TimeSpan.FromSeconds(10),
-                // Connections end before the certificate they were opened with does.
-                PooledConnectionLifetime = CertificateValidity / 4,
-                SslOptions = new SslClientAuthenticationOptions
-                {
-                    ClientCertificates = new X509CertificateCollection { issued.ToX509() },
-                    RemoteCertificateValidationCallback = ca.ServerValidator,
-                },
-            };
+            var handler = PlatformCaHandler.Create(ca);
+            handler.ConnectTimeout = TimeSpan.FromSeconds(10);
+            // Connections end before the certificate they were opened with does.
+            handler.PooledConnectionLifetime = CertificateValidity / 4;
+            handler.SslOptions.ClientCertificates = new X509CertificateCollection { issued.ToX509() };
             var channel = GrpcChannel.ForAddress(url, new GrpcChannelOptions
             {
                 HttpHandler = handler,

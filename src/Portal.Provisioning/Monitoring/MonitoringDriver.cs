@@ -1,10 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Http.Headers;
-using System.Text;
 using System.Text.Json;
-using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Logging;
 
@@ -54,7 +50,6 @@ public sealed partial class MonitoringDriver : IMonitoringDriver
     private const string DefaultAlertFor = "2m";
     private const string DefaultRateWindow = "5m";
     private const int MaxPoints = 11_000;
-    private const int MaxReasonLength = 300;
 
     private static readonly TimeSpan LockTimeout = TimeSpan.FromMinutes(2);
     private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(250);
@@ -144,7 +139,7 @@ public sealed partial class MonitoringDriver : IMonitoringDriver
         ArgumentNullException.ThrowIfNull(instance);
         var name = MonitoringNames.Instance(instance.InstanceId);
         var configDir = ConfigDir(instance.Backend);
-        var api = Api(instance.Backend);
+        using var api = Api(instance.Backend);
         using var _ = await ConfigDirLock.AcquireAsync(configDir, LockTimeout, ct);
 
         // Targets first, and without a reload until Prometheus has dropped them: a reload racing the removal of a
@@ -197,9 +192,10 @@ public sealed partial class MonitoringDriver : IMonitoringDriver
         var instance = binding.Instance;
         var spec = MonitoringSpec.From(instance);
         RequireProvisioned(instance);
+        using var api = Api(instance.Backend);
         var interval = spec.ScrapeIntervalSeconds is { } seconds
             ? seconds.ToString(CultureInfo.InvariantCulture) + "s"
-            : await Api(instance.Backend).GlobalScrapeIntervalAsync(ct);
+            : await api.GlobalScrapeIntervalAsync(ct);
 
         instance.Progress.Report($"Binding {binding.BindingId:N} reads the settings of {MonitoringNames.Instance(instance.InstanceId)}");
         return new BindingCredentials(new OrderedDictionary<string, string>
@@ -250,8 +246,8 @@ public sealed partial class MonitoringDriver : IMonitoringDriver
                 return new HealthReport(false, $"{name} has no rule file");
             }
 
-            var api = Api(instance.Backend);
-            if (!await api.ReadyAsync(api.PrometheusUrl, ct))
+            using var api = Api(instance.Backend);
+            if (!await api.PrometheusReadyAsync(ct))
             {
                 return new HealthReport(false, "Prometheus is not ready");
             }
@@ -261,7 +257,7 @@ public sealed partial class MonitoringDriver : IMonitoringDriver
                 return new HealthReport(false, $"Prometheus has not loaded the rule group {name}");
             }
 
-            if (File.Exists(MonitoringNames.RouteFile(configDir, instance.InstanceId)) && !await api.ReadyAsync(api.AlertmanagerUrl, ct))
+            if (File.Exists(MonitoringNames.RouteFile(configDir, instance.InstanceId)) && !await api.AlertmanagerReadyAsync(ct))
             {
                 return new HealthReport(false, "Alertmanager is not ready");
             }
@@ -284,7 +280,7 @@ public sealed partial class MonitoringDriver : IMonitoringDriver
         ArgumentNullException.ThrowIfNull(backend);
         try
         {
-            var api = Api(backend);
+            using var api = Api(backend);
             var configDir = ConfigDir(backend);
             var prometheus = await api.PrometheusVersionAsync(ct);
             var flags = await api.FlagsAsync(ct);
@@ -305,13 +301,13 @@ public sealed partial class MonitoringDriver : IMonitoringDriver
                 }
             }
 
-            if (!await api.ReadyAsync(api.PrometheusUrl, ct))
+            if (!await api.PrometheusReadyAsync(ct))
             {
                 return new HealthReport(false, $"Prometheus {prometheus} is not ready.");
             }
 
             var alertmanager = await api.AlertmanagerVersionAsync(ct);
-            if (!await api.ReadyAsync(api.AlertmanagerUrl, ct))
+            if (!await api.AlertmanagerReadyAsync(ct))
             {
                 return new HealthReport(false, $"Alertmanager {alertmanager} is not ready.");
             }
@@ -340,7 +336,8 @@ public sealed partial class MonitoringDriver : IMonitoringDriver
     {
         ArgumentNullException.ThrowIfNull(instance);
         var name = MonitoringNames.Instance(instance.InstanceId);
-        var active = await Api(instance.Backend).ActiveTargetsAsync(name, ct);
+        using var api = Api(instance.Backend);
+        var active = await api.ActiveTargetsAsync(name, ct);
         var targetFile = MonitoringNames.TargetFile(ConfigDir(instance.Backend), instance.InstanceId);
         var listed = File.Exists(targetFile)
             ? MonitoringFiles.ReadTargetFile(await File.ReadAllTextAsync(targetFile, ct))
@@ -361,7 +358,8 @@ public sealed partial class MonitoringDriver : IMonitoringDriver
         ArgumentNullException.ThrowIfNull(query);
         var expression = QueryExpression(instance.InstanceId, query, RateWindow(instance.Backend));
         var name = MonitoringNames.Instance(instance.InstanceId);
-        var series = await Api(instance.Backend).QueryRangeAsync(expression, query.Start, query.End, query.Step, ct);
+        using var api = Api(instance.Backend);
+        var series = await api.QueryRangeAsync(expression, query.Start, query.End, query.Step, ct);
         // The selector already limits the result to the instance; this is a second line should that ever change.
         return series.Where(s => s.Labels.TryGetValue(MonitoringNames.LabelName, out var v) && v == name).ToList();
     }
@@ -370,7 +368,8 @@ public sealed partial class MonitoringDriver : IMonitoringDriver
     public async Task<IReadOnlyList<string>> MetricNamesAsync(InstanceContext instance, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(instance);
-        return await Api(instance.Backend).LabelValuesAsync("__name__", MonitoringNames.Selector(instance.InstanceId), ct);
+        using var api = Api(instance.Backend);
+        return await api.LabelValuesAsync("__name__", MonitoringNames.Selector(instance.InstanceId), ct);
     }
 
     /// <summary>
@@ -441,7 +440,7 @@ public sealed partial class MonitoringDriver : IMonitoringDriver
         var alertFor = Duration(backend, AlertForSetting, DefaultAlertFor);
         var rateWindow = Duration(backend, RateWindowSetting, DefaultRateWindow);
         var name = MonitoringNames.Instance(instance.InstanceId);
-        var api = Api(backend);
+        using var api = Api(backend);
 
         using var _ = await ConfigDirLock.AcquireAsync(configDir, LockTimeout, ct);
         if (requireExisting)
@@ -490,7 +489,7 @@ public sealed partial class MonitoringDriver : IMonitoringDriver
     /// Never reload needlessly: each reload restarts Alertmanager's dispatcher, whose alert groups then wait
     /// group_wait again before notifying, so frequent reloads would delay every team's notifications.
     /// </remarks>
-    private static async Task RenderAlertmanagerAsync(string configDir, MonitoringApi api, CancellationToken ct)
+    private static async Task RenderAlertmanagerAsync(string configDir, PrometheusApi api, CancellationToken ct)
     {
         var basePath = Path.Combine(configDir, MonitoringFiles.AlertmanagerBaseFile);
         if (!File.Exists(basePath))
@@ -522,7 +521,7 @@ public sealed partial class MonitoringDriver : IMonitoringDriver
     /// sends until file discovery refills it (up to 5 s); a dropped firing alert is sent again only after
     /// <c>--rules.alert.resend-delay</c> (1 min by default), for every team.
     /// </remarks>
-    private static async Task SyncRulesAsync(MonitoringApi api, string ruleFile, string group, bool changed, CancellationToken ct)
+    private static async Task SyncRulesAsync(PrometheusApi api, string ruleFile, string group, bool changed, CancellationToken ct)
     {
         if (!changed)
         {
@@ -538,7 +537,7 @@ public sealed partial class MonitoringDriver : IMonitoringDriver
         }
     }
 
-    private static async Task WaitForTargetsGoneAsync(MonitoringApi api, string name, CancellationToken ct)
+    private static async Task WaitForTargetsGoneAsync(PrometheusApi api, string name, CancellationToken ct)
     {
         var clock = Stopwatch.StartNew();
         while (await api.ActiveTargetsAsync(name, ct) is { Count: > 0 } left)
@@ -605,7 +604,7 @@ public sealed partial class MonitoringDriver : IMonitoringDriver
         return uri;
     }
 
-    private MonitoringApi Api(BackendEndpoint backend)
+    private PrometheusApi Api(BackendEndpoint backend)
     {
         var host = backend.Host.Contains(':') && !backend.Host.StartsWith('[') ? $"[{backend.Host}]" : backend.Host;
         var prometheus = BaseUrl($"http://{host}:{backend.Port.ToString(CultureInfo.InvariantCulture)}", "Host and Port", backend);
@@ -613,7 +612,7 @@ public sealed partial class MonitoringDriver : IMonitoringDriver
             backend.Setting(AlertmanagerUrlSetting)
                 ?? throw new InvalidOperationException($"Backend {backend} has no {AlertmanagerUrlSetting} setting."),
             AlertmanagerUrlSetting, backend);
-        return new MonitoringApi(_httpClientFactory.CreateClient(HttpClientName), prometheus, alertmanager, backend);
+        return new PrometheusApi(_httpClientFactory, backend, prometheus, alertmanager);
     }
 
     [GeneratedRegex(@"\A[a-zA-Z_:][a-zA-Z0-9_:]*\z")]
@@ -621,289 +620,4 @@ public sealed partial class MonitoringDriver : IMonitoringDriver
 
     [GeneratedRegex("([0-9]+)(ms|s|m|h|d|w|y)")]
     private static partial Regex DurationPartPattern();
-
-    [GeneratedRegex(@"^global:[ \t]*\r?\n(?:[ \t]+.*\r?\n)*?[ \t]+scrape_interval:[ \t]*(\S+)", RegexOptions.Multiline)]
-    private static partial Regex GlobalScrapeIntervalPattern();
-
-    /// <summary>Calls of Prometheus's and Alertmanager's HTTP APIs as the admin; errors name the call and status, never credentials.</summary>
-    private sealed class MonitoringApi(HttpClient http, Uri prometheusUrl, Uri alertmanagerUrl, BackendEndpoint backend)
-    {
-        private readonly AuthenticationHeaderValue? _auth = backend.AdminPassword.Length == 0
-            ? null
-            : new("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes($"{backend.AdminUser}:{backend.AdminPassword}")));
-
-        public Uri PrometheusUrl { get; } = prometheusUrl;
-
-        public Uri AlertmanagerUrl { get; } = alertmanagerUrl;
-
-        public async Task<bool> ReadyAsync(Uri server, CancellationToken ct)
-        {
-            var (status, body) = await SendAsync(HttpMethod.Get, server, "-/ready", null, ct);
-            if (status == HttpStatusCode.ServiceUnavailable)
-            {
-                return false;
-            }
-
-            Ensure(HttpMethod.Get, server, "-/ready", status, body);
-            return true;
-        }
-
-        public Task ReloadPrometheusAsync(CancellationToken ct) => PostAsync(PrometheusUrl, "-/reload", null, ct);
-
-        /// <summary>Whether Prometheus's last reload succeeded, and when it last loaded its config.</summary>
-        public async Task<(bool Succeeded, DateTimeOffset LoadedAt)> RuntimeInfoAsync(CancellationToken ct)
-        {
-            var data = await PrometheusGetAsync("api/v1/status/runtimeinfo", ct);
-            return (data.TryGetProperty("reloadConfigSuccess", out var ok) && ok.ValueKind == JsonValueKind.True,
-                DateTimeOffset.Parse(Text(data, "lastConfigTime"), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal));
-        }
-
-        public Task ReloadAlertmanagerAsync(CancellationToken ct) => PostAsync(AlertmanagerUrl, "-/reload", null, ct);
-
-        /// <summary>The instance's active targets as Prometheus sees them.</summary>
-        public async Task<List<ScrapeTarget>> ActiveTargetsAsync(string instance, CancellationToken ct)
-        {
-            var data = await PrometheusGetAsync("api/v1/targets?state=active", ct);
-            var result = new List<ScrapeTarget>();
-            foreach (var target in data.GetProperty("activeTargets").EnumerateArray())
-            {
-                if (!target.TryGetProperty("labels", out var labels) || Text(labels, MonitoringNames.LabelName) != instance)
-                {
-                    continue;
-                }
-
-                var lastError = Text(target, "lastError");
-                DateTimeOffset? lastScrape = DateTimeOffset.TryParse(Text(target, "lastScrape"), CultureInfo.InvariantCulture,
-                    DateTimeStyles.AssumeUniversal, out var at) && at.Year > 1 ? at : null;
-                result.Add(new ScrapeTarget(Text(target, "scrapeUrl"), Text(target, "health") is { Length: > 0 } h ? h : "unknown",
-                    lastError.Length > 0 ? lastError : null, lastScrape));
-            }
-
-            return result;
-        }
-
-        public async Task<HashSet<string>> RuleGroupsAsync(CancellationToken ct)
-        {
-            var data = await PrometheusGetAsync("api/v1/rules", ct);
-            return data.GetProperty("groups").EnumerateArray().Select(g => Text(g, "name")).ToHashSet(StringComparer.Ordinal);
-        }
-
-        public async Task<List<MetricSeries>> QueryRangeAsync(
-            string query, DateTimeOffset start, DateTimeOffset end, TimeSpan step, CancellationToken ct)
-        {
-            var data = await PrometheusPostFormAsync("api/v1/query_range", [
-                new("query", query),
-                new("start", UnixSeconds(start)),
-                new("end", UnixSeconds(end)),
-                new("step", step.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture)),
-            ], ct);
-            var result = new List<MetricSeries>();
-            foreach (var series in data.GetProperty("result").EnumerateArray())
-            {
-                var labels = series.GetProperty("metric").EnumerateObject()
-                    .ToDictionary(p => p.Name, p => p.Value.GetString() ?? "", StringComparer.Ordinal);
-                var points = series.GetProperty("values").EnumerateArray()
-                    .Select(v => new MetricPoint(
-                        DateTimeOffset.FromUnixTimeMilliseconds((long)Math.Round(v[0].GetDouble() * 1000)),
-                        SampleValue(v[1].GetString())))
-                    .ToList();
-                result.Add(new MetricSeries(labels, points));
-            }
-
-            return result;
-        }
-
-        public async Task<List<string>> LabelValuesAsync(string label, string match, CancellationToken ct)
-        {
-            var data = await PrometheusGetAsync(
-                $"api/v1/label/{Uri.EscapeDataString(label)}/values?match[]={Uri.EscapeDataString(match)}", ct);
-            return data.EnumerateArray().Select(v => v.GetString() ?? "").Order(StringComparer.Ordinal).ToList();
-        }
-
-        public async Task DeleteSeriesAsync(string match, CancellationToken ct) =>
-            await PrometheusPostFormAsync("api/v1/admin/tsdb/delete_series", [new("match[]", match)], ct, expectData: false);
-
-        public async Task<string> GlobalScrapeIntervalAsync(CancellationToken ct)
-        {
-            var match = GlobalScrapeIntervalPattern().Match(await PrometheusConfigAsync(ct));
-            return match.Success ? match.Groups[1].Value : "1m";
-        }
-
-        public async Task<string> PrometheusConfigAsync(CancellationToken ct) =>
-            Text(await PrometheusGetAsync("api/v1/status/config", ct), "yaml");
-
-        public async Task<string> PrometheusVersionAsync(CancellationToken ct) =>
-            Text(await PrometheusGetAsync("api/v1/status/buildinfo", ct), "version");
-
-        public async Task<Dictionary<string, string>> FlagsAsync(CancellationToken ct) =>
-            (await PrometheusGetAsync("api/v1/status/flags", ct)).EnumerateObject()
-                .ToDictionary(p => p.Name, p => p.Value.GetString() ?? "", StringComparer.Ordinal);
-
-        public async Task<string> AlertmanagerVersionAsync(CancellationToken ct)
-        {
-            var (status, body) = await SendAsync(HttpMethod.Get, AlertmanagerUrl, "api/v2/status", null, ct);
-            Ensure(HttpMethod.Get, AlertmanagerUrl, "api/v2/status", status, body);
-            using var document = JsonDocument.Parse(body);
-            return document.RootElement.TryGetProperty("versionInfo", out var info) ? Text(info, "version") : "";
-        }
-
-        /// <summary>When Alertmanager last loaded its config successfully; null when its last reload failed.</summary>
-        public async Task<DateTimeOffset?> AlertmanagerLastReloadAsync(CancellationToken ct)
-        {
-            var (status, body) = await SendAsync(HttpMethod.Get, AlertmanagerUrl, "metrics", null, ct);
-            Ensure(HttpMethod.Get, AlertmanagerUrl, "metrics", status, body);
-            double? Metric(string name) => body.Split('\n')
-                .Select(line => line.Split(' '))
-                .Where(parts => parts.Length == 2 && parts[0] == name)
-                .Select(parts => (double?)double.Parse(parts[1], NumberStyles.Float, CultureInfo.InvariantCulture))
-                .FirstOrDefault();
-            return Metric("alertmanager_config_last_reload_successful") == 1
-                && Metric("alertmanager_config_last_reload_success_timestamp_seconds") is { } seconds
-                ? DateTimeOffset.FromUnixTimeMilliseconds((long)(seconds * 1000))
-                : null;
-        }
-
-        /// <summary>Ends every alert Alertmanager holds with the matcher now; returns how many there were.</summary>
-        public async Task<int> ResolveAlertsAsync(string matcher, CancellationToken ct)
-        {
-            var path = $"api/v2/alerts?filter={Uri.EscapeDataString(matcher)}";
-            var (status, body) = await SendAsync(HttpMethod.Get, AlertmanagerUrl, path, null, ct);
-            Ensure(HttpMethod.Get, AlertmanagerUrl, path, status, body);
-            var now = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture);
-            var ended = new JsonArray();
-            foreach (var alert in (JsonNode.Parse(body) as JsonArray ?? []).OfType<JsonObject>())
-            {
-                // The same labels identify the same alert; endsAt now resolves it (and notifies the route's receiver).
-                ended.Add(new JsonObject
-                {
-                    ["labels"] = alert["labels"]?.DeepClone(),
-                    ["annotations"] = alert["annotations"]?.DeepClone(),
-                    ["startsAt"] = alert["startsAt"]?.DeepClone(),
-                    ["endsAt"] = now,
-                    ["generatorURL"] = alert["generatorURL"]?.DeepClone(),
-                });
-            }
-
-            if (ended.Count > 0)
-            {
-                await PostAsync(AlertmanagerUrl, "api/v2/alerts",
-                    new StringContent(ended.ToJsonString(), Encoding.UTF8, "application/json"), ct);
-            }
-
-            return ended.Count;
-        }
-
-        private Task<JsonElement> PrometheusGetAsync(string path, CancellationToken ct) =>
-            PrometheusAsync(HttpMethod.Get, path, null, ct, expectData: true);
-
-        private Task<JsonElement> PrometheusPostFormAsync(
-            string path, KeyValuePair<string, string>[] form, CancellationToken ct, bool expectData = true) =>
-            PrometheusAsync(HttpMethod.Post, path, new FormUrlEncodedContent(form), ct, expectData);
-
-        private async Task<JsonElement> PrometheusAsync(
-            HttpMethod method, string path, HttpContent? content, CancellationToken ct, bool expectData)
-        {
-            var (status, body) = await SendAsync(method, PrometheusUrl, path, content, ct);
-            Ensure(method, PrometheusUrl, path, status, body);
-            if (!expectData)
-            {
-                return default;
-            }
-
-            using var document = JsonDocument.Parse(body);
-            return document.RootElement.GetProperty("data").Clone();
-        }
-
-        private async Task PostAsync(Uri server, string path, HttpContent? content, CancellationToken ct)
-        {
-            var (status, body) = await SendAsync(HttpMethod.Post, server, path, content, ct);
-            Ensure(HttpMethod.Post, server, path, status, body);
-        }
-
-        private async Task<(HttpStatusCode Status, string Body)> SendAsync(
-            HttpMethod method, Uri server, string path, HttpContent? content, CancellationToken ct)
-        {
-            using var request = new HttpRequestMessage(method, new Uri(server, path)) { Content = content };
-            request.Headers.Authorization = _auth;
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(RequestTimeout);
-            try
-            {
-                using var response = await http.SendAsync(request, timeout.Token);
-                return (response.StatusCode, await response.Content.ReadAsStringAsync(timeout.Token));
-            }
-            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-            {
-                throw new TimeoutException(
-                    $"{Describe(method, server, path)} did not answer within {RequestTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s.");
-            }
-            catch (HttpRequestException e)
-            {
-                throw new HttpRequestException($"{Describe(method, server, path)}: not reachable: {e.Message}", e, e.StatusCode);
-            }
-        }
-
-        private void Ensure(HttpMethod method, Uri server, string path, HttpStatusCode status, string body)
-        {
-            if ((int)status is >= 200 and < 300)
-            {
-                return;
-            }
-
-            throw new HttpRequestException($"{Describe(method, server, path)} answered {(int)status} {status}: {Reason(body)}", null, status);
-        }
-
-        private string Describe(HttpMethod method, Uri server, string path)
-        {
-            var what = server == PrometheusUrl ? "Prometheus" : "Alertmanager";
-            var query = path.IndexOf('?', StringComparison.Ordinal);
-            return $"{what} {method} /{(query < 0 ? path : path[..query])} at {server}";
-        }
-
-        /// <summary>The error text of a Prometheus/Alertmanager answer, shortened, with the admin password masked.</summary>
-        private string Reason(string body)
-        {
-            var reason = body;
-            try
-            {
-                using var document = JsonDocument.Parse(body);
-                if (document.RootElement.ValueKind == JsonValueKind.Object && Text(document.RootElement, "error") is { Length: > 0 } error)
-                {
-                    reason = error;
-                }
-            }
-            catch (JsonException)
-            {
-            }
-
-            reason = reason.Trim();
-            if (reason.Length == 0)
-            {
-                return "(no reason given)";
-            }
-
-            if (backend.AdminPassword.Length > 0)
-            {
-                reason = reason.Replace(backend.AdminPassword, "***", StringComparison.Ordinal);
-            }
-
-            return reason.Length <= MaxReasonLength ? reason : reason[..MaxReasonLength] + "…";
-        }
-
-        private static string UnixSeconds(DateTimeOffset at) =>
-            (at.ToUnixTimeMilliseconds() / 1000.0).ToString("0.###", CultureInfo.InvariantCulture);
-
-        private static double SampleValue(string? text) => text switch
-        {
-            "+Inf" => double.PositiveInfinity,
-            "-Inf" => double.NegativeInfinity,
-            "NaN" or null => double.NaN,
-            _ => double.Parse(text, NumberStyles.Float, CultureInfo.InvariantCulture),
-        };
-    }
-
-    private static string Text(JsonElement element, string property) =>
-        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.String
-            ? value.GetString() ?? ""
-            : "";
 }

@@ -1,12 +1,12 @@
 using System.Globalization;
 using System.Net;
-using System.Net.Http.Headers;
 using System.Net.Http.Json;
-using System.Net.Security;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
+using Portal.Provisioning.Http;
+using static Portal.Provisioning.Http.JsonText;
 
 namespace Portal.Provisioning.RabbitMq;
 
@@ -41,7 +41,6 @@ public sealed class RabbitMqDriver : IServiceDriver
     private const string AdministratorTag = "administrator";
     private const string AmqpProtocol = "amqp";
     private const string AmqpsProtocol = "amqp/ssl";
-    private const int MaxReasonLength = 300;
 
     // Plan limit name -> RabbitMQ vhost limit name.
     private static readonly (string Plan, string Vhost)[] LimitNames =
@@ -424,26 +423,16 @@ public sealed class RabbitMqDriver : IServiceDriver
     }
 
     /// <summary>
-    /// The management API of a backend. Over https on a TLS backend the server certificate must chain to the
-    /// platform CA and nothing else, so that call gets its own handler: the factory's named client has one handler
-    /// for every backend, while the trust anchor belongs to each backend. Provisioning makes a few calls per
-    /// operation, so the extra handshake costs nothing worth pooling for.
+    /// The management API of a backend, as its admin; an https one of a TLS backend is trusted through the platform CA
+    /// only.
     /// </summary>
-    private ManagementApi Api(BackendEndpoint backend)
-    {
-        var url = ManagementUrl(backend);
-        if (!backend.Tls || url.Scheme != Uri.UriSchemeHttps)
+    private ManagementApi Api(BackendEndpoint backend) => new(BackendHttpClient.Create(
+        _httpClientFactory, HttpClientName, backend, ManagementUrl(backend),
+        new BackendApi("RabbitMQ management API", RequestTimeout)
         {
-            return new ManagementApi(_httpClientFactory.CreateClient(HttpClientName), url, backend, ownsClient: false);
-        }
-
-        var ca = backend.RequireCa();
-        var handler = new SocketsHttpHandler
-        {
-            SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = ca.ServerValidator },
-        };
-        return new ManagementApi(new HttpClient(handler, disposeHandler: true), url, backend, ownsClient: true);
-    }
+            SignIn = request => request.Headers.Authorization = BackendHttpClient.BasicAuth(backend),
+            ErrorReason = BackendApi.JsonField("reason", "error"),
+        }));
 
     private static bool HasTag(JsonElement user, string tag) =>
         user.TryGetProperty("tags", out var tags) && tags.ValueKind switch
@@ -454,128 +443,32 @@ public sealed class RabbitMqDriver : IServiceDriver
             _ => false,
         };
 
-    private static string Text(JsonElement element, string property) =>
-        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.String
-            ? value.GetString() ?? ""
-            : "";
-
-    /// <summary>Calls of the management API as the backend's admin; errors name the call and status, never credentials.</summary>
-    private sealed class ManagementApi(HttpClient http, Uri managementUrl, BackendEndpoint backend, bool ownsClient) : IDisposable
+    /// <summary>The management API calls the driver makes; a missing resource (404) is an answer, not an error.</summary>
+    private sealed class ManagementApi(BackendHttpClient http) : IDisposable
     {
-        private readonly AuthenticationHeaderValue _auth = new("Basic",
-            Convert.ToBase64String(Encoding.UTF8.GetBytes($"{backend.AdminUser}:{backend.AdminPassword}")));
-
-        public void Dispose()
-        {
-            if (ownsClient)
-            {
-                http.Dispose();
-            }
-        }
+        public void Dispose() => http.Dispose();
 
         /// <summary>GETs a resource; null when it does not exist (404).</summary>
         public async Task<JsonElement?> GetAsync(string[] path, CancellationToken ct)
         {
-            var (status, body) = await SendAsync(HttpMethod.Get, path, null, ct);
-            if (status == HttpStatusCode.NotFound)
-            {
-                return null;
-            }
-
-            Ensure(HttpMethod.Get, path, status, body);
-            using var document = JsonDocument.Parse(body);
-            return document.RootElement.Clone();
+            var response = await SendAsync(HttpMethod.Get, path, null, ct);
+            return response.Status == HttpStatusCode.NotFound ? null : response.EnsureSuccess().Json();
         }
 
-        public async Task PutAsync(string[] path, object body, CancellationToken ct)
-        {
-            var (status, text) = await SendAsync(HttpMethod.Put, path, body, ct);
-            Ensure(HttpMethod.Put, path, status, text);
-        }
+        public async Task PutAsync(string[] path, object body, CancellationToken ct) =>
+            (await SendAsync(HttpMethod.Put, path, JsonContent.Create(body), ct)).EnsureSuccess();
 
         /// <summary>DELETEs a resource; one that is already gone (404) counts as deleted.</summary>
         public async Task DeleteAsync(string[] path, CancellationToken ct)
         {
-            var (status, body) = await SendAsync(HttpMethod.Delete, path, null, ct);
-            if (status != HttpStatusCode.NotFound)
+            var response = await SendAsync(HttpMethod.Delete, path, null, ct);
+            if (response.Status != HttpStatusCode.NotFound)
             {
-                Ensure(HttpMethod.Delete, path, status, body);
+                response.EnsureSuccess();
             }
         }
 
-        private async Task<(HttpStatusCode Status, string Body)> SendAsync(
-            HttpMethod method, string[] path, object? body, CancellationToken ct)
-        {
-            using var request = new HttpRequestMessage(method, ApiUri(managementUrl, path));
-            request.Headers.Authorization = _auth;
-            if (body is not null)
-            {
-                request.Content = JsonContent.Create(body);
-            }
-
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            timeout.CancelAfter(RequestTimeout);
-            try
-            {
-                using var response = await http.SendAsync(request, timeout.Token);
-                return (response.StatusCode, await response.Content.ReadAsStringAsync(timeout.Token));
-            }
-            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
-            {
-                throw new TimeoutException(
-                    $"RabbitMQ management API {Describe(method, path)} at {managementUrl} did not answer within " +
-                    $"{RequestTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s.");
-            }
-            catch (HttpRequestException e)
-            {
-                throw new HttpRequestException(
-                    $"RabbitMQ management API at {managementUrl} not reachable ({Describe(method, path)}): {e.Message}",
-                    e, e.StatusCode);
-            }
-        }
-
-        private void Ensure(HttpMethod method, string[] path, HttpStatusCode status, string body)
-        {
-            if ((int)status is >= 200 and < 300)
-            {
-                return;
-            }
-
-            throw new HttpRequestException(
-                $"RabbitMQ management API {Describe(method, path)} answered {(int)status} {status}: {Reason(body)}",
-                null, status);
-        }
-
-        private static string Describe(HttpMethod method, string[] path) =>
-            $"{method} /api/{string.Join('/', path.Select(Uri.EscapeDataString))}";
-
-        /// <summary>The error's reason from the API's JSON body, shortened, with the admin password masked.</summary>
-        private string Reason(string body)
-        {
-            string reason;
-            try
-            {
-                using var document = JsonDocument.Parse(body);
-                var root = document.RootElement;
-                reason = Text(root, "reason") is { Length: > 0 } r ? r : Text(root, "error");
-            }
-            catch (JsonException)
-            {
-                reason = body;
-            }
-
-            reason = reason.Trim();
-            if (reason.Length == 0)
-            {
-                return "(no reason given)";
-            }
-
-            if (backend.AdminPassword.Length > 0)
-            {
-                reason = reason.Replace(backend.AdminPassword, "***", StringComparison.Ordinal);
-            }
-
-            return reason.Length <= MaxReasonLength ? reason : reason[..MaxReasonLength] + "…";
-        }
+        private Task<BackendResponse> SendAsync(HttpMethod method, string[] path, HttpContent? content, CancellationToken ct) =>
+            http.SendAsync(method, ApiUri(http.BaseUrl, path), content, ct);
     }
 }

@@ -1,6 +1,6 @@
-using System.Net.Security;
 using Amazon.Runtime;
 using Portal.Provisioning.Certificates;
+using Portal.Provisioning.Http;
 
 namespace Portal.Provisioning.S3;
 
@@ -11,24 +11,11 @@ namespace Portal.Provisioning.S3;
 /// </summary>
 internal sealed class PlatformCaHttpClientFactory(CertificateAuthority ca) : HttpClientFactory
 {
-    /// <summary>The handler trusting only <paramref name="ca"/>; also for the Admin Ops client.</summary>
-    public static SocketsHttpHandler Handler(CertificateAuthority ca)
-    {
-        ArgumentNullException.ThrowIfNull(ca);
-        return new SocketsHttpHandler
-        {
-            // ServerValidator checks the chain against this CA alone and fails host name mismatches.
-            SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = ca.ServerValidator },
-            AllowAutoRedirect = false,
-            PooledConnectionLifetime = TimeSpan.FromMinutes(2),
-        };
-    }
-
     /// <inheritdoc />
     public override HttpClient CreateHttpClient(IClientConfig clientConfig)
     {
         ArgumentNullException.ThrowIfNull(clientConfig);
-        var client = new HttpClient(Handler(ca), disposeHandler: true);
+        var client = new HttpClient(PlatformCaHandler.Create(ca), disposeHandler: true);
         if (clientConfig.Timeout is { } timeout)
         {
             client.Timeout = timeout;

@@ -1,6 +1,8 @@
 using System.Globalization;
 using System.Net;
 using System.Text.Json;
+using Portal.Provisioning.Http;
+using static Portal.Provisioning.Http.JsonText;
 
 namespace Portal.Provisioning.S3;
 
@@ -29,44 +31,38 @@ public sealed class RgwAdminOpsProvisioner : IObjectStoreProvisioner, IDisposabl
 
     private static readonly string[] RequiredCaps = ["users", "buckets"];
 
-    private readonly HttpClient _http;
-    private readonly bool _ownsClient;
-    private readonly Uri _baseUrl;
+    private readonly BackendHttpClient _http;
     private readonly BackendEndpoint _backend;
-    private readonly string _region;
-    private readonly TimeProvider _time;
 
-    /// <param name="http">The client to send with; disposed with this object only when <paramref name="ownsClient"/>.</param>
+    /// <param name="httpClientFactory">Gives the named client <paramref name="httpClientName"/>; a TLS backend's calls
+    /// get a client of their own that trusts its platform CA only.</param>
+    /// <param name="httpClientName">The named client to use.</param>
     /// <param name="baseUrl">The gateway's URL, e.g. <c>https://127.0.0.1:7480/</c>; the API is under <c>admin/</c>.</param>
     /// <param name="backend">Its <see cref="BackendEndpoint.AdminUser"/> and <see cref="BackendEndpoint.AdminPassword"/>
     /// are the admin's S3 access key id and secret.</param>
     /// <param name="region">The region requests are signed for (RGW accepts any).</param>
     /// <param name="time">The clock for signatures; the system clock when null.</param>
-    /// <param name="ownsClient">True when <paramref name="http"/> was made for this object alone (e.g. with a
-    /// handler that trusts one backend's CA) and goes with it.</param>
     public RgwAdminOpsProvisioner(
-        HttpClient http, Uri baseUrl, BackendEndpoint backend, string region, TimeProvider? time = null, bool ownsClient = false)
+        IHttpClientFactory httpClientFactory, string httpClientName, Uri baseUrl, BackendEndpoint backend, string region,
+        TimeProvider? time = null)
     {
-        ArgumentNullException.ThrowIfNull(http);
+        ArgumentNullException.ThrowIfNull(httpClientFactory);
         ArgumentNullException.ThrowIfNull(baseUrl);
         ArgumentNullException.ThrowIfNull(backend);
         ArgumentException.ThrowIfNullOrEmpty(region);
-        _http = http;
-        _baseUrl = new Uri(baseUrl.AbsoluteUri.TrimEnd('/') + "/");
+        var clock = time ?? TimeProvider.System;
         _backend = backend;
-        _region = region;
-        _time = time ?? TimeProvider.System;
-        _ownsClient = ownsClient;
+        _http = BackendHttpClient.Create(httpClientFactory, httpClientName, backend, new Uri(baseUrl.AbsoluteUri.TrimEnd('/') + "/"),
+            new BackendApi("RGW Admin Ops", RequestTimeout)
+            {
+                SignIn = request => AwsSigV4.Sign(request, backend.AdminUser, backend.AdminPassword, region, "s3", clock.GetUtcNow()),
+                // Bodies hold the secrets RGW generates: a message shows the error code only.
+                ErrorReason = body => ErrorCode(body) ?? "(no error code)",
+            });
     }
 
     /// <inheritdoc />
-    public void Dispose()
-    {
-        if (_ownsClient)
-        {
-            _http.Dispose();
-        }
-    }
+    public void Dispose() => _http.Dispose();
 
     /// <summary>The RGW user id of an account: <c>&lt;account&gt;$owner</c> (tenant <c>$</c> user).</summary>
     public static string UserId(string account) => $"{account}${OwnerUser}";
@@ -80,7 +76,7 @@ public sealed class RgwAdminOpsProvisioner : IObjectStoreProvisioner, IDisposabl
             return null;
         }
 
-        response.Ensure();
+        response.EnsureSuccess();
         var user = response.Json();
         var keys = user.TryGetProperty("keys", out var list) && list.ValueKind == JsonValueKind.Array
             ? list.EnumerateArray().Select(k => Text(k, "access_key")).Where(k => k.Length > 0).ToList()
@@ -106,15 +102,15 @@ public sealed class RgwAdminOpsProvisioner : IObjectStoreProvisioner, IDisposabl
         {
             // generate-key=false: the account starts without keys; each binding gets its own.
             var created = await SendAsync(HttpMethod.Put, "user", [.. settings, ("generate-key", "false")], ct);
-            if (created.Code != "UserAlreadyExists")
+            if (Code(created) != "UserAlreadyExists")
             {
-                created.Ensure();
+                created.EnsureSuccess();
                 return;
             }
         }
 
         // An existing user (or one a concurrent try just made): bring it to the wanted settings.
-        (await SendAsync(HttpMethod.Post, "user", settings, ct)).Ensure();
+        (await SendAsync(HttpMethod.Post, "user", settings, ct)).EnsureSuccess();
     }
 
     /// <inheritdoc />
@@ -130,7 +126,7 @@ public sealed class RgwAdminOpsProvisioner : IObjectStoreProvisioner, IDisposabl
             ("max-size", (quota.MaxBytes ?? -1).ToString(CultureInfo.InvariantCulture)),
             ("max-objects", (quota.MaxObjects ?? -1).ToString(CultureInfo.InvariantCulture)),
             ("enabled", enabled ? "true" : "false"),
-        ], ct)).Ensure();
+        ], ct)).EnsureSuccess();
     }
 
     /// <inheritdoc />
@@ -146,7 +142,7 @@ public sealed class RgwAdminOpsProvisioner : IObjectStoreProvisioner, IDisposabl
             ("access-key", accessKeyId),
             ("generate-key", "true"),
         ], ct);
-        response.Ensure();
+        response.EnsureSuccess();
         var keys = response.Json();
         var secret = keys.ValueKind == JsonValueKind.Array
             ? keys.EnumerateArray().Where(k => Text(k, "access_key") == accessKeyId).Select(k => Text(k, "secret_key")).FirstOrDefault()
@@ -169,9 +165,9 @@ public sealed class RgwAdminOpsProvisioner : IObjectStoreProvisioner, IDisposabl
 
         var response = await SendAsync(HttpMethod.Delete, "user",
             [("key", null), ("uid", UserId(account)), ("key-type", "s3"), ("access-key", accessKeyId)], ct);
-        if (response.Status != HttpStatusCode.NotFound && response.Code != "InvalidAccessKeyId")
+        if (response.Status != HttpStatusCode.NotFound && Code(response) != "InvalidAccessKeyId")
         {
-            response.Ensure();
+            response.EnsureSuccess();
         }
     }
 
@@ -184,7 +180,7 @@ public sealed class RgwAdminOpsProvisioner : IObjectStoreProvisioner, IDisposabl
             return null;
         }
 
-        response.Ensure();
+        response.EnsureSuccess();
         var info = response.Json();
         if (Text(info, "owner") != UserId(account))
         {
@@ -215,7 +211,7 @@ public sealed class RgwAdminOpsProvisioner : IObjectStoreProvisioner, IDisposabl
             return;
         }
 
-        listed.Ensure();
+        listed.EnsureSuccess();
         var buckets = listed.Json();
         // Buckets first, each with its objects: what a crash leaves is then an empty user at most, never
         // objects of a user that is gone.
@@ -225,7 +221,7 @@ public sealed class RgwAdminOpsProvisioner : IObjectStoreProvisioner, IDisposabl
                 [("bucket", $"{account}/{bucket}"), ("purge-objects", "true")], ct, PurgeTimeout);
             if (deleted.Status != HttpStatusCode.NotFound)
             {
-                deleted.Ensure();
+                deleted.EnsureSuccess();
             }
         }
 
@@ -233,7 +229,7 @@ public sealed class RgwAdminOpsProvisioner : IObjectStoreProvisioner, IDisposabl
         var removed = await SendAsync(HttpMethod.Delete, "user", [("uid", uid), ("purge-data", "true")], ct, PurgeTimeout);
         if (removed.Status != HttpStatusCode.NotFound)
         {
-            removed.Ensure();
+            removed.EnsureSuccess();
         }
     }
 
@@ -244,10 +240,10 @@ public sealed class RgwAdminOpsProvisioner : IObjectStoreProvisioner, IDisposabl
         if (response.Status is HttpStatusCode.Forbidden or HttpStatusCode.Unauthorized)
         {
             return new HealthReport(false,
-                $"RGW Admin Ops at {_baseUrl} refused the admin key {_backend.AdminUser}: {response.Code ?? response.Status.ToString()}.");
+                $"RGW Admin Ops at {_http.BaseUrl} refused the admin key {_backend.AdminUser}: {Code(response) ?? response.Status.ToString()}.");
         }
 
-        response.Ensure();
+        response.EnsureSuccess();
         var user = response.Json();
         var caps = user.TryGetProperty("caps", out var list) && list.ValueKind == JsonValueKind.Array
             ? list.EnumerateArray().ToDictionary(c => Text(c, "type"), c => Text(c, "perm"), StringComparer.Ordinal)
@@ -255,9 +251,9 @@ public sealed class RgwAdminOpsProvisioner : IObjectStoreProvisioner, IDisposabl
         var missing = RequiredCaps.Where(c => !caps.TryGetValue(c, out var perm) || perm is not ("*" or "read, write")).ToList();
         var who = $"{Text(user, "user_id")} ({_backend.AdminUser})";
         return missing.Count == 0
-            ? new HealthReport(true, $"RGW Admin Ops at {_baseUrl} answers; {who} may manage users and buckets.")
+            ? new HealthReport(true, $"RGW Admin Ops at {_http.BaseUrl} answers; {who} may manage users and buckets.")
             : new HealthReport(false,
-                $"RGW Admin Ops at {_baseUrl} answers, but {who} lacks the caps {string.Join(", ", missing.Select(c => c + "=*"))} " +
+                $"RGW Admin Ops at {_http.BaseUrl} answers, but {who} lacks the caps {string.Join(", ", missing.Select(c => c + "=*"))} " +
                 $"(radosgw-admin caps add --uid=… --caps=\"users=*;buckets=*\").");
     }
 
@@ -278,88 +274,29 @@ public sealed class RgwAdminOpsProvisioner : IObjectStoreProvisioner, IDisposabl
         return new ObjectStoreQuota(bytes < 0 ? null : bytes, objects < 0 ? null : objects);
     }
 
-    private static string Text(JsonElement element, string property) =>
-        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.String
-            ? value.GetString() ?? ""
-            : "";
-
     private static long Number(JsonElement element, string property) =>
         element.ValueKind == JsonValueKind.Object && element.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.Number
             ? value.GetInt64()
             : 0;
 
-    private async Task<AdminResponse> SendAsync(
+    private Task<BackendResponse> SendAsync(
         HttpMethod method, string resource, (string Name, string? Value)[] parameters, CancellationToken ct,
-        TimeSpan? timeout = null)
-    {
-        var uri = AdminUri(_baseUrl, resource, parameters);
-        // For messages: the call with its flags, without values.
-        var call = $"{method} /admin/{resource}?{string.Join('&', parameters.Select(p => p.Name))}";
-        using var request = new HttpRequestMessage(method, uri);
-        AwsSigV4.Sign(request, _backend.AdminUser, _backend.AdminPassword, _region, "s3", _time.GetUtcNow());
+        TimeSpan? timeout = null) =>
+        _http.SendAsync(method, AdminUri(_http.BaseUrl, resource, parameters), null, ct, timeout);
 
-        var limit = timeout ?? RequestTimeout;
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        cts.CancelAfter(limit);
+    /// <summary>RGW's error code of a failed call, e.g. <c>NoSuchUser</c>; null when there is none.</summary>
+    private static string? Code(BackendResponse response) => response.IsSuccess ? null : ErrorCode(response.Body);
+
+    private static string? ErrorCode(string body)
+    {
         try
         {
-            using var response = await _http.SendAsync(request, cts.Token);
-            var body = await response.Content.ReadAsStringAsync(cts.Token);
-            return new AdminResponse(call, response.StatusCode, body);
+            using var document = JsonDocument.Parse(body);
+            return Text(document.RootElement, "Code") is { Length: > 0 } code && code.Length <= 64 ? code : null;
         }
-        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        catch (JsonException)
         {
-            throw new TimeoutException(
-                $"RGW Admin Ops {call} at {_baseUrl} did not answer within {limit.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s.");
-        }
-        catch (HttpRequestException e)
-        {
-            throw new HttpRequestException($"RGW Admin Ops at {_baseUrl} not reachable ({call}): {e.Message}", e, e.StatusCode);
-        }
-    }
-
-    /// <summary>One answer of the Admin Ops API. Its body may hold secrets: only its error code goes into messages.</summary>
-    private sealed class AdminResponse(string call, HttpStatusCode status, string body)
-    {
-        public HttpStatusCode Status { get; } = status;
-
-        /// <summary>RGW's error code from an error body, e.g. <c>NoSuchUser</c>; null when there is none.</summary>
-        public string? Code { get; } = (int)status >= 300 ? ErrorCode(body) : null;
-
-        public void Ensure()
-        {
-            if ((int)Status is < 200 or >= 300)
-            {
-                throw new HttpRequestException(
-                    $"RGW Admin Ops {call} answered {(int)Status} {Status}: {Code ?? "(no error code)"}", null, Status);
-            }
-        }
-
-        public JsonElement Json()
-        {
-            try
-            {
-                using var document = JsonDocument.Parse(body);
-                return document.RootElement.Clone();
-            }
-            catch (JsonException)
-            {
-                // Not the parser's message: it may quote the body.
-                throw new HttpRequestException($"RGW Admin Ops {call} did not answer with JSON.");
-            }
-        }
-
-        private static string? ErrorCode(string body)
-        {
-            try
-            {
-                using var document = JsonDocument.Parse(body);
-                return Text(document.RootElement, "Code") is { Length: > 0 } code && code.Length <= 64 ? code : null;
-            }
-            catch (JsonException)
-            {
-                return null;
-            }
+            return null;
         }
     }
 }

@@ -383,26 +383,11 @@ public sealed class S3Driver : IServiceDriver
     internal static string Region(BackendEndpoint backend) => backend.Setting(RegionSetting) ?? DefaultRegion;
 
     /// <summary>
-    /// The Admin Ops API of a backend, to dispose after the operation. On a TLS backend the gateway's certificate
-    /// must chain to the platform CA and nothing else, so the calls get a client of their own: the factory's named
-    /// client has one handler for every backend, while the trust anchor belongs to each. An operation makes a few
-    /// calls, so the extra handshake costs nothing worth pooling for.
+    /// The Admin Ops API of a backend, to dispose after the operation; on a TLS backend the gateway's certificate must
+    /// chain to the platform CA and nothing else.
     /// </summary>
-    private RgwAdminOpsProvisioner Provisioner(BackendEndpoint backend)
-    {
-        var url = EndpointUrl(backend);
-        if (!backend.Tls)
-        {
-            return new RgwAdminOpsProvisioner(_httpClientFactory.CreateClient(HttpClientName), url, backend, Region(backend), _time);
-        }
-
-        // RgwAdminOpsProvisioner times each call itself, as the named client (no timeout of its own) leaves it to.
-        var http = new HttpClient(PlatformCaHttpClientFactory.Handler(backend.RequireCa()), disposeHandler: true)
-        {
-            Timeout = Timeout.InfiniteTimeSpan,
-        };
-        return new RgwAdminOpsProvisioner(http, url, backend, Region(backend), _time, ownsClient: true);
-    }
+    private RgwAdminOpsProvisioner Provisioner(BackendEndpoint backend) =>
+        new(_httpClientFactory, HttpClientName, EndpointUrl(backend), backend, Region(backend), _time);
 
     private static async Task ApplyQuotaAsync(
         IObjectStoreProvisioner store, InstanceContext instance, string account, ObjectStoreQuota quota, CancellationToken ct)
