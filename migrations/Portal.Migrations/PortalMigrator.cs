@@ -18,6 +18,7 @@ public static class PortalMigrator
         var logger = scope.ServiceProvider.GetRequiredService<ILoggerFactory>().CreateLogger("Portal.Migrations");
         await using (var db = await scope.ServiceProvider.GetRequiredService<IDbContextFactory<PortalDbContext>>().CreateDbContextAsync(ct))
         {
+            await PreBaselineHistory.AdoptAsync(db, logger, ct);
             var pending = (await db.Database.GetPendingMigrationsAsync(ct)).ToList();
             logger.LogInformation("Applying {Count} migration(s): {Migrations}", pending.Count, string.Join(", ", pending));
             await db.Database.MigrateAsync(ct);

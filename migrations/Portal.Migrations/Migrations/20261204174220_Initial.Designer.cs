@@ -13,8 +13,8 @@ using Portal.Data;
 namespace Portal.Migrations.Migrations
 {
     [DbContext(typeof(PortalDbContext))]
-    [Migration("20261125222418_BindingGenerationsAndPlatformCa")]
-    partial class BindingGenerationsAndPlatformCa
+    [Migration("20261204174220_Initial")]
+    partial class Initial
     {
         /// <inheritdoc />
         protected override void BuildTargetModel(ModelBuilder modelBuilder)
@@ -897,6 +897,9 @@ namespace Portal.Migrations.Migrations
                     b.Property<string>("RetiringReadTokenHash")
                         .HasMaxLength(64)
                         .HasColumnType("character varying(64)");
+
+                    b.Property<DateTimeOffset?>("RotatedAt")
+                        .HasColumnType("timestamp with time zone");
 
                     b.Property<string>("State")
                         .IsRequired()

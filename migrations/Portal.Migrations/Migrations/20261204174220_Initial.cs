@@ -1,4 +1,5 @@
 ﻿using System;
+using System.Collections.Generic;
 using Microsoft.EntityFrameworkCore.Migrations;
 using Npgsql.EntityFrameworkCore.PostgreSQL.Metadata;
 
@@ -12,6 +13,40 @@ namespace Portal.Migrations.Migrations
         /// <inheritdoc />
         protected override void Up(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.CreateTable(
+                name: "ApprovalRules",
+                columns: table => new
+                {
+                    Id = table.Column<Guid>(type: "uuid", nullable: false),
+                    Order = table.Column<int>(type: "integer", nullable: false),
+                    Name = table.Column<string>(type: "character varying(100)", maxLength: 100, nullable: false),
+                    Offering = table.Column<string>(type: "character varying(40)", maxLength: 40, nullable: true),
+                    Plan = table.Column<string>(type: "character varying(40)", maxLength: 40, nullable: true),
+                    TeamId = table.Column<Guid>(type: "uuid", nullable: true),
+                    Environment = table.Column<string>(type: "character varying(10)", maxLength: 10, nullable: true),
+                    MinMonthlyCost = table.Column<decimal>(type: "numeric(12,2)", precision: 12, scale: 2, nullable: true),
+                    Operation = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: true),
+                    AutoApprove = table.Column<bool>(type: "boolean", nullable: false),
+                    Stages = table.Column<string>(type: "jsonb", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_ApprovalRules", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "ApproverGroups",
+                columns: table => new
+                {
+                    Name = table.Column<string>(type: "character varying(40)", maxLength: 40, nullable: false),
+                    Description = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: true),
+                    Members = table.Column<List<Guid>>(type: "uuid[]", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_ApproverGroups", x => x.Name);
+                });
+
             migrationBuilder.CreateTable(
                 name: "AspNetRoles",
                 columns: table => new
@@ -55,6 +90,32 @@ namespace Portal.Migrations.Migrations
                 });
 
             migrationBuilder.CreateTable(
+                name: "AuditEvents",
+                columns: table => new
+                {
+                    Id = table.Column<long>(type: "bigint", nullable: false)
+                        .Annotation("Npgsql:ValueGenerationStrategy", NpgsqlValueGenerationStrategy.IdentityByDefaultColumn),
+                    Sequence = table.Column<long>(type: "bigint", nullable: false, defaultValueSql: "0"),
+                    At = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    ActorId = table.Column<Guid>(type: "uuid", nullable: true),
+                    ActorName = table.Column<string>(type: "character varying(256)", maxLength: 256, nullable: false),
+                    ActorKind = table.Column<string>(type: "character varying(20)", maxLength: 20, nullable: false),
+                    Action = table.Column<string>(type: "character varying(80)", maxLength: 80, nullable: false),
+                    ObjectType = table.Column<string>(type: "character varying(40)", maxLength: 40, nullable: false),
+                    ObjectId = table.Column<string>(type: "character varying(100)", maxLength: 100, nullable: true),
+                    TeamId = table.Column<Guid>(type: "uuid", nullable: true),
+                    Address = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: true),
+                    Outcome = table.Column<string>(type: "character varying(20)", maxLength: 20, nullable: false),
+                    Details = table.Column<string>(type: "character varying(2000)", maxLength: 2000, nullable: true),
+                    PreviousHash = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false, defaultValueSql: "''"),
+                    Hash = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: false, defaultValueSql: "''")
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_AuditEvents", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
                 name: "Backends",
                 columns: table => new
                 {
@@ -62,6 +123,10 @@ namespace Portal.Migrations.Migrations
                     Name = table.Column<string>(type: "character varying(100)", maxLength: 100, nullable: false),
                     Kind = table.Column<string>(type: "character varying(40)", maxLength: 40, nullable: false),
                     Host = table.Column<string>(type: "character varying(255)", maxLength: 255, nullable: false),
+                    Site = table.Column<string>(type: "character varying(40)", maxLength: 40, nullable: false, defaultValue: "dc1"),
+                    Capacity = table.Column<int>(type: "integer", nullable: true),
+                    WorkerQueue = table.Column<string>(type: "character varying(40)", maxLength: 40, nullable: true),
+                    Settings = table.Column<string>(type: "jsonb", nullable: false),
                     Port = table.Column<int>(type: "integer", nullable: false),
                     AdminUser = table.Column<string>(type: "character varying(100)", maxLength: 100, nullable: false),
                     ProtectedAdminPassword = table.Column<string>(type: "text", nullable: false),
@@ -87,6 +152,24 @@ namespace Portal.Migrations.Migrations
                 constraints: table =>
                 {
                     table.PrimaryKey("PK_DataProtectionKeys", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "Offerings",
+                columns: table => new
+                {
+                    Id = table.Column<Guid>(type: "uuid", nullable: false),
+                    Key = table.Column<string>(type: "character varying(40)", maxLength: 40, nullable: false),
+                    Kind = table.Column<string>(type: "character varying(40)", maxLength: 40, nullable: false),
+                    Name = table.Column<string>(type: "character varying(100)", maxLength: 100, nullable: false),
+                    Description = table.Column<string>(type: "character varying(1000)", maxLength: 1000, nullable: false),
+                    Category = table.Column<string>(type: "character varying(60)", maxLength: 60, nullable: false),
+                    BackendIds = table.Column<List<Guid>>(type: "uuid[]", nullable: false),
+                    IsActive = table.Column<bool>(type: "boolean", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_Offerings", x => x.Id);
                 });
 
             migrationBuilder.CreateTable(
@@ -132,6 +215,21 @@ namespace Portal.Migrations.Migrations
                 constraints: table =>
                 {
                     table.PrimaryKey("PK_OpenIddictScopes", x => x.Id);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "PlatformCa",
+                columns: table => new
+                {
+                    Id = table.Column<string>(type: "character varying(20)", maxLength: 20, nullable: false),
+                    CertificatePem = table.Column<string>(type: "text", nullable: false),
+                    ProtectedKeyPem = table.Column<string>(type: "text", nullable: false),
+                    Source = table.Column<string>(type: "character varying(20)", maxLength: 20, nullable: false),
+                    CreatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_PlatformCa", x => x.Id);
                 });
 
             migrationBuilder.CreateTable(
@@ -269,27 +367,51 @@ namespace Portal.Migrations.Migrations
                 });
 
             migrationBuilder.CreateTable(
-                name: "Offerings",
+                name: "Notifications",
                 columns: table => new
                 {
                     Id = table.Column<Guid>(type: "uuid", nullable: false),
+                    UserId = table.Column<Guid>(type: "uuid", nullable: false),
+                    Title = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: false),
+                    Body = table.Column<string>(type: "character varying(2000)", maxLength: 2000, nullable: true),
+                    Link = table.Column<string>(type: "character varying(200)", maxLength: 200, nullable: true),
+                    CreatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    ReadAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_Notifications", x => x.Id);
+                    table.ForeignKey(
+                        name: "FK_Notifications_AspNetUsers_UserId",
+                        column: x => x.UserId,
+                        principalTable: "AspNetUsers",
+                        principalColumn: "Id",
+                        onDelete: ReferentialAction.Cascade);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "Plans",
+                columns: table => new
+                {
+                    Id = table.Column<Guid>(type: "uuid", nullable: false),
+                    OfferingId = table.Column<Guid>(type: "uuid", nullable: false),
                     Key = table.Column<string>(type: "character varying(40)", maxLength: 40, nullable: false),
-                    Kind = table.Column<string>(type: "character varying(40)", maxLength: 40, nullable: false),
                     Name = table.Column<string>(type: "character varying(100)", maxLength: 100, nullable: false),
                     Description = table.Column<string>(type: "character varying(1000)", maxLength: 1000, nullable: false),
-                    Category = table.Column<string>(type: "character varying(60)", maxLength: 60, nullable: false),
-                    BackendId = table.Column<Guid>(type: "uuid", nullable: true),
+                    MonthlyCost = table.Column<decimal>(type: "numeric(12,2)", precision: 12, scale: 2, nullable: false),
+                    MaxLeaseDays = table.Column<int>(type: "integer", nullable: true),
+                    Limits = table.Column<string>(type: "jsonb", nullable: false),
                     IsActive = table.Column<bool>(type: "boolean", nullable: false)
                 },
                 constraints: table =>
                 {
-                    table.PrimaryKey("PK_Offerings", x => x.Id);
+                    table.PrimaryKey("PK_Plans", x => x.Id);
                     table.ForeignKey(
-                        name: "FK_Offerings_Backends_BackendId",
-                        column: x => x.BackendId,
-                        principalTable: "Backends",
+                        name: "FK_Plans_Offerings_OfferingId",
+                        column: x => x.OfferingId,
+                        principalTable: "Offerings",
                         principalColumn: "Id",
-                        onDelete: ReferentialAction.Restrict);
+                        onDelete: ReferentialAction.Cascade);
                 });
 
             migrationBuilder.CreateTable(
@@ -343,27 +465,94 @@ namespace Portal.Migrations.Migrations
                 });
 
             migrationBuilder.CreateTable(
-                name: "Plans",
+                name: "TeamQuotas",
                 columns: table => new
                 {
-                    Id = table.Column<Guid>(type: "uuid", nullable: false),
-                    OfferingId = table.Column<Guid>(type: "uuid", nullable: false),
-                    Key = table.Column<string>(type: "character varying(40)", maxLength: 40, nullable: false),
-                    Name = table.Column<string>(type: "character varying(100)", maxLength: 100, nullable: false),
-                    Description = table.Column<string>(type: "character varying(1000)", maxLength: 1000, nullable: false),
-                    MonthlyCost = table.Column<decimal>(type: "numeric(12,2)", precision: 12, scale: 2, nullable: false),
-                    Limits = table.Column<string>(type: "jsonb", nullable: false),
-                    IsActive = table.Column<bool>(type: "boolean", nullable: false)
+                    TeamId = table.Column<Guid>(type: "uuid", nullable: false),
+                    MaxInstances = table.Column<int>(type: "integer", nullable: true),
+                    MaxMonthlyCost = table.Column<decimal>(type: "numeric(12,2)", precision: 12, scale: 2, nullable: true),
+                    MaxInstancesPerOffering = table.Column<string>(type: "jsonb", nullable: false)
                 },
                 constraints: table =>
                 {
-                    table.PrimaryKey("PK_Plans", x => x.Id);
+                    table.PrimaryKey("PK_TeamQuotas", x => x.TeamId);
                     table.ForeignKey(
-                        name: "FK_Plans_Offerings_OfferingId",
+                        name: "FK_TeamQuotas_Teams_TeamId",
+                        column: x => x.TeamId,
+                        principalTable: "Teams",
+                        principalColumn: "Id",
+                        onDelete: ReferentialAction.Cascade);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "Webhooks",
+                columns: table => new
+                {
+                    Id = table.Column<Guid>(type: "uuid", nullable: false),
+                    TeamId = table.Column<Guid>(type: "uuid", nullable: true),
+                    Url = table.Column<string>(type: "character varying(2000)", maxLength: 2000, nullable: false),
+                    ProtectedSecret = table.Column<string>(type: "text", nullable: false),
+                    CreatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_Webhooks", x => x.Id);
+                    table.ForeignKey(
+                        name: "FK_Webhooks_Teams_TeamId",
+                        column: x => x.TeamId,
+                        principalTable: "Teams",
+                        principalColumn: "Id",
+                        onDelete: ReferentialAction.Cascade);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "Instances",
+                columns: table => new
+                {
+                    Id = table.Column<Guid>(type: "uuid", nullable: false),
+                    TeamId = table.Column<Guid>(type: "uuid", nullable: false),
+                    OfferingId = table.Column<Guid>(type: "uuid", nullable: false),
+                    PlanId = table.Column<Guid>(type: "uuid", nullable: false),
+                    BackendId = table.Column<Guid>(type: "uuid", nullable: false),
+                    Name = table.Column<string>(type: "character varying(40)", maxLength: 40, nullable: false),
+                    State = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
+                    StatusMessage = table.Column<string>(type: "character varying(2000)", maxLength: 2000, nullable: true),
+                    Environment = table.Column<string>(type: "character varying(10)", maxLength: 10, nullable: false, defaultValue: "dev"),
+                    Parameters = table.Column<string>(type: "jsonb", nullable: false),
+                    CreatedBy = table.Column<Guid>(type: "uuid", nullable: false),
+                    CreatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    UpdatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    ExpiresAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    ExpiryWarnedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    xmin = table.Column<uint>(type: "xid", rowVersion: true, nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_Instances", x => x.Id);
+                    table.ForeignKey(
+                        name: "FK_Instances_Backends_BackendId",
+                        column: x => x.BackendId,
+                        principalTable: "Backends",
+                        principalColumn: "Id",
+                        onDelete: ReferentialAction.Restrict);
+                    table.ForeignKey(
+                        name: "FK_Instances_Offerings_OfferingId",
                         column: x => x.OfferingId,
                         principalTable: "Offerings",
                         principalColumn: "Id",
-                        onDelete: ReferentialAction.Cascade);
+                        onDelete: ReferentialAction.Restrict);
+                    table.ForeignKey(
+                        name: "FK_Instances_Plans_PlanId",
+                        column: x => x.PlanId,
+                        principalTable: "Plans",
+                        principalColumn: "Id",
+                        onDelete: ReferentialAction.Restrict);
+                    table.ForeignKey(
+                        name: "FK_Instances_Teams_TeamId",
+                        column: x => x.TeamId,
+                        principalTable: "Teams",
+                        principalColumn: "Id",
+                        onDelete: ReferentialAction.Restrict);
                 });
 
             migrationBuilder.CreateTable(
@@ -400,49 +589,64 @@ namespace Portal.Migrations.Migrations
                 });
 
             migrationBuilder.CreateTable(
-                name: "Instances",
+                name: "WebhookDeliveries",
                 columns: table => new
                 {
                     Id = table.Column<Guid>(type: "uuid", nullable: false),
-                    TeamId = table.Column<Guid>(type: "uuid", nullable: false),
-                    OfferingId = table.Column<Guid>(type: "uuid", nullable: false),
-                    PlanId = table.Column<Guid>(type: "uuid", nullable: false),
-                    BackendId = table.Column<Guid>(type: "uuid", nullable: false),
-                    Name = table.Column<string>(type: "character varying(40)", maxLength: 40, nullable: false),
-                    State = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
-                    StatusMessage = table.Column<string>(type: "character varying(2000)", maxLength: 2000, nullable: true),
-                    CreatedBy = table.Column<Guid>(type: "uuid", nullable: false),
+                    WebhookId = table.Column<Guid>(type: "uuid", nullable: false),
+                    EventType = table.Column<string>(type: "character varying(60)", maxLength: 60, nullable: false),
+                    Body = table.Column<string>(type: "text", nullable: false),
+                    Attempts = table.Column<int>(type: "integer", nullable: false),
                     CreatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
-                    UpdatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
-                    xmin = table.Column<uint>(type: "xid", rowVersion: true, nullable: false)
+                    DeliveredAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    LastError = table.Column<string>(type: "character varying(2000)", maxLength: 2000, nullable: true)
                 },
                 constraints: table =>
                 {
-                    table.PrimaryKey("PK_Instances", x => x.Id);
+                    table.PrimaryKey("PK_WebhookDeliveries", x => x.Id);
                     table.ForeignKey(
-                        name: "FK_Instances_Backends_BackendId",
-                        column: x => x.BackendId,
-                        principalTable: "Backends",
+                        name: "FK_WebhookDeliveries_Webhooks_WebhookId",
+                        column: x => x.WebhookId,
+                        principalTable: "Webhooks",
                         principalColumn: "Id",
-                        onDelete: ReferentialAction.Restrict);
+                        onDelete: ReferentialAction.Cascade);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "ApprovalRequests",
+                columns: table => new
+                {
+                    Id = table.Column<Guid>(type: "uuid", nullable: false),
+                    InstanceId = table.Column<Guid>(type: "uuid", nullable: false),
+                    TeamId = table.Column<Guid>(type: "uuid", nullable: false),
+                    Operation = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
+                    TargetPlanId = table.Column<Guid>(type: "uuid", nullable: true),
+                    TargetExpiresAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    RequestedBy = table.Column<Guid>(type: "uuid", nullable: false),
+                    RequestedByName = table.Column<string>(type: "character varying(256)", maxLength: 256, nullable: false),
+                    RuleName = table.Column<string>(type: "character varying(100)", maxLength: 100, nullable: false),
+                    Stages = table.Column<string>(type: "jsonb", nullable: false),
+                    Status = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
+                    Reason = table.Column<string>(type: "character varying(2000)", maxLength: 2000, nullable: true),
+                    CreatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
+                    DecidedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    RemindedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_ApprovalRequests", x => x.Id);
                     table.ForeignKey(
-                        name: "FK_Instances_Offerings_OfferingId",
-                        column: x => x.OfferingId,
-                        principalTable: "Offerings",
+                        name: "FK_ApprovalRequests_Instances_InstanceId",
+                        column: x => x.InstanceId,
+                        principalTable: "Instances",
                         principalColumn: "Id",
-                        onDelete: ReferentialAction.Restrict);
+                        onDelete: ReferentialAction.Cascade);
                     table.ForeignKey(
-                        name: "FK_Instances_Plans_PlanId",
-                        column: x => x.PlanId,
-                        principalTable: "Plans",
-                        principalColumn: "Id",
-                        onDelete: ReferentialAction.Restrict);
-                    table.ForeignKey(
-                        name: "FK_Instances_Teams_TeamId",
+                        name: "FK_ApprovalRequests_Teams_TeamId",
                         column: x => x.TeamId,
                         principalTable: "Teams",
                         principalColumn: "Id",
-                        onDelete: ReferentialAction.Restrict);
+                        onDelete: ReferentialAction.Cascade);
                 });
 
             migrationBuilder.CreateTable(
@@ -455,6 +659,14 @@ namespace Portal.Migrations.Migrations
                     State = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
                     StatusMessage = table.Column<string>(type: "character varying(2000)", maxLength: 2000, nullable: true),
                     ProtectedCredentials = table.Column<string>(type: "text", nullable: true),
+                    ReadTokenHash = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: true),
+                    RetiringReadTokenHash = table.Column<string>(type: "character varying(64)", maxLength: 64, nullable: true),
+                    ClientCertificate = table.Column<bool>(type: "boolean", nullable: false),
+                    CertificateExpiresAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    Generation = table.Column<int>(type: "integer", nullable: false),
+                    RetiringGeneration = table.Column<int>(type: "integer", nullable: true),
+                    RetireAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
+                    RotatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: true),
                     CreatedBy = table.Column<Guid>(type: "uuid", nullable: false),
                     CreatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
                     UpdatedAt = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false),
@@ -478,6 +690,7 @@ namespace Portal.Migrations.Migrations
                     Id = table.Column<Guid>(type: "uuid", nullable: false),
                     InstanceId = table.Column<Guid>(type: "uuid", nullable: false),
                     BindingId = table.Column<Guid>(type: "uuid", nullable: true),
+                    Overlap = table.Column<TimeSpan>(type: "interval", nullable: true),
                     Kind = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
                     State = table.Column<string>(type: "character varying(32)", maxLength: 32, nullable: false),
                     JobId = table.Column<string>(type: "character varying(100)", maxLength: 100, nullable: true),
@@ -495,6 +708,30 @@ namespace Portal.Migrations.Migrations
                         name: "FK_Operations_Instances_InstanceId",
                         column: x => x.InstanceId,
                         principalTable: "Instances",
+                        principalColumn: "Id",
+                        onDelete: ReferentialAction.Cascade);
+                });
+
+            migrationBuilder.CreateTable(
+                name: "ApprovalDecisions",
+                columns: table => new
+                {
+                    Id = table.Column<Guid>(type: "uuid", nullable: false),
+                    RequestId = table.Column<Guid>(type: "uuid", nullable: false),
+                    ApproverId = table.Column<Guid>(type: "uuid", nullable: false),
+                    ApproverName = table.Column<string>(type: "character varying(256)", maxLength: 256, nullable: false),
+                    Stage = table.Column<int>(type: "integer", nullable: false),
+                    Approved = table.Column<bool>(type: "boolean", nullable: false),
+                    Comment = table.Column<string>(type: "character varying(2000)", maxLength: 2000, nullable: false),
+                    At = table.Column<DateTimeOffset>(type: "timestamp with time zone", nullable: false)
+                },
+                constraints: table =>
+                {
+                    table.PrimaryKey("PK_ApprovalDecisions", x => x.Id);
+                    table.ForeignKey(
+                        name: "FK_ApprovalDecisions_ApprovalRequests_RequestId",
+                        column: x => x.RequestId,
+                        principalTable: "ApprovalRequests",
                         principalColumn: "Id",
                         onDelete: ReferentialAction.Cascade);
                 });
@@ -519,6 +756,32 @@ namespace Portal.Migrations.Migrations
                         principalColumn: "Id",
                         onDelete: ReferentialAction.Cascade);
                 });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_ApprovalDecisions_RequestId_ApproverId",
+                table: "ApprovalDecisions",
+                columns: new[] { "RequestId", "ApproverId" },
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_ApprovalRequests_InstanceId",
+                table: "ApprovalRequests",
+                column: "InstanceId");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_ApprovalRequests_Status_CreatedAt",
+                table: "ApprovalRequests",
+                columns: new[] { "Status", "CreatedAt" });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_ApprovalRequests_TeamId",
+                table: "ApprovalRequests",
+                column: "TeamId");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_ApprovalRules_Order",
+                table: "ApprovalRules",
+                column: "Order");
 
             migrationBuilder.CreateIndex(
                 name: "IX_AspNetRoleClaims_RoleId",
@@ -564,10 +827,42 @@ namespace Portal.Migrations.Migrations
                 unique: true);
 
             migrationBuilder.CreateIndex(
+                name: "IX_AuditEvents_ActorId_At",
+                table: "AuditEvents",
+                columns: new[] { "ActorId", "At" });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_AuditEvents_At",
+                table: "AuditEvents",
+                column: "At");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_AuditEvents_ObjectType_ObjectId",
+                table: "AuditEvents",
+                columns: new[] { "ObjectType", "ObjectId" });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_AuditEvents_Sequence",
+                table: "AuditEvents",
+                column: "Sequence",
+                unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_AuditEvents_TeamId_At",
+                table: "AuditEvents",
+                columns: new[] { "TeamId", "At" });
+
+            migrationBuilder.CreateIndex(
                 name: "IX_Backends_Name",
                 table: "Backends",
                 column: "Name",
                 unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Bindings_CertificateExpiresAt",
+                table: "Bindings",
+                column: "CertificateExpiresAt",
+                filter: "\"CertificateExpiresAt\" IS NOT NULL");
 
             migrationBuilder.CreateIndex(
                 name: "IX_Bindings_InstanceId_AppName",
@@ -575,6 +870,12 @@ namespace Portal.Migrations.Migrations
                 columns: new[] { "InstanceId", "AppName" },
                 unique: true,
                 filter: "\"State\" <> 'Deleted'");
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Bindings_RetireAt",
+                table: "Bindings",
+                column: "RetireAt",
+                filter: "\"RetireAt\" IS NOT NULL");
 
             migrationBuilder.CreateIndex(
                 name: "IX_Instances_BackendId",
@@ -601,12 +902,12 @@ namespace Portal.Migrations.Migrations
                 table: "Instances",
                 columns: new[] { "TeamId", "Name" },
                 unique: true,
-                filter: "\"State\" NOT IN ('Deleted', 'Rejected')");
+                filter: "\"State\" NOT IN ('Deleted', 'Rejected', 'Expired')");
 
             migrationBuilder.CreateIndex(
-                name: "IX_Offerings_BackendId",
-                table: "Offerings",
-                column: "BackendId");
+                name: "IX_Notifications_UserId_ReadAt_CreatedAt",
+                table: "Notifications",
+                columns: new[] { "UserId", "ReadAt", "CreatedAt" });
 
             migrationBuilder.CreateIndex(
                 name: "IX_Offerings_Key",
@@ -673,11 +974,35 @@ namespace Portal.Migrations.Migrations
                 table: "Teams",
                 column: "Slug",
                 unique: true);
+
+            migrationBuilder.CreateIndex(
+                name: "IX_WebhookDeliveries_WebhookId_CreatedAt",
+                table: "WebhookDeliveries",
+                columns: new[] { "WebhookId", "CreatedAt" });
+
+            migrationBuilder.CreateIndex(
+                name: "IX_Webhooks_TeamId",
+                table: "Webhooks",
+                column: "TeamId");
+
+            // Hand-written: the audit trail's chain and append-only rules live in the database (AuditTrailSql).
+            migrationBuilder.Sql(AuditTrailSql.Create);
         }
 
         /// <inheritdoc />
         protected override void Down(MigrationBuilder migrationBuilder)
         {
+            migrationBuilder.Sql(AuditTrailSql.Drop);
+
+            migrationBuilder.DropTable(
+                name: "ApprovalDecisions");
+
+            migrationBuilder.DropTable(
+                name: "ApprovalRules");
+
+            migrationBuilder.DropTable(
+                name: "ApproverGroups");
+
             migrationBuilder.DropTable(
                 name: "AspNetRoleClaims");
 
@@ -694,10 +1019,16 @@ namespace Portal.Migrations.Migrations
                 name: "AspNetUserTokens");
 
             migrationBuilder.DropTable(
+                name: "AuditEvents");
+
+            migrationBuilder.DropTable(
                 name: "Bindings");
 
             migrationBuilder.DropTable(
                 name: "DataProtectionKeys");
+
+            migrationBuilder.DropTable(
+                name: "Notifications");
 
             migrationBuilder.DropTable(
                 name: "OpenIddictScopes");
@@ -709,10 +1040,22 @@ namespace Portal.Migrations.Migrations
                 name: "OperationLines");
 
             migrationBuilder.DropTable(
+                name: "PlatformCa");
+
+            migrationBuilder.DropTable(
                 name: "ServerKeys");
 
             migrationBuilder.DropTable(
                 name: "TeamMembers");
+
+            migrationBuilder.DropTable(
+                name: "TeamQuotas");
+
+            migrationBuilder.DropTable(
+                name: "WebhookDeliveries");
+
+            migrationBuilder.DropTable(
+                name: "ApprovalRequests");
 
             migrationBuilder.DropTable(
                 name: "AspNetRoles");
@@ -727,10 +1070,16 @@ namespace Portal.Migrations.Migrations
                 name: "AspNetUsers");
 
             migrationBuilder.DropTable(
+                name: "Webhooks");
+
+            migrationBuilder.DropTable(
                 name: "OpenIddictApplications");
 
             migrationBuilder.DropTable(
                 name: "Instances");
+
+            migrationBuilder.DropTable(
+                name: "Backends");
 
             migrationBuilder.DropTable(
                 name: "Plans");
@@ -740,9 +1089,6 @@ namespace Portal.Migrations.Migrations
 
             migrationBuilder.DropTable(
                 name: "Offerings");
-
-            migrationBuilder.DropTable(
-                name: "Backends");
         }
     }
 }
