@@ -172,6 +172,11 @@ pg_cluster_start() {
   return 1
 }
 
+# pg_cluster_running DIR : true when the cluster of DIR is running.
+pg_cluster_running() {
+  [[ -d $1/data ]] && _pg_running "$(_pg_real "$1")"
+}
+
 pg_cluster_stop() {
   local real
   real=$(_pg_real "$1")
