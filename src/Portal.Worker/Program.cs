@@ -1,6 +1,6 @@
 using Portal.Application;
-using Portal.Application.Jobs;
 using Portal.Data;
+using Portal.Hosting;
 
 // Works the job queues named in Jobs:Queues (default: "default"). Run as many as needed; the web host
 // can then set Jobs:RunServer=false.

@@ -1,8 +1,8 @@
 using Portal.Api;
 using Portal.Api.Auth;
 using Portal.Application;
-using Portal.Application.Jobs;
 using Portal.Data;
+using Portal.Hosting;
 using Portal.Web;
 
 var builder = WebApplication.CreateBuilder(args);

@@ -1,12 +1,10 @@
 using System.Text.RegularExpressions;
 using Microsoft.EntityFrameworkCore;
 using Portal.Application.Access;
-using Portal.Application.Backends;
 using Portal.Application.Bindings;
 using Portal.Application.Common;
 using Portal.Application.Instances;
 using Portal.Data;
-using Portal.Data.Security;
 using Portal.Domain.Access;
 using Portal.Domain.Bindings;
 using Portal.Domain.Instances;
@@ -99,41 +97,4 @@ public sealed partial class InstanceReads(IDbContextFactory<PortalDbContext> dbF
 
     [GeneratedRegex("^[a-zA-Z_:][a-zA-Z0-9_:]{0,199}$")]
     private static partial Regex MetricName();
-}
-
-/// <summary>Tails and searches a log stream instance: team members who may view it.</summary>
-public sealed class ReadLogsHandler(InstanceReads reads)
-{
-    public async Task<IReadOnlyList<LogEntry>> HandleAsync(
-        Actor actor, Guid instanceId, string? contains, DateTimeOffset? since, int? limit, CancellationToken ct = default)
-    {
-        var query = InstanceReads.ValidLogQuery(contains, since, limit);
-        var (driver, instance) = await reads.ForMemberAsync<ILogStreamDriver>(actor, instanceId, ct);
-        return await driver.ReadLogsAsync(instance, query, ct);
-    }
-}
-
-/// <summary>A monitoring instance's targets and series: team members who may view it.</summary>
-public sealed class ReadMonitoringHandler(InstanceReads reads, TimeProvider clock)
-{
-    public async Task<IReadOnlyList<ScrapeTarget>> TargetsAsync(Actor actor, Guid instanceId, CancellationToken ct = default)
-    {
-        var (driver, instance) = await reads.ForMemberAsync<IMonitoringDriver>(actor, instanceId, ct);
-        return await driver.TargetsAsync(instance, ct);
-    }
-
-    public async Task<IReadOnlyList<string>> MetricNamesAsync(Actor actor, Guid instanceId, CancellationToken ct = default)
-    {
-        var (driver, instance) = await reads.ForMemberAsync<IMonitoringDriver>(actor, instanceId, ct);
-        return await driver.MetricNamesAsync(instance, ct);
-    }
-
-    public async Task<IReadOnlyList<MetricSeries>> QueryAsync(
-        Actor actor, Guid instanceId, string? metric, DateTimeOffset? start, DateTimeOffset? end, int? stepSeconds, bool rate,
-        CancellationToken ct = default)
-    {
-        var query = InstanceReads.ValidMetricQuery(metric, start, end, stepSeconds, rate, clock.GetUtcNow());
-        var (driver, instance) = await reads.ForMemberAsync<IMonitoringDriver>(actor, instanceId, ct);
-        return await driver.QueryRangeAsync(instance, query, ct);
-    }
 }

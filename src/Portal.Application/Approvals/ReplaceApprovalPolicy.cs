@@ -7,23 +7,6 @@ using Portal.Domain.Approvals;
 
 namespace Portal.Application.Approvals;
 
-/// <summary>One rule as the API and the policy page read and write it.</summary>
-public sealed record ApprovalRuleView(
-    string Name, string? Offering, string? Plan, Guid? TeamId, string? Environment, decimal? MinMonthlyCost, ApprovalOperation? Operation,
-    bool AutoApprove, IReadOnlyList<ApprovalStage> Stages);
-
-public sealed class GetApprovalPolicyHandler(IDbContextFactory<PortalDbContext> dbFactory)
-{
-    /// <summary>The rules in order (first match wins). Everyone signed in may read the policy.</summary>
-    public async Task<IReadOnlyList<ApprovalRuleView>> HandleAsync(CancellationToken ct = default)
-    {
-        await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var rules = await db.ApprovalRules.AsNoTracking().OrderBy(r => r.Order).ToListAsync(ct);
-        return rules.Select(r => new ApprovalRuleView(
-            r.Name, r.Offering, r.Plan, r.TeamId, r.Environment, r.MinMonthlyCost, r.Operation, r.AutoApprove, r.Stages)).ToList();
-    }
-}
-
 /// <summary>Replaces the whole ordered policy at once, so it is never half-edited. Platform admins only.</summary>
 public sealed class ReplaceApprovalPolicyHandler(IDbContextFactory<PortalDbContext> dbFactory, TimeProvider clock)
 {

@@ -5,11 +5,10 @@ using Hangfire.PostgreSql.Factories;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Options;
-using Portal.Application.Leases;
+using Portal.Application.Jobs;
 using Portal.Data;
 
-namespace Portal.Application.Jobs;
+namespace Portal.Hosting;
 
 public static class JobsExtensions
 {
@@ -62,33 +61,7 @@ public static class JobsExtensions
             options.SchedulePollingInterval = TimeSpan.FromSeconds(2);
             options.ServerName = $"{Environment.MachineName}:{Environment.ProcessId}";
         });
-        builder.Services.AddHostedService<RecurringJobsRegistration>();
+        builder.AddPortalRecurringJobs();
         return builder;
     }
-}
-
-/// <summary>Registers the recurring jobs under stable ids when a job server starts (idempotent).</summary>
-internal sealed class RecurringJobsRegistration(
-    IRecurringJobManager recurring, IOptions<LeaseOptions> leases, IOptions<Approvals.ApprovalOptions> approvals,
-    IOptions<Backends.BackendHealthOptions> backendHealth, IOptions<Bindings.CertificateRenewalOptions> renewal) : IHostedService
-{
-    public Task StartAsync(CancellationToken cancellationToken)
-    {
-        recurring.AddOrUpdate<LeaseJob>(LeaseJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), leases.Value.Schedule);
-        recurring.AddOrUpdate<Approvals.ApprovalDeadlinesJob>(
-            Approvals.ApprovalDeadlinesJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), approvals.Value.Schedule);
-        recurring.AddOrUpdate<Backends.BackendHealthJob>(
-            Backends.BackendHealthJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), backendHealth.Value.Schedule);
-        recurring.AddOrUpdate<Observability.LogRetentionJob>(
-            Observability.LogRetentionJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), Cron.Hourly());
-        recurring.AddOrUpdate<Bindings.RetireDueJob>(
-            Bindings.RetireDueJob.RecurringJobId, job => job.SweepAsync(CancellationToken.None), Cron.Minutely());
-        recurring.AddOrUpdate<Bindings.CertificateRenewalJob>(
-            Bindings.CertificateRenewalJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), renewal.Value.Schedule);
-        recurring.AddOrUpdate<Bindings.ScheduledRotationJob>(
-            Bindings.ScheduledRotationJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), Cron.Hourly());
-        return Task.CompletedTask;
-    }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

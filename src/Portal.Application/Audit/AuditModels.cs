@@ -1,0 +1,10 @@
+namespace Portal.Application.Audit;
+
+public sealed record AuditEventView(
+    long Sequence, DateTimeOffset At, Guid? ActorId, string ActorName, string ActorKind, string Action, string ObjectType, string? ObjectId,
+    Guid? TeamId, string? Address, string Outcome, string? Details, string Hash);
+
+/// <summary>Filters for the audit trail; every one is optional. <c>User</c> matches the actor's name in part.</summary>
+public sealed record AuditQuery(
+    Guid? TeamId = null, string? User = null, string? ObjectType = null, string? ObjectId = null, string? Action = null,
+    DateTimeOffset? From = null, DateTimeOffset? To = null, int Page = 0, int PageSize = 50);
