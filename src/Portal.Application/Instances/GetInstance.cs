@@ -12,6 +12,9 @@ public sealed class GetInstanceHandler(IDbContextFactory<PortalDbContext> dbFact
     public async Task<InstanceDetails> HandleAsync(Actor actor, Guid instanceId, CancellationToken ct = default)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
+        // One snapshot for all the queries: read apart, they can straddle a worker's commit and show an instance still
+        // Provisioning beside its operation already Succeeded, a state the database never held.
+        await using var snapshot = await db.Database.BeginTransactionAsync(System.Data.IsolationLevel.RepeatableRead, ct);
         var (_, role) = await db.RequireInstanceAsync(actor, instanceId, TeamPermission.View, ct);
         var summary = await db.Summaries(db.Instances.Where(i => i.Id == instanceId)).FirstAsync(ct);
         var bindings = await db.Bindings.AsNoTracking()

@@ -21,7 +21,8 @@ public sealed class InstanceEvents
     public Task PublishAsync(PortalDbContext db, Guid instanceId, CancellationToken ct) =>
         db.Database.ExecuteSqlAsync($"SELECT pg_notify({Channel}, {instanceId.ToString()})", ct);
 
-    internal void Raise(Guid instanceId) => Changed?.Invoke(instanceId);
+    /// <summary>Tells this host's watchers that the instance changed (the listener calls it for each notification).</summary>
+    public void Raise(Guid instanceId) => Changed?.Invoke(instanceId);
 }
 
 /// <summary>Keeps one connection LISTENing and forwards notifications to <see cref="InstanceEvents"/>.</summary>

@@ -7,8 +7,11 @@ namespace Portal.Web.Components.Pages.Instances;
 
 /// <summary>
 /// A page about one instance (the instance page, a binding's page). It re-reads when the instance changes: at once on
-/// an event from a worker in this process, and every few seconds while an operation is queued or running, since a
-/// worker on another host cannot reach the page. Actions run through <see cref="RunAsync"/>: busy flag, snackbar, reload.
+/// an event (<see cref="InstanceEvents"/>), and every few seconds while the instance, a binding or an operation is in a
+/// state that changes on its own, since an event can be missed (a worker on another host, a dropped LISTEN
+/// connection). It must never keep showing a state the database has left: it subscribes before its first read, reads
+/// one at a time, and reads again when a change arrived during a read, so a slow read cannot overwrite a newer one.
+/// Actions run through <see cref="RunAsync"/>: busy flag, snackbar, reload.
 /// </summary>
 public abstract class InstanceWatchingPage : ComponentBase, IDisposable
 {
@@ -34,16 +37,22 @@ public abstract class InstanceWatchingPage : ComponentBase, IDisposable
     /// <summary>Reads what the page shows.</summary>
     protected abstract Task LoadAsync();
 
-    protected override Task OnParametersSetAsync() => LoadAsync();
+    // Every read goes through RefreshAsync; both fields are touched only on the renderer's context.
+    private bool _loading;
+    private bool _stale;
 
-    protected override void OnAfterRender(bool firstRender)
+    protected override void OnInitialized()
     {
-        if (firstRender)
+        // Before the first read, so that a change made between that read and the subscription is not lost. The
+        // prerender reads once and is thrown away; only the interactive render watches.
+        if (RendererInfo.IsInteractive)
         {
             Events.Changed += OnInstanceChanged;
-            _ = PollWhileWorkingAsync();
+            _ = PollWhileChangingAsync();
         }
     }
+
+    protected override Task OnParametersSetAsync() => RefreshAsync();
 
     protected async Task RunAsync(Func<Task> action, string? success = null)
     {
@@ -65,17 +74,51 @@ public abstract class InstanceWatchingPage : ComponentBase, IDisposable
             Busy = false;
         }
 
-        await LoadAsync();
+        await RefreshAsync();
     }
 
-    private async Task PollWhileWorkingAsync()
+    /// <summary>
+    /// Reads what the page shows, one read at a time: a call while a read runs marks it stale, and the running read
+    /// reads again before it returns (its caller renders).
+    /// </summary>
+    protected async Task RefreshAsync()
+    {
+        _stale = true;
+        if (_loading)
+        {
+            return;
+        }
+
+        _loading = true;
+        try
+        {
+            while (_stale)
+            {
+                _stale = false;
+                await LoadAsync();
+            }
+        }
+        finally
+        {
+            _loading = false;
+        }
+    }
+
+    /// <summary>True while something on the page changes without anyone on the page acting: then it polls.</summary>
+    public static bool IsChanging(InstanceDetails? details) =>
+        details is not null &&
+        (details.Instance.State is "PendingApproval" or "Provisioning" or "Updating" or "Deprovisioning"
+         || details.Bindings.Any(b => b.State is "Creating" or "Deleting")
+         || details.Operations.Any(o => o.State is "Queued" or "Running"));
+
+    private async Task PollWhileChangingAsync()
     {
         using var timer = new PeriodicTimer(PollInterval);
         try
         {
             while (await timer.WaitForNextTickAsync(_closed.Token))
             {
-                if (Watched?.Operations.Any(o => o.State is "Queued" or "Running") == true)
+                if (IsChanging(Watched))
                 {
                     await InvokeAsync(ReloadAsync);
                 }
@@ -96,7 +139,7 @@ public abstract class InstanceWatchingPage : ComponentBase, IDisposable
 
     private async Task ReloadAsync()
     {
-        await LoadAsync();
+        await RefreshAsync();
         StateHasChanged();
     }
 
