@@ -69,15 +69,15 @@ public sealed class PortalDbContext(DbContextOptions<PortalDbContext> options)
         builder.ApplyConfigurationsFromAssembly(typeof(PortalDbContext).Assembly);
     }
 
-    protected override void ConfigureConventions(ModelConfigurationBuilder builder)
+    protected override void ConfigureConventions(ModelConfigurationBuilder configurationBuilder)
     {
         // Enums are stored by name: readable in SQL and safe when members are added.
-        builder.Properties<TeamRole>().HaveConversion<string>().HaveMaxLength(32);
-        builder.Properties<InstanceState>().HaveConversion<string>().HaveMaxLength(32);
-        builder.Properties<BindingState>().HaveConversion<string>().HaveMaxLength(32);
-        builder.Properties<OperationKind>().HaveConversion<string>().HaveMaxLength(32);
-        builder.Properties<OperationState>().HaveConversion<string>().HaveMaxLength(32);
-        builder.Properties<ApprovalOperation>().HaveConversion<string>().HaveMaxLength(32);
-        builder.Properties<RequestStatus>().HaveConversion<string>().HaveMaxLength(32);
+        configurationBuilder.Properties<TeamRole>().HaveConversion<string>().HaveMaxLength(32);
+        configurationBuilder.Properties<InstanceState>().HaveConversion<string>().HaveMaxLength(32);
+        configurationBuilder.Properties<BindingState>().HaveConversion<string>().HaveMaxLength(32);
+        configurationBuilder.Properties<OperationKind>().HaveConversion<string>().HaveMaxLength(32);
+        configurationBuilder.Properties<OperationState>().HaveConversion<string>().HaveMaxLength(32);
+        configurationBuilder.Properties<ApprovalOperation>().HaveConversion<string>().HaveMaxLength(32);
+        configurationBuilder.Properties<RequestStatus>().HaveConversion<string>().HaveMaxLength(32);
     }
 }

@@ -101,7 +101,7 @@ public sealed class AuditTrailTests(AuditTrailTests.Fixture fixture) : IClassFix
 
         var (owner, _) = await TeamAccountAsync("owner", "Audited team");
         var seen = (await owner.GetOkAsync("/api/v1/audit?action=instance.requested"))["items"]!.AsArray();
-        Assert.Contains(seen, e => e!["details"]!.GetValue<string>().StartsWith("owned-db"));
+        Assert.Contains(seen, e => e!["details"]!.GetValue<string>().StartsWith("owned-db", StringComparison.Ordinal));
         Assert.All(seen, e => Assert.Equal(teamId.ToString(), e!["teamId"]!.GetValue<string>()));
 
         Assert.Equal(0, (await dev.GetOkAsync("/api/v1/audit"))["totalItems"]!.GetValue<int>());

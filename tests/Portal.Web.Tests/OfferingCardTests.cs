@@ -1,3 +1,4 @@
+using System.Globalization;
 using AngleSharp.Dom;
 using Portal.Application.Catalog;
 using Portal.Provisioning;
@@ -47,8 +48,8 @@ public sealed class OfferingCardTests : PortalBunitContext
         var plans = cut.FindAll("[data-testid^=plan-]");
         Assert.Equal(["plan-small", "plan-large"], plans.Select(p => p.GetAttribute("data-testid")));
         var radioGroupText = cut.Find("[data-testid=plans]").TextContent;
-        Assert.Contains($"Small · {10m.ToString("0.00")} / month", radioGroupText);
-        Assert.Contains($"Large · {42.5m.ToString("0.00")} / month", radioGroupText);
+        Assert.Contains($"Small · {10m.ToString("0.00", CultureInfo.CurrentCulture)} / month", radioGroupText);
+        Assert.Contains($"Large · {42.5m.ToString("0.00", CultureInfo.CurrentCulture)} / month", radioGroupText);
         Assert.Contains("1 vCPU, 10 GB", radioGroupText);
         Assert.NotNull(cut.Find("input#name-postgresql"));
         Assert.NotNull(cut.Find("[data-testid=team-select]"));

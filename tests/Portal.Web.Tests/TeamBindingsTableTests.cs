@@ -1,3 +1,4 @@
+using System.Globalization;
 using Portal.Application.Bindings;
 using Portal.Application.Instances;
 using Portal.Web.Components.Pages.Teams;
@@ -31,7 +32,7 @@ public sealed class TeamBindingsTableTests : PortalBunitContext
         Assert.StartsWith("2", generations[0].TextContent.Trim());
         Assert.Contains("1 until", generations[0].TextContent);
         var next = cut.FindAll("[data-testid=team-binding-next-rotation]").Select(e => e.TextContent.Trim()).ToList();
-        Assert.Equal([Now.AddDays(80).ToLocalTime().ToString("d"), "by hand"], next);
+        Assert.Equal([Now.AddDays(80).ToLocalTime().ToString("d", CultureInfo.CurrentCulture), "by hand"], next);
         var certificates = cut.FindAll("[data-testid=team-binding-certificate]");
         Assert.Contains("none", certificates[0].TextContent);
         // Less than a day left: flagged.

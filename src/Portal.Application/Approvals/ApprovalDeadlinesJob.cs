@@ -27,7 +27,7 @@ public sealed class ApprovalOptions
 [AutomaticRetry(Attempts = 0)]
 [DisableConcurrentExecution(timeoutInSeconds: 60)]
 public sealed class ApprovalDeadlinesJob(
-    IDbContextFactory<PortalDbContext> dbFactory, InstanceEvents events, IOptions<ApprovalOptions> options, TimeProvider clock)
+    IDbContextFactory<PortalDbContext> dbFactory, IOptions<ApprovalOptions> options, TimeProvider clock)
 {
     public const string RecurringJobId = "approval-deadlines";
 
@@ -78,7 +78,7 @@ public sealed class ApprovalDeadlinesJob(
         await db.SaveChangesAsync(ct);
         foreach (var id in changed)
         {
-            await events.PublishAsync(db, id, ct);
+            await InstanceEvents.PublishAsync(db, id, ct);
         }
     }
 }

@@ -19,7 +19,7 @@ public sealed record Decide(bool Approve, string Comment);
 /// and one person counts once. The last approval starts the operation; a rejection ends the request.
 /// </summary>
 public sealed class DecideApprovalHandler(
-    IDbContextFactory<PortalDbContext> dbFactory, ApprovalAccess access, OperationQueue queue, InstanceEvents events,
+    IDbContextFactory<PortalDbContext> dbFactory, ApprovalAccess access, OperationQueue queue,
     Webhooks.WebhookPublisher webhooks, TimeProvider clock)
 {
     public async Task<ApprovalView> HandleAsync(Actor actor, Guid requestId, Decide decision, CancellationToken ct = default)
@@ -126,7 +126,7 @@ public sealed class DecideApprovalHandler(
             await queue.EnqueueAsync(operation.Id, ct);
         }
 
-        await events.PublishAsync(db, instance.Id, ct);
+        await InstanceEvents.PublishAsync(db, instance.Id, ct);
         if (request.Status != RequestStatus.Pending)
         {
             await webhooks.PublishAsync(

@@ -39,11 +39,13 @@ public sealed record CaView(string Subject, DateTimeOffset NotAfter, string Sha2
 /// </summary>
 public sealed class PlatformCa(
     IDbContextFactory<PortalDbContext> dbFactory, SecretProtector secrets, IOptions<CaOptions> options, TimeProvider clock,
-    ILogger<PlatformCa> logger)
+    ILogger<PlatformCa> logger) : IDisposable
 {
     private static readonly TimeSpan RecheckAfter = TimeSpan.FromMinutes(1);
 
     private readonly SemaphoreSlim _gate = new(1, 1);
+
+    public void Dispose() => _gate.Dispose();
     private (CertificateAuthority Ca, string Source)? _current;
     private DateTimeOffset _checkedAt;
 

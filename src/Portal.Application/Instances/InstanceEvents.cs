@@ -18,7 +18,7 @@ public sealed class InstanceEvents
     /// <summary>Raised (on a background thread) with the id of an instance that changed.</summary>
     public event Action<Guid>? Changed;
 
-    public Task PublishAsync(PortalDbContext db, Guid instanceId, CancellationToken ct) =>
+    public static Task PublishAsync(PortalDbContext db, Guid instanceId, CancellationToken ct) =>
         db.Database.ExecuteSqlAsync($"SELECT pg_notify({Channel}, {instanceId.ToString()})", ct);
 
     /// <summary>Tells this host's watchers that the instance changed (the listener calls it for each notification).</summary>

@@ -29,7 +29,6 @@ public sealed class OperationJob(
     SecretProtector secrets,
     Backends.BackendEndpoints endpoints,
     IBackgroundJobClient jobs,
-    InstanceEvents events,
     Webhooks.WebhookPublisher webhooks,
     IOptions<OperationOptions> options,
     Microsoft.Extensions.Configuration.IConfiguration configuration,
@@ -67,7 +66,7 @@ public sealed class OperationJob(
         operation.Attempts++;
         operation.StartedAt ??= clock.GetUtcNow();
         operation.Error = null;
-        var progress = new OperationProgress(dbFactory, operation.Id, instance.Id, events, clock);
+        var progress = new OperationProgress(dbFactory, operation.Id, instance.Id, clock);
         await db.SaveChangesAsync(ct);
         await progress.WriteAsync($"{operation.Kind} started (attempt {operation.Attempts} of {MaxAttempts}) on backend {backend.Name}", ct);
 

@@ -7,7 +7,7 @@ namespace Portal.Application.Operations;
 
 /// <summary>Writes an operation's progress lines as they come, and tells the pages watching its instance.</summary>
 internal sealed class OperationProgress(
-    IDbContextFactory<PortalDbContext> dbFactory, Guid operationId, Guid instanceId, InstanceEvents events, TimeProvider clock)
+    IDbContextFactory<PortalDbContext> dbFactory, Guid operationId, Guid instanceId, TimeProvider clock)
     : IProgress<string>
 {
     // Drivers report synchronously; a line is small and rare, so writing it at once keeps the order simple.
@@ -23,6 +23,6 @@ internal sealed class OperationProgress(
             Message = message.Length > 2000 ? message[..2000] : message,
         });
         await db.SaveChangesAsync(ct);
-        await events.PublishAsync(db, instanceId, ct);
+        await InstanceEvents.PublishAsync(db, instanceId, ct);
     }
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Microsoft.EntityFrameworkCore;
 using Portal.Application.Access;
 using Portal.Application.Audit;
@@ -40,7 +41,7 @@ public sealed class SetTeamQuotaHandler(IDbContextFactory<PortalDbContext> dbFac
         quota.MaxMonthlyCost = request.MaxMonthlyCost;
         quota.MaxInstancesPerOffering = request.MaxInstancesPerOffering ?? [];
         db.Audit(actor, clock.GetUtcNow(), "team.quota-set", "team", teamId, teamId,
-            $"instances {request.MaxInstances?.ToString() ?? "default"}, monthly cost {request.MaxMonthlyCost?.ToString("0.00") ?? "default"}" +
+            FormattableString.Invariant($"instances {request.MaxInstances?.ToString(CultureInfo.InvariantCulture) ?? "default"}, monthly cost {request.MaxMonthlyCost?.ToString("0.00", CultureInfo.InvariantCulture) ?? "default"}") +
             string.Concat(quota.MaxInstancesPerOffering.Select(kv => $", {kv.Key} {kv.Value}")));
         await db.SaveOrConflictAsync("The quota was changed at the same moment; reload and try again.", ct);
         var (use, isDefault) = await quotas.GetUseAsync(db, teamId, ct);

@@ -25,9 +25,8 @@ public sealed class CreateServiceAccountHandler(
         var name = request.Name?.Trim() ?? "";
         new Validator()
             .Require(name.Length is >= 2 and <= 60, "name", "Give the service account a name of 2 to 60 characters.")
-            .Require(TeamRoles.TryParse(request.Role, out _), "role", "The role must be owner, developer or viewer.")
+            .Require(TeamRoles.TryParse(request.Role, out var role), "role", "The role must be owner, developer or viewer.")
             .ThrowIfInvalid();
-        TeamRoles.TryParse(request.Role, out var role);
 
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         await db.RequireAsync(actor, teamId, TeamPermission.ManageTeam, "Team", ct);

@@ -17,9 +17,8 @@ public sealed class SetMemberHandler(IDbContextFactory<PortalDbContext> dbFactor
     {
         new Validator()
             .Require(!string.IsNullOrWhiteSpace(request.Email), "email", "Name the person by their e-mail address.")
-            .Require(TeamRoles.TryParse(request.Role, out _), "role", "The role must be owner, developer or viewer.")
+            .Require(TeamRoles.TryParse(request.Role, out var role), "role", "The role must be owner, developer or viewer.")
             .ThrowIfInvalid();
-        TeamRoles.TryParse(request.Role, out var role);
 
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         await db.RequireAsync(actor, teamId, TeamPermission.ManageTeam, "Team", ct);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Security;
 using System.Security.Cryptography;
@@ -33,7 +34,7 @@ public sealed class CertificateAuthority : IDisposable
     public DateTimeOffset NotAfter => new(_root.NotAfter.ToUniversalTime());
 
     /// <summary>SHA-256 fingerprint of the CA certificate, hex with colons, as <c>openssl x509 -fingerprint -sha256</c> prints it.</summary>
-    public string Sha256Fingerprint => string.Join(':', _root.GetCertHash(HashAlgorithmName.SHA256).Select(b => b.ToString("X2")));
+    public string Sha256Fingerprint => string.Join(':', _root.GetCertHash(HashAlgorithmName.SHA256).Select(b => b.ToString("X2", CultureInfo.InvariantCulture)));
 
     /// <summary>Makes a new self-signed root with an ECDSA P-256 key.</summary>
     public static CertificateAuthority CreateRoot(string commonName, TimeSpan validity, TimeProvider? clock = null)

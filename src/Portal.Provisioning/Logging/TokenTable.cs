@@ -50,7 +50,7 @@ public static partial class TokenTable
     /// <summary>The prefix of the probe entry's value; the collector routes such values to the probe folder.</summary>
     public const string ProbePrefix = "probe-";
 
-    private static readonly JsonSerializerOptions _recordJson = new() { WriteIndented = true };
+    private static readonly JsonSerializerOptions RecordJson = new() { WriteIndented = true };
 
     /// <summary>
     /// The table's JSON: every record's tokens and the probe entry, sorted so equal input gives equal
@@ -110,7 +110,7 @@ public static partial class TokenTable
     public static bool IsToken(string token) => TokenPattern().IsMatch(token);
 
     /// <summary>Serializes a record for its file.</summary>
-    public static string SerializeRecord(StreamRecord record) => JsonSerializer.Serialize(record, _recordJson) + "\n";
+    public static string SerializeRecord(StreamRecord record) => JsonSerializer.Serialize(record, RecordJson) + "\n";
 
     /// <summary>Reads a record file's text; null when it is not a record.</summary>
     public static StreamRecord? DeserializeRecord(string json)

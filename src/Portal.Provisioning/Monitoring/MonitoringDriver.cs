@@ -26,6 +26,8 @@ public sealed partial class MonitoringDriver : IMonitoringDriver
     /// <summary>The name of the <see cref="HttpClient"/> the driver asks <see cref="IHttpClientFactory"/> for.</summary>
     public const string HttpClientName = "monitoring";
 
+    private static readonly string[] RequiredFlags = ["web.enable-lifecycle", "web.enable-admin-api"];
+
     /// <summary>Backend setting: the Alertmanager's base URL.</summary>
     public const string AlertmanagerUrlSetting = "alertmanagerUrl";
 
@@ -284,7 +286,7 @@ public sealed partial class MonitoringDriver : IMonitoringDriver
             var configDir = ConfigDir(backend);
             var prometheus = await api.PrometheusVersionAsync(ct);
             var flags = await api.FlagsAsync(ct);
-            var missing = new[] { "web.enable-lifecycle", "web.enable-admin-api" }
+            var missing = RequiredFlags
                 .Where(f => !flags.TryGetValue(f, out var v) || v != "true").ToList();
             if (missing.Count > 0)
             {

@@ -39,7 +39,7 @@ public static partial class MonitoringFiles
 
     private const int MaxScrapeTimeoutSeconds = 10;
 
-    private static readonly JsonSerializerOptions _json = new()
+    private static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = true,
         // Keeps quotes, < > & readable in rule expressions and annotations; the output is never HTML.
@@ -78,7 +78,7 @@ public static partial class MonitoringFiles
             groups.Add(EmptyGroup());
         }
 
-        return groups.ToJsonString(_json) + "\n";
+        return groups.ToJsonString(Json) + "\n";
     }
 
     /// <summary>A target file with every slot empty: Prometheus drops all of the file's targets.</summary>
@@ -90,7 +90,7 @@ public static partial class MonitoringFiles
             groups.Add(EmptyGroup());
         }
 
-        return groups.ToJsonString(_json) + "\n";
+        return groups.ToJsonString(Json) + "\n";
     }
 
     /// <summary>The scrape URLs a target file lists.</summary>
@@ -152,7 +152,7 @@ public static partial class MonitoringFiles
         {
             ["groups"] = new JsonArray(new JsonObject { ["name"] = name, ["rules"] = rules }),
         };
-        return file.ToJsonString(_json) + "\n";
+        return file.ToJsonString(Json) + "\n";
     }
 
     /// <summary>The instance's Alertmanager route fragment: a route on the instance label to its webhook receiver.</summary>
@@ -177,7 +177,7 @@ public static partial class MonitoringFiles
                 }),
             },
         };
-        return fragment.ToJsonString(_json) + "\n";
+        return fragment.ToJsonString(Json) + "\n";
     }
 
     /// <summary>
@@ -215,7 +215,7 @@ public static partial class MonitoringFiles
             receivers.Add(fragmentReceiver.DeepClone());
         }
 
-        return root.ToJsonString(_json) + "\n";
+        return root.ToJsonString(Json) + "\n";
     }
 
     /// <summary>Whether the text is a Prometheus duration such as <c>90s</c>, <c>2m</c> or <c>1h30m</c>.</summary>

@@ -310,7 +310,7 @@ public sealed class RabbitMqDriver : IServiceDriver
         }
     }
 
-    private async Task ApplyLimitsAsync(
+    private static async Task ApplyLimitsAsync(
         ManagementApi api, InstanceContext instance, string vhost, IReadOnlyList<(string Name, int? Value)> limits,
         CancellationToken ct)
     {

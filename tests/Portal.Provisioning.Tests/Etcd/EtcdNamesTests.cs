@@ -7,63 +7,63 @@ namespace Portal.Provisioning.Tests.Etcd;
 /// <summary>The pure parts of the etcd driver: names, range ends, client URLs and error answers.</summary>
 public sealed class EtcdNamesTests
 {
-    private static readonly Guid _knownId = Guid.Parse("0F8FAD5B-D9CB-469F-A165-70867728950E");
-    private static readonly Guid _otherId = Guid.Parse("7C9E6679-7425-40DE-944B-E07FC1F90AE7");
+    private static readonly Guid KnownId = Guid.Parse("0F8FAD5B-D9CB-469F-A165-70867728950E");
+    private static readonly Guid OtherId = Guid.Parse("7C9E6679-7425-40DE-944B-E07FC1F90AE7");
 
     [Fact]
     public void KeyPrefix_KnownId_IsPortalFolderWithTrailingSlash()
     {
-        Assert.Equal("/portal/0f8fad5bd9cb469fa16570867728950e/", EtcdNames.KeyPrefix(_knownId));
+        Assert.Equal("/portal/0f8fad5bd9cb469fa16570867728950e/", EtcdNames.KeyPrefix(KnownId));
     }
 
     [Fact]
     public void Role_KnownId_IsPiPrefixedLowercaseHex()
     {
-        Assert.Equal("pi_0f8fad5bd9cb469fa16570867728950e", EtcdNames.Role(_knownId));
+        Assert.Equal("pi_0f8fad5bd9cb469fa16570867728950e", EtcdNames.Role(KnownId));
     }
 
     [Fact]
     public void BindingUser_KnownIds_CarriesInstanceAndBindingId()
     {
         Assert.Equal("pb_0f8fad5bd9cb469fa16570867728950e_7c9e6679742540de944be07fc1f90ae7",
-            EtcdNames.BindingUser(_knownId, _otherId));
-        Assert.StartsWith(EtcdNames.BindingUsersOf(_knownId), EtcdNames.BindingUser(_knownId, Guid.NewGuid()), StringComparison.Ordinal);
-        Assert.StartsWith(EtcdNames.BindingUserPrefix, EtcdNames.BindingUsersOf(_knownId), StringComparison.Ordinal);
+            EtcdNames.BindingUser(KnownId, OtherId));
+        Assert.StartsWith(EtcdNames.BindingUsersOf(KnownId), EtcdNames.BindingUser(KnownId, Guid.NewGuid()), StringComparison.Ordinal);
+        Assert.StartsWith(EtcdNames.BindingUserPrefix, EtcdNames.BindingUsersOf(KnownId), StringComparison.Ordinal);
     }
 
     [Fact]
     public void BindingUser_Generations_ZeroKeepsTheNameLaterOnesAppendG()
     {
-        var first = EtcdNames.BindingUser(_knownId, _otherId);
+        var first = EtcdNames.BindingUser(KnownId, OtherId);
 
-        Assert.Equal(first, EtcdNames.BindingUser(_knownId, _otherId, 0));
-        Assert.Equal(first + "_g1", EtcdNames.BindingUser(_knownId, _otherId, 1));
-        Assert.Equal(first + "_g12", EtcdNames.BindingUser(_knownId, _otherId, 12));
-        Assert.StartsWith(EtcdNames.BindingUsersOf(_knownId), EtcdNames.BindingUser(_knownId, _otherId, 3), StringComparison.Ordinal);
-        Assert.Throws<ArgumentOutOfRangeException>(() => EtcdNames.BindingUser(_knownId, _otherId, -1));
+        Assert.Equal(first, EtcdNames.BindingUser(KnownId, OtherId, 0));
+        Assert.Equal(first + "_g1", EtcdNames.BindingUser(KnownId, OtherId, 1));
+        Assert.Equal(first + "_g12", EtcdNames.BindingUser(KnownId, OtherId, 12));
+        Assert.StartsWith(EtcdNames.BindingUsersOf(KnownId), EtcdNames.BindingUser(KnownId, OtherId, 3), StringComparison.Ordinal);
+        Assert.Throws<ArgumentOutOfRangeException>(() => EtcdNames.BindingUser(KnownId, OtherId, -1));
     }
 
     [Fact]
     public void IsUserOfBinding_EveryGeneration_ButNoOtherBindingOrInstance()
     {
-        Assert.True(EtcdNames.IsUserOfBinding(EtcdNames.BindingUser(_knownId, _otherId), _knownId, _otherId));
-        Assert.True(EtcdNames.IsUserOfBinding(EtcdNames.BindingUser(_knownId, _otherId, 7), _knownId, _otherId));
-        Assert.False(EtcdNames.IsUserOfBinding(EtcdNames.BindingUser(_knownId, Guid.NewGuid(), 7), _knownId, _otherId));
-        Assert.False(EtcdNames.IsUserOfBinding(EtcdNames.BindingUser(_otherId, _otherId), _knownId, _otherId));
-        Assert.False(EtcdNames.IsUserOfBinding(EtcdNames.BindingUser(_knownId, _otherId) + "x", _knownId, _otherId));
+        Assert.True(EtcdNames.IsUserOfBinding(EtcdNames.BindingUser(KnownId, OtherId), KnownId, OtherId));
+        Assert.True(EtcdNames.IsUserOfBinding(EtcdNames.BindingUser(KnownId, OtherId, 7), KnownId, OtherId));
+        Assert.False(EtcdNames.IsUserOfBinding(EtcdNames.BindingUser(KnownId, Guid.NewGuid(), 7), KnownId, OtherId));
+        Assert.False(EtcdNames.IsUserOfBinding(EtcdNames.BindingUser(OtherId, OtherId), KnownId, OtherId));
+        Assert.False(EtcdNames.IsUserOfBinding(EtcdNames.BindingUser(KnownId, OtherId) + "x", KnownId, OtherId));
     }
 
     [Fact]
     public void BindingUsersOf_OneInstance_NeverMatchesAnotherInstancesUsers()
     {
-        Assert.False(EtcdNames.BindingUser(_otherId, _knownId).StartsWith(EtcdNames.BindingUsersOf(_knownId), StringComparison.Ordinal));
+        Assert.False(EtcdNames.BindingUser(OtherId, KnownId).StartsWith(EtcdNames.BindingUsersOf(KnownId), StringComparison.Ordinal));
     }
 
     [Fact]
     public void KeyPrefix_DifferentIds_NeitherRangeContainsTheOther()
     {
-        var a = EtcdNames.KeyPrefix(_knownId);
-        var b = EtcdNames.KeyPrefix(_otherId);
+        var a = EtcdNames.KeyPrefix(KnownId);
+        var b = EtcdNames.KeyPrefix(OtherId);
         Assert.False(b.StartsWith(a, StringComparison.Ordinal));
         Assert.False(a.StartsWith(b, StringComparison.Ordinal));
     }
@@ -71,7 +71,7 @@ public sealed class EtcdNamesTests
     [Fact]
     public void PrefixRangeEnd_InstancePrefix_IncrementsTheTrailingSlash()
     {
-        var prefix = EtcdNames.KeyPrefix(_knownId);
+        var prefix = EtcdNames.KeyPrefix(KnownId);
 
         Assert.Equal("/portal/0f8fad5bd9cb469fa16570867728950e0", Encoding.UTF8.GetString(EtcdNames.PrefixRangeEnd(prefix)));
     }

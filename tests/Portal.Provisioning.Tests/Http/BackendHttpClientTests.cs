@@ -9,9 +9,9 @@ namespace Portal.Provisioning.Tests.Http;
 public sealed class BackendHttpClientTests
 {
     private const string Password = "admin-pw-7f3a";
-    private static readonly Uri _baseUrl = new("http://backend.test/");
-    private static readonly BackendEndpoint _backend = new("backend.test", 80, "admin", Password);
-    private static readonly BackendApi _api = new("Test API", TimeSpan.FromSeconds(5));
+    private static readonly Uri BaseUrl = new("http://backend.test/");
+    private static readonly BackendEndpoint Backend = new("backend.test", 80, "admin", Password);
+    private static readonly BackendApi Api = new("Test API", TimeSpan.FromSeconds(5));
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -22,7 +22,7 @@ public sealed class BackendHttpClientTests
         {
             await Task.Delay(Timeout.Infinite, ct);
             return new HttpResponseMessage();
-        }, _api with { Timeout = TimeSpan.FromMilliseconds(100) });
+        }, Api with { Timeout = TimeSpan.FromMilliseconds(100) });
 
         var e = await Assert.ThrowsAsync<TimeoutException>(
             () => client.SendAsync(HttpMethod.Get, new Uri("api/things?filter=pi_secretish", UriKind.Relative), null, Ct));
@@ -46,7 +46,7 @@ public sealed class BackendHttpClientTests
     {
         var reason = $"login failed for admin:{Password} " + new string('x', 400);
         using var client = Client(Answer(HttpStatusCode.Unauthorized, $$"""{"error":"not_authorised","reason":"{{reason}}"}"""),
-            _api with { ErrorReason = BackendApi.JsonField("reason", "error") });
+            Api with { ErrorReason = BackendApi.JsonField("reason", "error") });
         var response = await client.SendAsync(HttpMethod.Get, new Uri("api/whoami", UriKind.Relative), null, Ct);
 
         var e = Assert.Throws<HttpRequestException>(() => response.EnsureSuccess());
@@ -87,7 +87,7 @@ public sealed class BackendHttpClientTests
         {
             seen = request.Headers.Authorization?.ToString();
             return Task.FromResult(new HttpResponseMessage(HttpStatusCode.NoContent));
-        }, _api with { SignIn = r => r.Headers.Authorization = BackendHttpClient.BasicAuth(_backend) });
+        }, Api with { SignIn = r => r.Headers.Authorization = BackendHttpClient.BasicAuth(Backend) });
 
         (await client.SendAsync(HttpMethod.Delete, new Uri("api/users/u", UriKind.Relative), null, Ct)).EnsureSuccess();
 
@@ -100,17 +100,17 @@ public sealed class BackendHttpClientTests
     public void Create_TlsBackend_HttpsTrustsThePlatformCaInsteadOfTheFactoryClient(string url, bool usesFactory)
     {
         using var ca = CertificateAuthority.CreateRoot("Test CA", TimeSpan.FromDays(1));
-        var tls = _backend with { Settings = new Dictionary<string, string> { ["tls"] = "true" }, PlatformCa = ca };
+        var tls = Backend with { Settings = new Dictionary<string, string> { ["tls"] = "true" }, PlatformCa = ca };
         var factory = new StubFactory((_, _) => Task.FromResult(new HttpResponseMessage()));
 
-        using var client = BackendHttpClient.Create(factory, "test", tls, new Uri(url), _api);
+        using var client = BackendHttpClient.Create(factory, "test", tls, new Uri(url), Api);
 
         Assert.Equal(usesFactory ? 1 : 0, factory.Created);
     }
 
     private static BackendHttpClient Client(
         Func<HttpRequestMessage, CancellationToken, Task<HttpResponseMessage>> answer, BackendApi? api = null) =>
-        BackendHttpClient.Create(new StubFactory(answer), "test", _backend, _baseUrl, api ?? _api);
+        BackendHttpClient.Create(new StubFactory(answer), "test", Backend, BaseUrl, api ?? Api);
 
     private static Func<HttpRequestMessage, CancellationToken, Task<HttpResponseMessage>> Answer(HttpStatusCode status, string body) =>
         (_, _) => Task.FromResult(new HttpResponseMessage(status) { Content = new StringContent(body) });

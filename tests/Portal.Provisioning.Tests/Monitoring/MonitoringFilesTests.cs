@@ -6,7 +6,7 @@ namespace Portal.Provisioning.Tests.Monitoring;
 
 public sealed class MonitoringFilesTests
 {
-    private static readonly Guid _id = Guid.Parse("0F8FAD5B-D9CB-469F-A165-70867728950E");
+    private static readonly Guid Id = Guid.Parse("0F8FAD5B-D9CB-469F-A165-70867728950E");
     private const string Name = "mon-0f8fad5bd9cb469fa16570867728950e";
 
     private const string Base = """
@@ -71,7 +71,7 @@ public sealed class MonitoringFilesTests
     [Fact]
     public void RuleFile_BothTemplates_SelectByInstanceLabelAndCarryIt()
     {
-        var rules = JsonNode.Parse(MonitoringFiles.RuleFile(_id, Spec("a:1"), "2m", "5m"))!["groups"]![0]!;
+        var rules = JsonNode.Parse(MonitoringFiles.RuleFile(Id, Spec("a:1"), "2m", "5m"))!["groups"]![0]!;
 
         Assert.Equal(Name, rules["name"]!.GetValue<string>());
         var down = rules["rules"]![0]!;
@@ -93,7 +93,7 @@ public sealed class MonitoringFilesTests
     {
         var spec = Spec("a:1") with { Alerts = [] };
 
-        var group = JsonNode.Parse(MonitoringFiles.RuleFile(_id, spec, "2m", "5m"))!["groups"]![0]!;
+        var group = JsonNode.Parse(MonitoringFiles.RuleFile(Id, spec, "2m", "5m"))!["groups"]![0]!;
 
         Assert.Equal(Name, group["name"]!.GetValue<string>());
         Assert.Empty(group["rules"]!.AsArray());
@@ -105,13 +105,13 @@ public sealed class MonitoringFilesTests
     [InlineData("", "5m")]
     public void RuleFile_NotDurations_Throws(string alertFor, string rateWindow)
     {
-        Assert.Throws<ArgumentException>(() => MonitoringFiles.RuleFile(_id, Spec("a:1"), alertFor, rateWindow));
+        Assert.Throws<ArgumentException>(() => MonitoringFiles.RuleFile(Id, Spec("a:1"), alertFor, rateWindow));
     }
 
     [Fact]
     public void RouteFragment_Webhook_RouteOnInstanceLabelToOwnReceiver()
     {
-        var fragment = JsonNode.Parse(MonitoringFiles.RouteFragment(_id, new Uri("http://127.0.0.1:9/hook")))!;
+        var fragment = JsonNode.Parse(MonitoringFiles.RouteFragment(Id, new Uri("http://127.0.0.1:9/hook")))!;
 
         Assert.Equal(Name, fragment["route"]!["receiver"]!.GetValue<string>());
         Assert.Equal($"portal_instance=\"{Name}\"", fragment["route"]!["matchers"]![0]!.GetValue<string>());

@@ -4,16 +4,16 @@ namespace Portal.Provisioning.Tests.Monitoring;
 
 public sealed class MonitoringQueryExpressionTests
 {
-    private static readonly Guid _id = Guid.Parse("0F8FAD5B-D9CB-469F-A165-70867728950E");
-    private static readonly DateTimeOffset _end = new(2026, 1, 1, 12, 0, 0, TimeSpan.Zero);
+    private static readonly Guid Id = Guid.Parse("0F8FAD5B-D9CB-469F-A165-70867728950E");
+    private static readonly DateTimeOffset End = new(2026, 1, 1, 12, 0, 0, TimeSpan.Zero);
 
     [Fact]
     public void QueryExpression_Raw_MetricWithInstanceSelector()
     {
-        var query = new MetricQuery("http_requests_total", _end.AddHours(-1), _end, TimeSpan.FromMinutes(1));
+        var query = new MetricQuery("http_requests_total", End.AddHours(-1), End, TimeSpan.FromMinutes(1));
 
         Assert.Equal("http_requests_total{portal_instance=\"mon-0f8fad5bd9cb469fa16570867728950e\"}",
-            MonitoringDriver.QueryExpression(_id, query, TimeSpan.FromMinutes(5)));
+            MonitoringDriver.QueryExpression(Id, query, TimeSpan.FromMinutes(5)));
     }
 
     [Theory]
@@ -21,10 +21,10 @@ public sealed class MonitoringQueryExpressionTests
     [InlineData(600, "600s")]
     public void QueryExpression_Rate_WindowIsRateWindowOrStepIfLonger(int stepSeconds, string window)
     {
-        var query = new MetricQuery("jobs:done_total", _end.AddHours(-1), _end, TimeSpan.FromSeconds(stepSeconds), Rate: true);
+        var query = new MetricQuery("jobs:done_total", End.AddHours(-1), End, TimeSpan.FromSeconds(stepSeconds), Rate: true);
 
         Assert.Equal($"rate(jobs:done_total{{portal_instance=\"mon-0f8fad5bd9cb469fa16570867728950e\"}}[{window}])",
-            MonitoringDriver.QueryExpression(_id, query, TimeSpan.FromMinutes(5)));
+            MonitoringDriver.QueryExpression(Id, query, TimeSpan.FromMinutes(5)));
     }
 
     [Theory]
@@ -38,20 +38,20 @@ public sealed class MonitoringQueryExpressionTests
     [InlineData("")]
     public void QueryExpression_NotAMetricName_Throws(string metric)
     {
-        var query = new MetricQuery(metric, _end.AddHours(-1), _end, TimeSpan.FromMinutes(1));
+        var query = new MetricQuery(metric, End.AddHours(-1), End, TimeSpan.FromMinutes(1));
 
-        Assert.Throws<ArgumentException>(() => MonitoringDriver.QueryExpression(_id, query, TimeSpan.FromMinutes(5)));
+        Assert.Throws<ArgumentException>(() => MonitoringDriver.QueryExpression(Id, query, TimeSpan.FromMinutes(5)));
     }
 
     [Fact]
     public void QueryExpression_BadRange_Throws()
     {
         Assert.Throws<ArgumentException>(() => MonitoringDriver.QueryExpression(
-            _id, new MetricQuery("up", _end, _end.AddHours(-1), TimeSpan.FromMinutes(1)), TimeSpan.FromMinutes(5)));
+            Id, new MetricQuery("up", End, End.AddHours(-1), TimeSpan.FromMinutes(1)), TimeSpan.FromMinutes(5)));
         Assert.Throws<ArgumentException>(() => MonitoringDriver.QueryExpression(
-            _id, new MetricQuery("up", _end.AddHours(-1), _end, TimeSpan.Zero), TimeSpan.FromMinutes(5)));
+            Id, new MetricQuery("up", End.AddHours(-1), End, TimeSpan.Zero), TimeSpan.FromMinutes(5)));
         Assert.Throws<ArgumentException>(() => MonitoringDriver.QueryExpression(
-            _id, new MetricQuery("up", _end.AddDays(-30), _end, TimeSpan.FromSeconds(1)), TimeSpan.FromMinutes(5)));
+            Id, new MetricQuery("up", End.AddDays(-30), End, TimeSpan.FromSeconds(1)), TimeSpan.FromMinutes(5)));
     }
 
     [Theory]

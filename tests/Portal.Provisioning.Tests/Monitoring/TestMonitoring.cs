@@ -15,7 +15,7 @@ internal static class TestMonitoring
     /// <summary>Long enough for file_sd (updates every 5 s), a scrape, the alert's <c>for</c> and group_wait.</summary>
     public static readonly TimeSpan Patience = TimeSpan.FromSeconds(60);
 
-    private static readonly HttpClient _http = new() { Timeout = TimeSpan.FromSeconds(30) };
+    private static readonly HttpClient SharedHttp = new() { Timeout = TimeSpan.FromSeconds(30) };
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -105,7 +105,7 @@ internal static class TestMonitoring
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
         request.Headers.Authorization = new AuthenticationHeaderValue("Basic",
             Convert.ToBase64String(Encoding.UTF8.GetBytes($"{backend.AdminUser}:{backend.AdminPassword}")));
-        using var response = await _http.SendAsync(request, Ct);
+        using var response = await SharedHttp.SendAsync(request, Ct);
         response.EnsureSuccessStatusCode();
         using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct));
         return document.RootElement.Clone();

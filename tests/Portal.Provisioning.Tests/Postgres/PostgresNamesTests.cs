@@ -5,7 +5,7 @@ namespace Portal.Provisioning.Tests.Postgres;
 
 public sealed partial class PostgresNamesTests
 {
-    private static readonly Guid _knownId = Guid.Parse("0F8FAD5B-D9CB-469F-A165-70867728950E");
+    private static readonly Guid KnownId = Guid.Parse("0F8FAD5B-D9CB-469F-A165-70867728950E");
 
     [GeneratedRegex("^[a-z_][a-z0-9_]*$")]
     private static partial Regex UnquotedIdentifier();
@@ -13,19 +13,19 @@ public sealed partial class PostgresNamesTests
     [Fact]
     public void Database_KnownId_IsPiPrefixedLowercaseHex()
     {
-        Assert.Equal("pi_0f8fad5bd9cb469fa16570867728950e", PostgresNames.Database(_knownId));
+        Assert.Equal("pi_0f8fad5bd9cb469fa16570867728950e", PostgresNames.Database(KnownId));
     }
 
     [Fact]
     public void OwnerRole_KnownId_IsDatabaseNameWithOwnerSuffix()
     {
-        Assert.Equal("pi_0f8fad5bd9cb469fa16570867728950e_owner", PostgresNames.OwnerRole(_knownId));
+        Assert.Equal("pi_0f8fad5bd9cb469fa16570867728950e_owner", PostgresNames.OwnerRole(KnownId));
     }
 
     [Fact]
     public void BindingRole_KnownId_IsPbPrefixedLowercaseHex()
     {
-        Assert.Equal("pb_0f8fad5bd9cb469fa16570867728950e", PostgresNames.BindingRole(_knownId));
+        Assert.Equal("pb_0f8fad5bd9cb469fa16570867728950e", PostgresNames.BindingRole(KnownId));
     }
 
     [Fact]
@@ -40,7 +40,7 @@ public sealed partial class PostgresNamesTests
     [Fact]
     public void AllNames_AnyId_AreLowercaseValidIdentifiersUnder63Chars()
     {
-        foreach (var id in new[] { Guid.NewGuid(), Guid.Empty, Guid.AllBitsSet, _knownId })
+        foreach (var id in new[] { Guid.NewGuid(), Guid.Empty, Guid.AllBitsSet, KnownId })
         {
             foreach (var name in new[] { PostgresNames.Database(id), PostgresNames.OwnerRole(id), PostgresNames.BindingRole(id) })
             {
@@ -71,9 +71,9 @@ public sealed partial class PostgresNamesTests
     [Fact]
     public void BindingRole_Generations_ZeroKeepsTodaysNameLaterAppendGeneration()
     {
-        Assert.Equal(PostgresNames.BindingRole(_knownId), PostgresNames.BindingRole(_knownId, 0));
-        Assert.Equal("pb_0f8fad5bd9cb469fa16570867728950e_g1", PostgresNames.BindingRole(_knownId, 1));
-        Assert.Throws<ArgumentOutOfRangeException>(() => PostgresNames.BindingRole(_knownId, -1));
+        Assert.Equal(PostgresNames.BindingRole(KnownId), PostgresNames.BindingRole(KnownId, 0));
+        Assert.Equal("pb_0f8fad5bd9cb469fa16570867728950e_g1", PostgresNames.BindingRole(KnownId, 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => PostgresNames.BindingRole(KnownId, -1));
     }
 
     [Fact]

@@ -20,7 +20,7 @@ internal static class TestRabbitMq
     public const string EnvironmentVariable = "PORTAL_TEST_RABBITMQ";
 
     // The test node serves its management API over https with a certificate of the tests' CA, trusted alone.
-    private static readonly HttpClient _http = new(new SocketsHttpHandler
+    private static readonly HttpClient SharedHttp = new(new SocketsHttpHandler
     {
         SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = (_, c, _, e) => TestBackends.Ca.Verifies(c, e) },
     })
@@ -228,14 +228,14 @@ internal static class TestRabbitMq
             request.Content = JsonContent.Create(body);
         }
 
-        return await _http.SendAsync(request, Ct);
+        return await SharedHttp.SendAsync(request, Ct);
     }
 }
 
 /// <summary>An <see cref="IHttpClientFactory"/> without DI: clients share one handler, as the real factory's do.</summary>
 internal sealed class TestHttpClientFactory : IHttpClientFactory
 {
-    private static readonly SocketsHttpHandler _handler = new() { PooledConnectionLifetime = TimeSpan.FromMinutes(2) };
+    private static readonly SocketsHttpHandler Handler = new() { PooledConnectionLifetime = TimeSpan.FromMinutes(2) };
 
-    public HttpClient CreateClient(string name) => new(_handler, disposeHandler: false);
+    public HttpClient CreateClient(string name) => new(Handler, disposeHandler: false);
 }

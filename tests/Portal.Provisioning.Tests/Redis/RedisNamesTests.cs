@@ -5,7 +5,7 @@ namespace Portal.Provisioning.Tests.Redis;
 
 public sealed partial class RedisNamesTests
 {
-    private static readonly Guid _knownId = Guid.Parse("0F8FAD5B-D9CB-469F-A165-70867728950E");
+    private static readonly Guid KnownId = Guid.Parse("0F8FAD5B-D9CB-469F-A165-70867728950E");
 
     // No glob metacharacters (* ? [ ] \) and no spaces: safe in SCAN MATCH and in ACL rules unescaped.
     [GeneratedRegex("^[a-z0-9-]+$")]
@@ -14,34 +14,34 @@ public sealed partial class RedisNamesTests
     [Fact]
     public void Prefix_KnownId_IsPiDashLowercaseHexColon()
     {
-        Assert.Equal("pi-0f8fad5bd9cb469fa16570867728950e:", RedisNames.Prefix(_knownId));
+        Assert.Equal("pi-0f8fad5bd9cb469fa16570867728950e:", RedisNames.Prefix(KnownId));
     }
 
     [Fact]
     public void Pattern_KnownId_IsPrefixAndStar()
     {
-        Assert.Equal("pi-0f8fad5bd9cb469fa16570867728950e:*", RedisNames.Pattern(_knownId));
+        Assert.Equal("pi-0f8fad5bd9cb469fa16570867728950e:*", RedisNames.Pattern(KnownId));
     }
 
     [Fact]
     public void InstanceUser_KnownId_IsPrefixWithoutColon()
     {
-        Assert.Equal("pi-0f8fad5bd9cb469fa16570867728950e", RedisNames.InstanceUser(_knownId));
+        Assert.Equal("pi-0f8fad5bd9cb469fa16570867728950e", RedisNames.InstanceUser(KnownId));
     }
 
     [Fact]
     public void BindingUser_KnownId_IsPbDashLowercaseHex()
     {
-        Assert.Equal("pb-0f8fad5bd9cb469fa16570867728950e", RedisNames.BindingUser(_knownId));
+        Assert.Equal("pb-0f8fad5bd9cb469fa16570867728950e", RedisNames.BindingUser(KnownId));
     }
 
     [Fact]
     public void BindingUser_LaterGeneration_AppendsDashG()
     {
-        Assert.Equal("pb-0f8fad5bd9cb469fa16570867728950e", RedisNames.BindingUser(_knownId, 0));
-        Assert.Equal("pb-0f8fad5bd9cb469fa16570867728950e-g1", RedisNames.BindingUser(_knownId, 1));
-        Assert.Equal("pb-0f8fad5bd9cb469fa16570867728950e-g12", RedisNames.BindingUser(_knownId, 12));
-        Assert.Throws<ArgumentOutOfRangeException>(() => RedisNames.BindingUser(_knownId, -1));
+        Assert.Equal("pb-0f8fad5bd9cb469fa16570867728950e", RedisNames.BindingUser(KnownId, 0));
+        Assert.Equal("pb-0f8fad5bd9cb469fa16570867728950e-g1", RedisNames.BindingUser(KnownId, 1));
+        Assert.Equal("pb-0f8fad5bd9cb469fa16570867728950e-g12", RedisNames.BindingUser(KnownId, 12));
+        Assert.Throws<ArgumentOutOfRangeException>(() => RedisNames.BindingUser(KnownId, -1));
     }
 
     [Theory]
@@ -55,22 +55,22 @@ public sealed partial class RedisNamesTests
     [InlineData("pi-0f8fad5bd9cb469fa16570867728950e", false)]
     public void IsUserOfBinding_Name_TrueForEveryGenerationOnly(string user, bool expected)
     {
-        Assert.Equal(expected, RedisNames.IsUserOfBinding(user, _knownId));
+        Assert.Equal(expected, RedisNames.IsUserOfBinding(user, KnownId));
     }
 
     [Fact]
     public void BindingUsersOf_LaterGeneration_FoundByPrefixAndPattern()
     {
-        var mine = RedisNames.Pattern(_knownId);
+        var mine = RedisNames.Pattern(KnownId);
         var user = RedisNames.BindingUser(Guid.NewGuid(), 3);
 
-        Assert.Equal([user], RedisAcl.BindingUsersOf([$"user {user} on #aa ~{mine} resetchannels &{mine} +@all"], _knownId));
+        Assert.Equal([user], RedisAcl.BindingUsersOf([$"user {user} on #aa ~{mine} resetchannels &{mine} +@all"], KnownId));
     }
 
     [Fact]
     public void AllNames_AnyId_AreGlobSafe()
     {
-        foreach (var id in new[] { Guid.NewGuid(), Guid.Empty, Guid.AllBitsSet, _knownId })
+        foreach (var id in new[] { Guid.NewGuid(), Guid.Empty, Guid.AllBitsSet, KnownId })
         {
             Assert.Matches(GlobSafe(), RedisNames.Prefix(id).TrimEnd(':'));
             Assert.EndsWith(":", RedisNames.Prefix(id), StringComparison.Ordinal);
@@ -101,7 +101,7 @@ public sealed partial class RedisNamesTests
     [Fact]
     public void BindingUserRules_KnownId_ResetThenPasswordHashThenScope()
     {
-        var rules = RedisAcl.BindingUserRules(_knownId, "abc");
+        var rules = RedisAcl.BindingUserRules(KnownId, "abc");
 
         Assert.Equal(["reset", "on", "#abc", "sanitize-payload"], rules.Take(4));
         Assert.Contains("~pi-0f8fad5bd9cb469fa16570867728950e:*", rules);
@@ -113,7 +113,7 @@ public sealed partial class RedisNamesTests
     [Fact]
     public void ConvergeRules_KnownId_KeepPasswordAndOnOffState()
     {
-        var rules = RedisAcl.ConvergeRules(_knownId);
+        var rules = RedisAcl.ConvergeRules(KnownId);
 
         Assert.DoesNotContain(rules, r => r is "reset" or "on" or "off" or "resetpass" or "nopass"
             || r.StartsWith('#') || r.StartsWith('>') || r.StartsWith('<'));
@@ -136,19 +136,19 @@ public sealed partial class RedisNamesTests
     {
         Assert.Equal(
             ["reset", "~pi-0f8fad5bd9cb469fa16570867728950e:*", "&pi-0f8fad5bd9cb469fa16570867728950e:*"],
-            RedisAcl.InstanceUserRules(_knownId));
+            RedisAcl.InstanceUserRules(KnownId));
     }
 
     [Fact]
     public void BindingUsersOf_AclList_ReturnsOnlyBindingUsersWithTheInstancePattern()
     {
-        var mine = RedisNames.Pattern(_knownId);
+        var mine = RedisNames.Pattern(KnownId);
         var other = RedisNames.Pattern(Guid.NewGuid());
         string[] lines =
         [
             "user admin on #aa ~* &* +@all",
             "user default off resetchannels -@all",
-            $"user {RedisNames.InstanceUser(_knownId)} off sanitize-payload ~{mine} resetchannels &{mine} -@all",
+            $"user {RedisNames.InstanceUser(KnownId)} off sanitize-payload ~{mine} resetchannels &{mine} -@all",
             $"user pb-1 on sanitize-payload #bb ~{mine} resetchannels &{mine} +@all -@dangerous",
             $"user pb-2 on sanitize-payload #cc ~{other} resetchannels &{other} +@all -@dangerous",
             $"user pb-3 on #dd ~{mine}x resetchannels &{mine} +@all",
@@ -156,6 +156,6 @@ public sealed partial class RedisNamesTests
             $"user pb-4 off ~{mine}",
         ];
 
-        Assert.Equal(["pb-1", "pb-4"], RedisAcl.BindingUsersOf(lines, _knownId));
+        Assert.Equal(["pb-1", "pb-4"], RedisAcl.BindingUsersOf(lines, KnownId));
     }
 }

@@ -10,14 +10,14 @@ public sealed class AwsSigV4Tests
 {
     private const string AccessKeyId = "AKIDEXAMPLE";
     private const string Secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
-    private static readonly DateTimeOffset _at = new(2015, 8, 30, 12, 36, 0, TimeSpan.Zero);
+    private static readonly DateTimeOffset At = new(2015, 8, 30, 12, 36, 0, TimeSpan.Zero);
 
     [Fact]
     public void Authorization_AwsTestSuiteGetVanilla_MatchesPublishedSignature()
     {
         var authorization = AwsSigV4.Authorization("GET", new Uri("https://example.amazonaws.com/"),
             [new("Host", "example.amazonaws.com"), new("X-Amz-Date", "20150830T123600Z")],
-            AwsSigV4.EmptyPayloadHash, AccessKeyId, Secret, "us-east-1", "service", _at);
+            AwsSigV4.EmptyPayloadHash, AccessKeyId, Secret, "us-east-1", "service", At);
 
         Assert.Equal(
             "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, SignedHeaders=host;x-amz-date, " +
@@ -31,7 +31,7 @@ public sealed class AwsSigV4Tests
         using var request = new HttpRequestMessage(HttpMethod.Put,
             "http://127.0.0.1:25709/admin/user?key&uid=pi_0123456789abcdef0123456789abcdef%24owner&key-type=s3&access-key=PB0123&generate-key=true");
 
-        AwsSigV4.Sign(request, AccessKeyId, Secret, "us-east-1", "s3", _at);
+        AwsSigV4.Sign(request, AccessKeyId, Secret, "us-east-1", "s3", At);
 
         Assert.Equal("127.0.0.1:25709", request.Headers.Host);
         Assert.Equal("20150830T123600Z", request.Headers.GetValues("x-amz-date").Single());
@@ -48,7 +48,7 @@ public sealed class AwsSigV4Tests
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "http://rgw.example.com/admin/bucket?bucket=pi_ab%2Fpi-ab&stats=true");
 
-        AwsSigV4.Sign(request, AccessKeyId, Secret, "eu-central-1", "s3", _at);
+        AwsSigV4.Sign(request, AccessKeyId, Secret, "eu-central-1", "s3", At);
 
         Assert.Equal("rgw.example.com", request.Headers.Host);
         Assert.EndsWith("Signature=91bed388489a5ff9ff0dea53f292c8a6e138f64285552e01539e1df7d9b9651b",
@@ -62,7 +62,7 @@ public sealed class AwsSigV4Tests
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, url);
 
-        AwsSigV4.Sign(request, AccessKeyId, Secret, "us-east-1", "s3", _at);
+        AwsSigV4.Sign(request, AccessKeyId, Secret, "us-east-1", "s3", At);
 
         Assert.EndsWith("Signature=534e1c8f4179c521db0b914c0a6e6f9d44be8359a4e8438d07b704d72cc7ada0",
             request.Headers.GetValues("Authorization").Single(), StringComparison.Ordinal);
@@ -73,8 +73,8 @@ public sealed class AwsSigV4Tests
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "http://rgw.example.com/admin/bucket?bucket=pi_ab%2Fpi-ab&stats=true");
 
-        AwsSigV4.Sign(request, AccessKeyId, "other", "eu-central-1", "s3", _at.AddDays(1));
-        AwsSigV4.Sign(request, AccessKeyId, Secret, "eu-central-1", "s3", _at);
+        AwsSigV4.Sign(request, AccessKeyId, "other", "eu-central-1", "s3", At.AddDays(1));
+        AwsSigV4.Sign(request, AccessKeyId, Secret, "eu-central-1", "s3", At);
 
         Assert.Single(request.Headers.GetValues("x-amz-date"));
         Assert.EndsWith("Signature=91bed388489a5ff9ff0dea53f292c8a6e138f64285552e01539e1df7d9b9651b",
@@ -89,7 +89,7 @@ public sealed class AwsSigV4Tests
             Content = new StringContent("{}"),
         };
 
-        Assert.Throws<ArgumentException>(() => AwsSigV4.Sign(request, AccessKeyId, Secret, "us-east-1", "s3", _at));
+        Assert.Throws<ArgumentException>(() => AwsSigV4.Sign(request, AccessKeyId, Secret, "us-east-1", "s3", At));
     }
 
     [Theory]

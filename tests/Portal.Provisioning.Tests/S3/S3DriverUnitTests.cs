@@ -5,7 +5,7 @@ namespace Portal.Provisioning.Tests.S3;
 /// <summary>The driver's pure parts: quota from plan limits, the S3 URL, Admin Ops URLs.</summary>
 public sealed class S3DriverUnitTests
 {
-    private static readonly BackendEndpoint _backend = new("127.0.0.1", 7480, "PAKEY", "secret");
+    private static readonly BackendEndpoint Backend = new("127.0.0.1", 7480, "PAKEY", "secret");
 
     [Fact]
     public void Quota_BothLimits_MegabytesAreMebibytes()
@@ -40,14 +40,14 @@ public sealed class S3DriverUnitTests
     [Fact]
     public void EndpointUrl_NoSetting_IsHttpHostPort()
     {
-        Assert.Equal("http://127.0.0.1:7480/", S3Driver.EndpointUrl(_backend).AbsoluteUri);
-        Assert.Equal("http://[::1]:7480/", S3Driver.EndpointUrl(_backend with { Host = "::1" }).AbsoluteUri);
+        Assert.Equal("http://127.0.0.1:7480/", S3Driver.EndpointUrl(Backend).AbsoluteUri);
+        Assert.Equal("http://[::1]:7480/", S3Driver.EndpointUrl(Backend with { Host = "::1" }).AbsoluteUri);
     }
 
     [Fact]
     public void EndpointUrl_Setting_WinsOverHostAndPort()
     {
-        var backend = _backend with { Settings = new Dictionary<string, string> { ["endpointUrl"] = "https://s3.dc1.example.com/" } };
+        var backend = Backend with { Settings = new Dictionary<string, string> { ["endpointUrl"] = "https://s3.dc1.example.com/" } };
 
         Assert.Equal("https://s3.dc1.example.com/", S3Driver.EndpointUrl(backend).AbsoluteUri);
     }
@@ -60,7 +60,7 @@ public sealed class S3DriverUnitTests
     [InlineData("not a url")]
     public void EndpointUrl_BadSetting_ThrowsInvalidOperation(string url)
     {
-        var backend = _backend with { Settings = new Dictionary<string, string> { ["endpointUrl"] = url } };
+        var backend = Backend with { Settings = new Dictionary<string, string> { ["endpointUrl"] = url } };
 
         var e = Assert.Throws<InvalidOperationException>(() => S3Driver.EndpointUrl(backend));
 
@@ -70,7 +70,7 @@ public sealed class S3DriverUnitTests
     [Fact]
     public void EndpointUrl_TlsBackend_IsHttpsHostPort()
     {
-        var backend = _backend with { Settings = new Dictionary<string, string> { ["tls"] = "true" } };
+        var backend = Backend with { Settings = new Dictionary<string, string> { ["tls"] = "true" } };
 
         Assert.Equal("https://127.0.0.1:7480/", S3Driver.EndpointUrl(backend).AbsoluteUri);
     }
@@ -78,7 +78,7 @@ public sealed class S3DriverUnitTests
     [Fact]
     public void EndpointUrl_TlsBackendWithHttpSetting_ThrowsInvalidOperation()
     {
-        var backend = _backend with
+        var backend = Backend with
         {
             Settings = new Dictionary<string, string> { ["tls"] = "true", ["endpointUrl"] = "http://s3.dc1.example.com" },
         };
@@ -92,10 +92,10 @@ public sealed class S3DriverUnitTests
     public void ClientConfig_TlsBackend_HttpsWithOwnHttpClients()
     {
         using var ca = Portal.Provisioning.Certificates.CertificateAuthority.CreateRoot("Test CA", TimeSpan.FromDays(1));
-        var backend = _backend with { Settings = new Dictionary<string, string> { ["tls"] = "true" }, PlatformCa = ca };
+        var backend = Backend with { Settings = new Dictionary<string, string> { ["tls"] = "true" }, PlatformCa = ca };
 
         var tls = S3Driver.ClientConfig(backend);
-        var plain = S3Driver.ClientConfig(_backend);
+        var plain = S3Driver.ClientConfig(Backend);
 
         Assert.Equal("https://127.0.0.1:7480/", tls.ServiceURL);
         Assert.IsType<PlatformCaHttpClientFactory>(tls.HttpClientFactory);
@@ -106,7 +106,7 @@ public sealed class S3DriverUnitTests
     [Fact]
     public void ClientConfig_TlsBackendWithoutCa_ThrowsInvalidOperation()
     {
-        var backend = _backend with { Settings = new Dictionary<string, string> { ["tls"] = "true" } };
+        var backend = Backend with { Settings = new Dictionary<string, string> { ["tls"] = "true" } };
 
         Assert.Throws<InvalidOperationException>(() => S3Driver.ClientConfig(backend));
     }
@@ -114,8 +114,8 @@ public sealed class S3DriverUnitTests
     [Fact]
     public void Region_NoSetting_IsUsEast1()
     {
-        Assert.Equal("us-east-1", S3Driver.Region(_backend));
-        Assert.Equal("eu-de", S3Driver.Region(_backend with { Settings = new Dictionary<string, string> { ["region"] = "eu-de" } }));
+        Assert.Equal("us-east-1", S3Driver.Region(Backend));
+        Assert.Equal("eu-de", S3Driver.Region(Backend with { Settings = new Dictionary<string, string> { ["region"] = "eu-de" } }));
     }
 
     [Fact]

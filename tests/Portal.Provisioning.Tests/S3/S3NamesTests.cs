@@ -5,7 +5,7 @@ namespace Portal.Provisioning.Tests.S3;
 
 public sealed partial class S3NamesTests
 {
-    private static readonly Guid _knownId = Guid.Parse("0F8FAD5B-D9CB-469F-A165-70867728950E");
+    private static readonly Guid KnownId = Guid.Parse("0F8FAD5B-D9CB-469F-A165-70867728950E");
 
     // RGW tenant names: letters, digits and underscores only.
     [GeneratedRegex("^[a-z0-9_]+$")]
@@ -21,29 +21,29 @@ public sealed partial class S3NamesTests
     [Fact]
     public void Account_KnownId_IsPiUnderscoreLowercaseHex()
     {
-        Assert.Equal("pi_0f8fad5bd9cb469fa16570867728950e", S3Names.Account(_knownId));
+        Assert.Equal("pi_0f8fad5bd9cb469fa16570867728950e", S3Names.Account(KnownId));
     }
 
     [Fact]
     public void Bucket_KnownId_IsPiDashLowercaseHex()
     {
-        Assert.Equal("pi-0f8fad5bd9cb469fa16570867728950e", S3Names.Bucket(_knownId));
+        Assert.Equal("pi-0f8fad5bd9cb469fa16570867728950e", S3Names.Bucket(KnownId));
     }
 
     [Fact]
     public void AccessKeyIds_KnownId_AreUppercaseHexWithDistinctPrefixes()
     {
-        Assert.Equal("PB0F8FAD5BD9CB469FA16570867728950E", S3Names.BindingAccessKeyId(_knownId));
-        Assert.Equal("PI0F8FAD5BD9CB469FA16570867728950E", S3Names.ProvisioningAccessKeyId(_knownId));
+        Assert.Equal("PB0F8FAD5BD9CB469FA16570867728950E", S3Names.BindingAccessKeyId(KnownId));
+        Assert.Equal("PI0F8FAD5BD9CB469FA16570867728950E", S3Names.ProvisioningAccessKeyId(KnownId));
     }
 
     [Fact]
     public void BindingAccessKeyId_LaterGeneration_AppendsG()
     {
-        Assert.Equal("PB0F8FAD5BD9CB469FA16570867728950E", S3Names.BindingAccessKeyId(_knownId, 0));
-        Assert.Equal("PB0F8FAD5BD9CB469FA16570867728950EG1", S3Names.BindingAccessKeyId(_knownId, 1));
-        Assert.Equal("PB0F8FAD5BD9CB469FA16570867728950EG12", S3Names.BindingAccessKeyId(_knownId, 12));
-        Assert.Throws<ArgumentOutOfRangeException>(() => S3Names.BindingAccessKeyId(_knownId, -1));
+        Assert.Equal("PB0F8FAD5BD9CB469FA16570867728950E", S3Names.BindingAccessKeyId(KnownId, 0));
+        Assert.Equal("PB0F8FAD5BD9CB469FA16570867728950EG1", S3Names.BindingAccessKeyId(KnownId, 1));
+        Assert.Equal("PB0F8FAD5BD9CB469FA16570867728950EG12", S3Names.BindingAccessKeyId(KnownId, 12));
+        Assert.Throws<ArgumentOutOfRangeException>(() => S3Names.BindingAccessKeyId(KnownId, -1));
     }
 
     [Theory]
@@ -57,13 +57,13 @@ public sealed partial class S3NamesTests
     [InlineData("PI0F8FAD5BD9CB469FA16570867728950E", false)]
     public void IsKeyOfBinding_KeyId_TrueForEveryGenerationOnly(string keyId, bool expected)
     {
-        Assert.Equal(expected, S3Names.IsKeyOfBinding(keyId, _knownId));
+        Assert.Equal(expected, S3Names.IsKeyOfBinding(keyId, KnownId));
     }
 
     [Fact]
     public void AllNames_AnyId_AreValidWhereTheyGo()
     {
-        foreach (var id in new[] { Guid.NewGuid(), Guid.Empty, Guid.AllBitsSet, _knownId })
+        foreach (var id in new[] { Guid.NewGuid(), Guid.Empty, Guid.AllBitsSet, KnownId })
         {
             Assert.Matches(TenantSafe(), S3Names.Account(id));
             Assert.Matches(BucketSafe(), S3Names.Bucket(id));

@@ -22,7 +22,7 @@ internal static class TestS3
 
     // The admin's and raw signed calls: on a TLS gateway the tests' CA is the only trusted root (plain http never
     // reaches the callback, so a gateway without TLS needs no CA).
-    private static readonly HttpClient _http = new(new SocketsHttpHandler
+    private static readonly HttpClient Http = new(new SocketsHttpHandler
     {
         SslOptions = new SslClientAuthenticationOptions
         {
@@ -60,7 +60,7 @@ internal static class TestS3
         using var request = new HttpRequestMessage(method, RgwAdminOpsProvisioner.AdminUri(Url, resource, parameters));
         AwsSigV4.Sign(request, accessKeyId ?? backend.AdminUser, secret ?? backend.AdminPassword,
             S3Driver.Region(backend), "s3", DateTimeOffset.UtcNow);
-        using var response = await _http.SendAsync(request, Ct);
+        using var response = await Http.SendAsync(request, Ct);
         var text = await response.Content.ReadAsStringAsync(Ct);
         JsonElement? body = null;
         if (text.Length > 0)
@@ -187,7 +187,7 @@ internal static class TestS3
         var v = credentials.Values;
         using var request = new HttpRequestMessage(method, new Uri(new Uri(v["endpointUrl"]), path));
         AwsSigV4.Sign(request, v["accessKeyId"], v["secretAccessKey"], v["region"], "s3", DateTimeOffset.UtcNow);
-        using var response = await _http.SendAsync(request, Ct);
+        using var response = await Http.SendAsync(request, Ct);
         var body = await response.Content.ReadAsStringAsync(Ct);
         var code = System.Text.RegularExpressions.Regex.Match(body, "<Code>([^<]*)</Code>");
         return (response.StatusCode, code.Success ? code.Groups[1].Value : null);
@@ -196,7 +196,7 @@ internal static class TestS3
     /// <summary>The status of a plain (unsigned by us) HTTP GET, e.g. of a presigned URL.</summary>
     public static async Task<HttpStatusCode> GetStatusAsync(string url)
     {
-        using var response = await _http.GetAsync(url, Ct);
+        using var response = await Http.GetAsync(url, Ct);
         return response.StatusCode;
     }
 

@@ -34,7 +34,7 @@ public partial class OfferingCard
 
     protected override void OnParametersSet()
     {
-        _plan ??= Offering.Plans.FirstOrDefault()?.Key;
+        _plan ??= Offering.Plans.Count > 0 ? Offering.Plans[0].Key : null;
         if (_teamId == Guid.Empty && Teams.Count > 0)
         {
             _teamId = Teams[0].Id;
