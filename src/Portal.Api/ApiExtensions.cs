@@ -58,6 +58,7 @@ public static class ApiExtensions
         api.MapTeamsApi();
         api.MapCatalogApi();
         api.MapInstancesApi();
+        api.MapOperationsApi();
         api.MapUsersApi();
         api.MapAuditApi();
         api.MapApprovalsApi();

@@ -30,6 +30,7 @@ public static class ApplicationExtensions
         builder.Services.AddSingleton<Certificates.PlatformCa>();
         builder.Services.AddHostedService<Certificates.PlatformCaStartup>();
         builder.Services.AddSingleton<Backends.BackendEndpoints>();
+        builder.Services.AddSingleton<Backends.BackendReachability>();
         builder.Services.AddScoped<OperationQueue>();
         builder.Services.AddScoped<Bindings.RetireDueJob>();
         builder.Services.AddScoped<Bindings.ScheduledRotationJob>();

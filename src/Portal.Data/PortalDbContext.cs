@@ -20,6 +20,9 @@ namespace Portal.Data;
 public sealed class PortalDbContext(DbContextOptions<PortalDbContext> options)
     : IdentityDbContext<PortalUser, IdentityRole<Guid>, Guid>(options), IDataProtectionKeyContext
 {
+    /// <summary>The unique index that keeps an instance to one unfinished operation (a 409 when a request races another).</summary>
+    public const string OneUnfinishedOperationPerInstanceIndex = "IX_Operations_OneUnfinishedPerInstance";
+
     public DbSet<Team> Teams => Set<Team>();
 
     public DbSet<TeamMember> TeamMembers => Set<TeamMember>();

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Portal.Application.Jobs;
+using Portal.Application.Operations;
 using Portal.Data;
 
 namespace Portal.Hosting;
@@ -40,6 +41,9 @@ public static class JobsExtensions
     /// second. LISTEN/NOTIFY long polling is off: when its listening connection is broken, Hangfire.PostgreSql
     /// leaves new jobs Enqueued until the invisibility timeout (hangfire-postgres/Hangfire.PostgreSql#410, open),
     /// which showed here as operations that did not start for minutes.
+    /// A job whose worker died is handed out again after <see cref="InvisibilityTimeout"/>: the timeout slides (a
+    /// running job's worker renews it every fifth of it), so a short one never hands out a long job that is still
+    /// running. Without sliding, the default 30 minutes held a killed worker's operations for half an hour.
     /// </summary>
     public static PostgreSqlStorageOptions StorageOptions(bool prepareSchema) => new()
     {
@@ -47,7 +51,12 @@ public static class JobsExtensions
         PrepareSchemaIfNecessary = prepareSchema,
         EnableLongPolling = false,
         QueuePollInterval = TimeSpan.FromSeconds(1),
+        UseSlidingInvisibilityTimeout = true,
+        InvisibilityTimeout = InvisibilityTimeout,
     };
+
+    /// <summary>How long a dead worker's job waits before another worker takes it.</summary>
+    public static readonly TimeSpan InvisibilityTimeout = TimeSpan.FromSeconds(30);
 
     /// <summary>A Hangfire server in this process, working the portal's queues.</summary>
     public static IHostApplicationBuilder AddPortalWorkers(this IHostApplicationBuilder builder)
@@ -60,7 +69,12 @@ public static class JobsExtensions
             // Retries are scheduled jobs: look for due ones often so a retry starts close to its time.
             options.SchedulePollingInterval = TimeSpan.FromSeconds(2);
             options.ServerName = $"{Environment.MachineName}:{Environment.ProcessId}";
+            // A dead server leaves the dashboard's list within a minute (its jobs come back by the invisibility timeout).
+            options.HeartbeatInterval = TimeSpan.FromSeconds(10);
+            options.ServerCheckInterval = TimeSpan.FromSeconds(30);
+            options.ServerTimeout = TimeSpan.FromMinutes(1);
         });
+        builder.Services.AddHostedService<OperationSweeper>();
         builder.AddPortalRecurringJobs();
         return builder;
     }

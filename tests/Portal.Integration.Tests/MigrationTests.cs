@@ -1,4 +1,6 @@
 using Microsoft.EntityFrameworkCore;
+using Microsoft.EntityFrameworkCore.Infrastructure;
+using Microsoft.EntityFrameworkCore.Migrations;
 using Microsoft.Extensions.Logging.Abstractions;
 using Npgsql;
 using Portal.Data;
@@ -53,7 +55,7 @@ public sealed class MigrationTests : IAsyncLifetime
         await using var db = Context(TestEnvironment.PortalServer);
         Assert.False(db.Database.HasPendingModelChanges(),
             "The model differs from the migrations' snapshot: add a migration (dotnet ef migrations add <Name> --project migrations/Portal.Migrations).");
-        Assert.Single(db.Database.GetMigrations());
+        Assert.EndsWith("_Initial", db.Database.GetMigrations().First(), StringComparison.Ordinal);
     }
 
     [Fact]
@@ -62,7 +64,8 @@ public sealed class MigrationTests : IAsyncLifetime
         var ct = TestContext.Current.CancellationToken;
         var database = await CreateDatabaseAsync("squashed");
         await using var db = Context(database);
-        await db.Database.MigrateAsync(ct);
+        var baseline = db.Database.GetMigrations().First();
+        await db.GetService<IMigrator>().MigrateAsync(baseline, ct);
         // A development database of the first wave: the baseline's schema under the 16 old migration ids.
         await ExecuteAsync(database, """
             DELETE FROM "__EFMigrationsHistory";
@@ -72,7 +75,8 @@ public sealed class MigrationTests : IAsyncLifetime
 
         await PreBaselineHistory.AdoptAsync(db, NullLogger.Instance, ct);
 
-        Assert.Equal(db.Database.GetMigrations(), await db.Database.GetAppliedMigrationsAsync(ct));
+        Assert.Equal([baseline], await db.Database.GetAppliedMigrationsAsync(ct));
+        await db.Database.MigrateAsync(ct); // the migrations made since the baseline
         Assert.Empty(await db.Database.GetPendingMigrationsAsync(ct));
     }
 

@@ -1148,6 +1148,9 @@ namespace Portal.Migrations.Migrations
                     b.Property<int>("Attempts")
                         .HasColumnType("integer");
 
+                    b.Property<DateTimeOffset?>("BackendUnreachableSince")
+                        .HasColumnType("timestamp with time zone");
+
                     b.Property<Guid?>("BindingId")
                         .HasColumnType("uuid");
 
@@ -1187,7 +1190,15 @@ namespace Portal.Migrations.Migrations
                         .HasMaxLength(32)
                         .HasColumnType("character varying(32)");
 
+                    b.Property<int?>("TargetGeneration")
+                        .HasColumnType("integer");
+
                     b.HasKey("Id");
+
+                    b.HasIndex("InstanceId")
+                        .IsUnique()
+                        .HasDatabaseName("IX_Operations_OneUnfinishedPerInstance")
+                        .HasFilter("\"State\" IN ('Queued', 'Running')");
 
                     b.HasIndex("InstanceId", "CreatedAt");
 

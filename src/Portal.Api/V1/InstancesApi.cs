@@ -35,8 +35,6 @@ public static class InstancesApi
         bindings.MapPost("/{bindingId:guid}/revoke", DeleteBinding)
             .WithSummary("Revoke a binding at once: every generation of its credentials stops on the backend. Answers 202");
         bindings.MapDelete("/{bindingId:guid}", DeleteBinding).WithSummary("Revoke a binding (same as POST …/revoke); answers 202 with the unbind operation's URL");
-
-        api.MapGet("/operations/{operationId:guid}", GetOperation).WithTags("Operations").WithSummary("An operation with its progress lines");
         return api;
     }
 
@@ -125,7 +123,4 @@ public static class InstancesApi
         var accepted = await handler.HandleAsync(http.Actor(), instanceId, bindingId, ct);
         return TypedResults.Accepted(OperationUrl(accepted.OperationId), accepted);
     }
-
-    public static async Task<Ok<OperationView>> GetOperation(HttpContext http, Guid operationId, GetOperationHandler handler, CancellationToken ct) =>
-        TypedResults.Ok(await handler.HandleAsync(http.Actor(), operationId, ct));
 }

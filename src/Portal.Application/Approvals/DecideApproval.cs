@@ -123,7 +123,7 @@ public sealed class DecideApprovalHandler(
         await transaction.CommitAsync(ct);
         if (operation is not null)
         {
-            await queue.EnqueueAsync(operation.Id, ct);
+            await queue.EnqueueAsync(operation.Id);
         }
 
         await InstanceEvents.PublishAsync(db, instance.Id, ct);

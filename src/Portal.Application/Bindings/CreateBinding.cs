@@ -70,7 +70,7 @@ public sealed class CreateBindingHandler(
         db.Audit(actor, now, "binding.requested", "binding", binding.Id, instance.TeamId, $"{request.AppName} on {instance.Name}");
         await db.SaveOrConflictAsync($"The instance has a binding for '{request.AppName}' already.", ct);
 
-        await queue.EnqueueAsync(operation.Id, ct);
+        await queue.EnqueueAsync(operation.Id);
         return new(binding.ToView(), operation.Id);
     }
 

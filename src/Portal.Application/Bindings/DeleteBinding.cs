@@ -33,7 +33,7 @@ public sealed class DeleteBindingHandler(IDbContextFactory<PortalDbContext> dbFa
         db.Operations.Add(operation);
         db.Audit(actor, now, "binding.revoke-requested", "binding", binding.Id, instance.TeamId, $"{binding.AppName} on {instance.Name}");
         await db.SaveOrConflictAsync("The change collides with another one; reload and try again.", ct);
-        await queue.EnqueueAsync(operation.Id, ct);
+        await queue.EnqueueAsync(operation.Id);
         return new(binding.ToView(), operation.Id);
     }
 }

@@ -1,5 +1,6 @@
 using Hangfire;
 using Microsoft.EntityFrameworkCore;
+using Portal.Application.Common;
 using Portal.Application.Operations;
 using Portal.Data;
 using Portal.Domain.Bindings;
@@ -41,8 +42,13 @@ public sealed class RetireDueJob(
             InstanceId = binding.InstanceId, BindingId = binding.Id, Kind = OperationKind.Retire, RequestedBy = Guid.Empty, CreatedAt = now,
         };
         db.Operations.Add(operation);
-        await db.SaveChangesAsync(ct);
-        await queue.EnqueueAsync(operation.Id, ct);
+        if (!await db.TrySaveUnlessInstanceBusyAsync(ct))
+        {
+            jobs.Schedule<RetireDueJob>(job => job.RunAsync(bindingId, CancellationToken.None), BusyDelay);
+            return;
+        }
+
+        await queue.EnqueueAsync(operation.Id);
     }
 
     public async Task SweepAsync(CancellationToken ct)

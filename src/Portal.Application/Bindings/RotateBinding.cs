@@ -42,13 +42,13 @@ public sealed class RotateBindingHandler(IDbContextFactory<PortalDbContext> dbFa
         var operation = new Operation
         {
             InstanceId = instanceId, BindingId = binding.Id, Kind = OperationKind.Rotate, RequestedBy = actor.UserId, CreatedAt = now,
-            Overlap = TimeSpan.FromMinutes(overlap),
+            Overlap = TimeSpan.FromMinutes(overlap), TargetGeneration = binding.Generation + 1,
         };
         db.Operations.Add(operation);
         db.Audit(actor, now, "binding.rotation-requested", "binding", binding.Id, instance.TeamId,
             $"{binding.AppName} on {instance.Name}, overlap {overlap} min");
         await db.SaveOrConflictAsync("The change collides with another one; reload and try again.", ct);
-        await queue.EnqueueAsync(operation.Id, ct);
+        await queue.EnqueueAsync(operation.Id);
         return new(binding.ToView(), operation.Id);
     }
 }

@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.Logging;
+using Portal.Application.Common;
 using Portal.Application.Audit;
 using Portal.Application.Operations;
 using Portal.Data;
@@ -72,14 +73,18 @@ public sealed class ScheduledRotationJob(
             var operation = new Operation
             {
                 InstanceId = binding.InstanceId, BindingId = binding.Id, Kind = OperationKind.Rotate, RequestedBy = Guid.Empty, CreatedAt = now,
-                Overlap = overlap,
+                Overlap = overlap, TargetGeneration = binding.Generation + 1,
             };
             db.Operations.Add(operation);
             db.Audit(null, now, "binding.rotation-requested", "binding", binding.Id, candidate.TeamId,
                 $"{binding.AppName} on {candidate.InstanceName}: scheduled every {candidate.Limits[ScheduledRotation.EveryDaysLimit]} days, " +
                 $"overlap {overlap.TotalMinutes:0} min");
-            await db.SaveChangesAsync(ct);
-            await queue.EnqueueAsync(operation.Id, ct);
+            if (!await db.TrySaveUnlessInstanceBusyAsync(ct))
+            {
+                continue; // another operation of the instance started meanwhile; the next run rotates it
+            }
+
+            await queue.EnqueueAsync(operation.Id);
             queued++;
         }
 

@@ -58,7 +58,7 @@ public sealed class ChangePlanHandler(IDbContextFactory<PortalDbContext> dbFacto
         await db.SaveOrConflictAsync("The instance changed at the same moment; reload and try again.", ct);
         await transaction.CommitAsync(ct);
         // Only after the commit: the job must find its operation.
-        await queue.EnqueueAsync(operation.Id, ct);
+        await queue.EnqueueAsync(operation.Id);
         return new(await db.Summaries(db.Instances.Where(i => i.Id == instanceId)).FirstAsync(ct), operation.Id);
     }
 }

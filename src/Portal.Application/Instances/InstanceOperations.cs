@@ -25,7 +25,7 @@ internal static class InstanceOperations
         db.Operations.Add(operation);
         db.Audit(actor, now, $"instance.{kind.ToString().ToLowerInvariant()}-requested", "instance", instance.Id, instance.TeamId, instance.Name);
         await db.SaveOrConflictAsync("The change collides with another one; reload and try again.", ct);
-        await queue.EnqueueAsync(operation.Id, ct);
+        await queue.EnqueueAsync(operation.Id);
         return new(await db.Summaries(db.Instances.Where(i => i.Id == instance.Id)).FirstAsync(ct), operation.Id);
     }
 }

@@ -114,7 +114,7 @@ public sealed class RequestInstanceHandler(
 
         if (operation is not null)
         {
-            await queue.EnqueueAsync(operation.Id, ct);
+            await queue.EnqueueAsync(operation.Id);
         }
 
         await webhooks.PublishAsync(WebhookEvents.RequestSubmitted, instance.TeamId, new

@@ -10,6 +10,7 @@ using Portal.Application.Instances;
 using Portal.Application.Notifications;
 using Portal.Data;
 using Portal.Data.Security;
+using Portal.Domain.Backends;
 using Portal.Domain.Bindings;
 using Portal.Domain.Instances;
 using Portal.Domain.Operations;
@@ -30,6 +31,7 @@ public sealed class OperationJob(
     Backends.BackendEndpoints endpoints,
     IBackgroundJobClient jobs,
     Webhooks.WebhookPublisher webhooks,
+    BackendReachability reachability,
     IOptions<OperationOptions> options,
     Microsoft.Extensions.Configuration.IConfiguration configuration,
     TimeProvider clock,
@@ -39,6 +41,11 @@ public sealed class OperationJob(
 
     /// <summary>Pause before attempt n+1: the base delay times n² (5 s, then 20 s by default).</summary>
     public TimeSpan RetryDelay(int attempt) => options.Value.RetryBaseDelay * (attempt * attempt);
+
+    /// <summary>Pause before asking an unreachable backend again: as long as it has been away, within [base delay, max].</summary>
+    public TimeSpan UnreachableDelay(TimeSpan waited) =>
+        waited < options.Value.RetryBaseDelay ? options.Value.RetryBaseDelay
+        : waited > options.Value.MaxUnreachableDelay ? options.Value.MaxUnreachableDelay : waited;
 
     public async Task RunAsync(Guid operationId, CancellationToken ct)
     {
@@ -57,24 +64,27 @@ public sealed class OperationJob(
             return;
         }
 
-        var instance = await db.Instances.FirstAsync(i => i.Id == operation.InstanceId, ct);
-        var plan = await db.Plans.AsNoTracking().FirstAsync(p => p.Id == instance.PlanId, ct);
-        var backend = await db.Backends.AsNoTracking().FirstAsync(b => b.Id == instance.BackendId, ct);
-        var binding = operation.BindingId is { } bindingId ? await db.Bindings.FirstAsync(b => b.Id == bindingId, ct) : null;
-
+        // Counted and recorded before anything else can fail, so that every failure below is an attempt with a reason.
         operation.State = OperationState.Running;
         operation.Attempts++;
         operation.StartedAt ??= clock.GetUtcNow();
         operation.Error = null;
-        var progress = new OperationProgress(dbFactory, operation.Id, instance.Id, clock);
         await db.SaveChangesAsync(ct);
-        await progress.WriteAsync($"{operation.Kind} started (attempt {operation.Attempts} of {MaxAttempts}) on backend {backend.Name}", ct);
-
-        var context = new InstanceContext(instance.Id, await endpoints.ForAsync(backend, ct), plan.Limits, progress) { Parameters = instance.Parameters };
-        var driver = drivers.Get(backend.Kind);
+        var progress = new OperationProgress(dbFactory, operation.Id, operation.InstanceId, clock);
+        Backend? backend = null;
         try
         {
+            var instance = await db.Instances.FirstAsync(i => i.Id == operation.InstanceId, ct);
+            var plan = await db.Plans.AsNoTracking().FirstAsync(p => p.Id == instance.PlanId, ct);
+            backend = await db.Backends.AsNoTracking().FirstAsync(b => b.Id == instance.BackendId, ct);
+            var binding = operation.BindingId is { } bindingId ? await db.Bindings.FirstAsync(b => b.Id == bindingId, ct) : null;
+            await progress.WriteAsync($"{operation.Kind} started (attempt {operation.Attempts} of {MaxAttempts}) on backend {backend.Name}", ct);
+
+            var context = new InstanceContext(instance.Id, await endpoints.ForAsync(backend, ct), plan.Limits, progress) { Parameters = instance.Parameters };
+            var driver = drivers.Get(backend.Kind);
             await RunDriverAsync(db, driver, operation, instance, binding, context, ct);
+            var wasWaiting = operation.BackendUnreachableSince is not null;
+            operation.BackendUnreachableSince = null;
             operation.State = OperationState.Succeeded;
             operation.FinishedAt = clock.GetUtcNow();
             if (operation.Kind == OperationKind.Provision)
@@ -86,6 +96,11 @@ public sealed class OperationJob(
             db.Audit(null, operation.FinishedAt.Value, SucceededAction(operation.Kind), binding is null ? "instance" : "binding",
                 binding?.Id ?? instance.Id, instance.TeamId, $"{instance.Name}{(binding is null ? "" : $" / {binding.AppName}")}: {instance.State}");
             await db.SaveChangesAsync(ct);
+            if (wasWaiting)
+            {
+                await reachability.RecordReachableAsync(backend.Id, backend.Name, ct);
+            }
+
             await progress.WriteAsync($"{operation.Kind} finished", ct);
             if (operation.Kind == OperationKind.Provision)
             {
@@ -97,12 +112,12 @@ public sealed class OperationJob(
                 await webhooks.PublishAsync(bindingEvent, instance.TeamId, Bindings.BindingWebhooks.Data(instance, binding), ct);
             }
         }
-        catch (Exception e) when (e is not OperationCanceledException)
+        catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
         {
             // Driver errors name resources and servers, never secrets; keep them readable for the team.
             logger.LogWarning(e, "Operation {OperationId} ({Kind}) attempt {Attempt} failed", operation.Id, operation.Kind, operation.Attempts);
             db.ChangeTracker.Clear();
-            await RecordFailureAsync(operationId, e.Message, progress, ct);
+            await RecordFailureAsync(operationId, e, backend, progress, ct);
         }
     }
 
@@ -146,8 +161,17 @@ public sealed class OperationJob(
 
             case OperationKind.Rotate:
             {
+                var target = operation.TargetGeneration ?? binding!.Generation + 1;
+                if (binding!.Generation >= target)
+                {
+                    // An earlier attempt made the generation and recorded it, then died: only what follows is left.
+                    context.Progress.Report($"Generation {binding.Generation} was made by an earlier attempt");
+                    await FinishRotationAsync(driver, binding, context, ct);
+                    break;
+                }
+
                 // One earlier generation overlaps at a time: a rotation during an overlap ends the older one first.
-                if (binding!.RetiringGeneration is { } pending)
+                if (binding.RetiringGeneration is { } pending)
                 {
                     await driver.RetireAsync(BindingContextOf(binding, context, pending), pending, ct);
                     binding.Retired(clock.GetUtcNow());
@@ -156,23 +180,12 @@ public sealed class OperationJob(
                 }
 
                 var retiringToken = binding.ReadTokenHash;
-                var credentials = await BindGenerationAsync(driver, binding, context, binding.Generation + 1, ct);
+                var credentials = await BindGenerationAsync(driver, binding, context, target, ct);
                 binding.RetiringReadTokenHash = retiringToken;
                 binding.ProtectedCredentials = secrets.Protect(JsonSerializer.Serialize(credentials.Values));
                 binding.Rotated(clock.GetUtcNow(), operation.Overlap ?? TimeSpan.Zero);
                 await db.SaveChangesAsync(ct);
-                if (operation.Overlap is { Ticks: > 0 } overlap)
-                {
-                    context.Progress.Report(
-                        $"Generation {binding.RetiringGeneration} keeps working until {binding.RetireAt:u}; generation {binding.Generation} is current");
-                    // The retirement is its own operation when the overlap ends (a recurring sweep catches a lost one).
-                    jobs.Schedule<Bindings.RetireDueJob>(job => job.RunAsync(binding.Id, CancellationToken.None), overlap);
-                }
-                else
-                {
-                    await RetireAsync(driver, binding, context, ct);
-                }
-
+                await FinishRotationAsync(driver, binding, context, ct);
                 break;
             }
 
@@ -231,6 +244,30 @@ public sealed class OperationJob(
         return new BindingCredentials(values);
     }
 
+    /// <summary>
+    /// After the new generation is recorded: the previous one keeps working until <see cref="Binding.RetireAt"/> (its
+    /// retirement is its own operation then; a recurring sweep catches a lost one), or stops now when there is no overlap.
+    /// </summary>
+    private async Task FinishRotationAsync(IServiceDriver driver, Binding binding, InstanceContext context, CancellationToken ct)
+    {
+        if (binding.RetiringGeneration is null)
+        {
+            return;
+        }
+
+        var remaining = binding.RetireAt is { } retireAt ? retireAt - clock.GetUtcNow() : TimeSpan.Zero;
+        if (remaining > TimeSpan.Zero)
+        {
+            context.Progress.Report(
+                $"Generation {binding.RetiringGeneration} keeps working until {binding.RetireAt:u}; generation {binding.Generation} is current");
+            jobs.Schedule<Bindings.RetireDueJob>(job => job.RunAsync(binding.Id, CancellationToken.None), remaining);
+        }
+        else
+        {
+            await RetireAsync(driver, binding, context, ct);
+        }
+    }
+
     private async Task RetireAsync(IServiceDriver driver, Binding binding, InstanceContext context, CancellationToken ct)
     {
         var generation = binding.RetiringGeneration!.Value;
@@ -259,49 +296,58 @@ public sealed class OperationJob(
         _ => "binding.revoked",
     };
 
-    private async Task RecordFailureAsync(Guid operationId, string error, OperationProgress progress, CancellationToken ct)
+    private async Task RecordFailureAsync(Guid operationId, Exception exception, Backend? backend, OperationProgress progress, CancellationToken ct)
     {
+        var error = exception.Message;
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var operation = await db.Operations.FirstAsync(o => o.Id == operationId, ct);
         operation.Error = error.Length > 4000 ? error[..4000] : error;
+        var queue = await OperationQueue.QueueOfAsync(db, operationId, ct);
+        if (backend is not null && BackendErrors.IsUnreachable(exception))
+        {
+            // The server did not answer: wait for it without using up attempts, up to BackendDownTimeout.
+            var since = operation.BackendUnreachableSince ??= clock.GetUtcNow();
+            var waited = clock.GetUtcNow() - since;
+            if (waited < options.Value.BackendDownTimeout)
+            {
+                operation.Attempts--;
+                var wait = UnreachableDelay(waited);
+                operation.State = OperationState.Queued;
+                operation.JobId = jobs.Schedule<OperationJob>(queue, job => job.RunAsync(operationId, CancellationToken.None), wait);
+                var waiting = await db.Instances.FirstAsync(i => i.Id == operation.InstanceId, ct);
+                if (waiting.State is InstanceState.Provisioning or InstanceState.Updating or InstanceState.Deprovisioning)
+                {
+                    // Shown beside the state until the operation moves the instance on (binding operations say it in their progress).
+                    waiting.Note(clock.GetUtcNow(), $"Waiting: backend {backend.Name} unreachable, retrying");
+                }
+
+                await db.SaveChangesAsync(ct);
+                await reachability.RecordUnreachableAsync(backend.Id, backend.Name, error, ct);
+                await progress.WriteAsync(
+                    $"Backend {backend.Name} unreachable ({error}) — retrying in {wait.TotalSeconds:0.#} s; the operation waits for it " +
+                    $"up to {options.Value.BackendDownTimeout.TotalMinutes:0.#} min", ct);
+                return;
+            }
+
+            error = $"backend {backend.Name} unreachable for {waited.TotalMinutes:0.#} min: {error}";
+            operation.Error = error.Length > 4000 ? error[..4000] : error;
+            operation.Attempts = MaxAttempts;
+        }
+
         if (operation.Attempts < MaxAttempts)
         {
             var delay = RetryDelay(operation.Attempts);
             operation.State = OperationState.Queued;
-            var queue = await OperationQueue.QueueOfAsync(db, operationId, ct);
             operation.JobId = jobs.Schedule<OperationJob>(queue, job => job.RunAsync(operationId, CancellationToken.None), delay);
             await db.SaveChangesAsync(ct);
             await progress.WriteAsync($"Attempt {operation.Attempts} failed: {error} — retrying in {delay.TotalSeconds:0.#} s", ct);
             return;
         }
 
-        var now = clock.GetUtcNow();
-        operation.State = OperationState.Failed;
-        operation.FinishedAt = now;
-        var message = $"{operation.Kind} failed: {error}";
-        var instance = await db.Instances.FirstAsync(i => i.Id == operation.InstanceId, ct);
-        if (operation.Kind is OperationKind.Rotate or OperationKind.Retire)
-        {
-            // The current credentials still work: the binding stays Ready; the team is told below.
-        }
-        else if (operation.BindingId is { } bindingId)
-        {
-            var binding = await db.Bindings.FirstAsync(b => b.Id == bindingId, ct);
-            binding.MoveTo(BindingState.Failed, now, message);
-        }
-        else
-        {
-            instance.MoveTo(InstanceState.Failed, now, message);
-        }
-
-        db.Notification(operation.RequestedBy, now, $"{operation.Kind} of {instance.Name} failed", error, $"/instances/{instance.Id}");
-        db.Audit(null, now, $"{operation.Kind.ToString().ToLowerInvariant()}.failed", operation.BindingId is null ? "instance" : "binding",
-            operation.BindingId ?? instance.Id, instance.TeamId, $"{instance.Name}: {error}", Portal.Domain.Audit.AuditOutcomes.Failure);
-
+        var instance = await OperationFailure.RecordAsync(db, operation, error, null, clock.GetUtcNow(), ct);
         await db.SaveChangesAsync(ct);
         await progress.WriteAsync($"Gave up after {operation.Attempts} attempts: {error}", ct);
-        await webhooks.PublishAsync(Portal.Domain.Webhooks.WebhookEvents.InstanceFailed, instance.TeamId,
-            new { instanceId = instance.Id, instance.Name, operation = operation.Kind.ToString(), bindingId = operation.BindingId, error }, ct);
+        await OperationFailure.PublishAsync(webhooks, operation, instance, error, ct);
     }
 }
 
@@ -310,6 +356,18 @@ public sealed class OperationOptions
 {
     /// <summary>The first retry waits this long; later ones wait longer (attempt² × this).</summary>
     public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>How long an operation waits for a backend that does not answer before it fails.</summary>
+    public TimeSpan BackendDownTimeout { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>The longest pause between two tries of a backend that does not answer.</summary>
+    public TimeSpan MaxUnreachableDelay { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often <see cref="OperationSweeper"/> looks for operations without a live job.</summary>
+    public TimeSpan SweepInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long a committed operation may wait for its request to enqueue it before the sweeper does.</summary>
+    public TimeSpan EnqueueGrace { get; set; } = TimeSpan.FromSeconds(10);
 }
 
 /// <summary>
@@ -332,12 +390,32 @@ internal sealed class InstanceLock : IAsyncDisposable
         var builder = new NpgsqlConnectionStringBuilder(db.Database.GetConnectionString()) { Pooling = false };
         var connection = new NpgsqlConnection(builder.ConnectionString);
         await connection.OpenAsync(ct);
-        var key = BitConverter.ToInt64(instanceId.ToByteArray(), 8);
+        var key = KeyOf(instanceId);
         await using var command = new NpgsqlCommand("SELECT pg_advisory_lock($1)", connection);
         command.Parameters.AddWithValue(key);
         await command.ExecuteNonQueryAsync(ct);
         return new InstanceLock(connection, key);
     }
+
+    /// <summary>The lock if no one holds it now, else null (a job is running an operation of the instance).</summary>
+    public static async Task<InstanceLock?> TryAcquireAsync(PortalDbContext db, Guid instanceId, CancellationToken ct)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(db.Database.GetConnectionString()) { Pooling = false };
+        var connection = new NpgsqlConnection(builder.ConnectionString);
+        await connection.OpenAsync(ct);
+        var key = KeyOf(instanceId);
+        await using var command = new NpgsqlCommand("SELECT pg_try_advisory_lock($1)", connection);
+        command.Parameters.AddWithValue(key);
+        if ((bool)(await command.ExecuteScalarAsync(ct))!)
+        {
+            return new InstanceLock(connection, key);
+        }
+
+        await connection.DisposeAsync();
+        return null;
+    }
+
+    private static long KeyOf(Guid instanceId) => BitConverter.ToInt64(instanceId.ToByteArray(), 8);
 
     public async ValueTask DisposeAsync()
     {

@@ -47,11 +47,15 @@ internal sealed class BindingConfiguration : IEntityTypeConfiguration<Binding>
 
 internal sealed class OperationConfiguration : IEntityTypeConfiguration<Operation>
 {
+
     public void Configure(EntityTypeBuilder<Operation> b)
     {
         b.Property(o => o.JobId).HasMaxLength(100);
         b.Property(o => o.Error).HasMaxLength(4000);
         b.HasIndex(o => new { o.InstanceId, o.CreatedAt });
+        // One instance never has two unfinished operations: the checks before an insert can race, this cannot.
+        b.HasIndex(o => o.InstanceId).IsUnique().HasFilter("\"State\" IN ('Queued', 'Running')")
+            .HasDatabaseName(PortalDbContext.OneUnfinishedOperationPerInstanceIndex);
         b.HasOne<Instance>().WithMany().HasForeignKey(o => o.InstanceId).OnDelete(DeleteBehavior.Cascade);
         b.HasMany(o => o.Lines).WithOne().HasForeignKey(l => l.OperationId).OnDelete(DeleteBehavior.Cascade);
     }

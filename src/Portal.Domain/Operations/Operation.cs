@@ -36,6 +36,18 @@ public sealed class Operation
     /// <summary>For a rotation: how long the previous credentials keep working.</summary>
     public TimeSpan? Overlap { get; init; }
 
+    /// <summary>
+    /// For a rotation: the generation it makes, fixed when it is requested, so a retry after a crash finds the
+    /// rotation done instead of making another generation (and ending the overlap it promised early).
+    /// </summary>
+    public int? TargetGeneration { get; init; }
+
+    /// <summary>
+    /// Since when the backend has been unreachable for this operation: it waits (without using up its attempts)
+    /// until the backend answers or <c>Jobs:BackendDownTimeout</c> has passed. Null while the backend answers.
+    /// </summary>
+    public DateTimeOffset? BackendUnreachableSince { get; set; }
+
     public OperationKind Kind { get; init; }
 
     public OperationState State { get; set; } = OperationState.Queued;
