@@ -56,6 +56,14 @@ public interface IServiceDriver
     /// <summary>Reports whether the instance exists on the backend and is usable.</summary>
     Task<HealthReport> CheckAsync(InstanceContext instance, CancellationToken ct);
 
+    /// <summary>
+    /// Reads, changing nothing, what the backend holds of the instance and its bindings, for reconcile (drift
+    /// detection): whether the instance's resources exist and match its plan and what the driver made, and which
+    /// generations of which bindings have credentials there. Throws when the backend cannot be reached: that is not drift.
+    /// </summary>
+    Task<Observation> ObserveAsync(InstanceContext instance, CancellationToken ct) =>
+        throw new NotSupportedException($"The {Kind} driver cannot observe its instances yet.");
+
     /// <summary>Checks that the backend answers with the admin credentials ("test connection").</summary>
     Task<HealthReport> TestBackendAsync(BackendEndpoint backend, CancellationToken ct);
 
@@ -216,6 +224,16 @@ public sealed record BindingContext(InstanceContext Instance, Guid BindingId)
 
     /// <summary>How long an issued client certificate is valid (the plan's <c>certificateValidityHours</c>).</summary>
     public TimeSpan CertificateValidity { get; init; } = TimeSpan.FromDays(7);
+
+    /// <summary>
+    /// When a repair re-creates credentials that went missing on the backend: the values this generation was issued
+    /// before. A driver that can set the secret re-uses it (password, token, key), so the app keeps working unchanged;
+    /// one that cannot issues new ones. Null for a new generation.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? Existing { get; init; }
+
+    // Never prints Existing: it holds secrets.
+    public override string ToString() => $"binding {BindingId} generation {Generation} of instance {Instance.InstanceId}";
 }
 
 /// <summary>Non-secret facts about a provisioned instance, e.g. the database name.</summary>
@@ -231,3 +249,23 @@ public sealed record BindingCredentials(IReadOnlyDictionary<string, string> Valu
 }
 
 public sealed record HealthReport(bool Healthy, string Message);
+
+/// <summary>What <see cref="IServiceDriver.ObserveAsync"/> found of an instance on its backend.</summary>
+/// <param name="Exists">The instance's main resource (database, vhost, bucket, stream…) is there.</param>
+/// <param name="Differences">
+/// Each way the backend differs from what the plan and the driver made, in words for the team (e.g. "the owner role
+/// pi_… is missing", "connection limit is 5, the plan says 10"). Empty when it matches. Never holds a secret.
+/// </param>
+/// <param name="Bindings">
+/// The generations whose credentials the backend holds, by binding id; null for kinds that keep nothing per binding on
+/// the backend.
+/// </param>
+public sealed record Observation(bool Exists, IReadOnlyList<string> Differences, IReadOnlyDictionary<Guid, IReadOnlySet<int>>? Bindings)
+{
+    /// <summary>Nothing of the instance is on the backend.</summary>
+    public static Observation Absent(bool tracksBindings = true) =>
+        new(false, [], tracksBindings ? new Dictionary<Guid, IReadOnlySet<int>>() : null);
+
+    /// <summary>True when nothing of the instance or its bindings is on the backend.</summary>
+    public bool IsEmpty => !Exists && (Bindings is null || Bindings.Count == 0);
+}
