@@ -31,6 +31,10 @@ public static class ApplicationExtensions
         builder.Services.AddHostedService<Certificates.PlatformCaStartup>();
         builder.Services.AddSingleton<Backends.BackendEndpoints>();
         builder.Services.AddSingleton<Backends.BackendReachability>();
+        builder.Services.AddSingleton<Reconcile.DriftCheck>();
+        builder.Services.AddScoped<Reconcile.ReconcileRun>();
+        builder.Services.AddScoped<Reconcile.ReconcileJob>();
+        builder.Services.AddOptions<Reconcile.ReconcileOptions>().BindConfiguration("Reconcile");
         builder.Services.AddScoped<OperationQueue>();
         builder.Services.AddScoped<Bindings.RetireDueJob>();
         builder.Services.AddScoped<Bindings.ScheduledRotationJob>();

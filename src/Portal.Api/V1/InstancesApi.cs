@@ -7,6 +7,7 @@ using Portal.Application.Bindings;
 using Portal.Application.Instances;
 using Portal.Application.Leases;
 using Portal.Application.Operations;
+using Portal.Application.Reconcile;
 
 namespace Portal.Api.V1;
 
@@ -20,6 +21,10 @@ public static class InstancesApi
             .WithSummary("Request an instance; answers 202 with the provision operation's URL, or the approval request's when a policy gates it");
         instances.MapGet("/{instanceId:guid}", GetInstance).WithSummary("An instance with its bindings and recent operations");
         instances.MapPost("/{instanceId:guid}/retry", RetryInstance).WithSummary("Run a Failed instance's failed operation again; answers 202");
+        instances.MapPost("/{instanceId:guid}/reconcile", ReconcileInstance)
+            .WithSummary("Compare the instance with its backend now; a difference makes it Drifted (developers and owners)");
+        instances.MapPost("/{instanceId:guid}/repair", RepairInstance)
+            .WithSummary("Re-apply a Drifted instance's desired state (resources, limits, its bindings' credentials); answers 202");
         instances.MapPost("/{instanceId:guid}/plan", ChangePlan)
             .WithSummary("Move the instance to another plan; answers 202 with the update operation's URL, or the approval request's");
         instances.MapPost("/{instanceId:guid}/lease", ExtendLease).WithSummary("Move the end of the instance's lease, within its plan's maximum (owners)");
@@ -122,5 +127,15 @@ public static class InstancesApi
     {
         var accepted = await handler.HandleAsync(http.Actor(), instanceId, bindingId, ct);
         return TypedResults.Accepted(OperationUrl(accepted.OperationId), accepted);
+    }
+
+    public static async Task<Ok<ReconcileOutcome>> ReconcileInstance(HttpContext http, Guid instanceId, ReconcileInstanceHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.HandleAsync(http.Actor(), instanceId, ct));
+
+    public static async Task<Accepted<AcceptedChange<InstanceSummary>>> RepairInstance(
+        HttpContext http, Guid instanceId, RepairInstanceHandler handler, CancellationToken ct)
+    {
+        var accepted = await handler.HandleAsync(http.Actor(), instanceId, ct);
+        return TypedResults.Accepted(FollowUrl(accepted), accepted);
     }
 }

@@ -32,12 +32,16 @@ public sealed class GetInstanceHandler(IDbContextFactory<PortalDbContext> dbFact
                                where i.Id == instanceId
                                join p in db.Plans on i.PlanId equals p.Id
                                join b in db.Backends on i.BackendId equals b.Id
-                               select new { p.MaxLeaseDays, p.Limits, b.Site, i.Parameters, b.Kind }).FirstAsync(ct);
+                               select new { p.MaxLeaseDays, p.Limits, b.Site, i.Parameters, b.Kind, i.Drift, i.ReconciledAt }).FirstAsync(ct);
         return new InstanceDetails(
             summary,
             bindings.Select(b => Bindings.BindingMapping.ToView(b, placement.Limits)).ToList(),
             operations.Select(Operations.OperationMapping.ToView).ToList(),
             new InstancePermissions(role.Allows(TeamPermission.Deploy), role.Allows(TeamPermission.ReadSecrets), role.Allows(TeamPermission.ManageTeam)),
-            placement.MaxLeaseDays, placement.Site, placement.Parameters, placement.Kind);
+            placement.MaxLeaseDays, placement.Site, placement.Parameters, placement.Kind)
+        {
+            Drift = placement.Drift?.Split('\n') ?? [],
+            ReconciledAt = placement.ReconciledAt,
+        };
     }
 }

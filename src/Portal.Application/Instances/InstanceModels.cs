@@ -23,7 +23,14 @@ public sealed record InstancePermissions(bool CanDeploy, bool CanReadSecrets, bo
 
 public sealed record InstanceDetails(
     InstanceSummary Instance, IReadOnlyList<BindingView> Bindings, IReadOnlyList<OperationView> Operations, InstancePermissions Permissions,
-    int? MaxLeaseDays = null, string? Site = null, IReadOnlyDictionary<string, string>? Parameters = null, string? Kind = null);
+    int? MaxLeaseDays = null, string? Site = null, IReadOnlyDictionary<string, string>? Parameters = null, string? Kind = null)
+{
+    /// <summary>What reconcile last found different on the backend, one line each; empty when it matched.</summary>
+    public IReadOnlyList<string> Drift { get; init; } = [];
+
+    /// <summary>When reconcile last compared the backend with the record.</summary>
+    public DateTimeOffset? ReconciledAt { get; init; }
+}
 
 /// <summary>
 /// An accepted change: the object as it is now, and the operation that carries the change out — or, when

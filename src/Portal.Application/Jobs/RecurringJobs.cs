@@ -19,7 +19,8 @@ public static class RecurringJobs
 /// <summary>Registers the recurring jobs under stable ids when a job server starts (idempotent).</summary>
 internal sealed class RecurringJobsRegistration(
     IRecurringJobManager recurring, IOptions<LeaseOptions> leases, IOptions<Approvals.ApprovalOptions> approvals,
-    IOptions<Backends.BackendHealthOptions> backendHealth, IOptions<Bindings.CertificateRenewalOptions> renewal) : IHostedService
+    IOptions<Backends.BackendHealthOptions> backendHealth, IOptions<Bindings.CertificateRenewalOptions> renewal,
+    IOptions<Reconcile.ReconcileOptions> reconcile) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -36,6 +37,8 @@ internal sealed class RecurringJobsRegistration(
             Bindings.CertificateRenewalJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), renewal.Value.Schedule);
         recurring.AddOrUpdate<Bindings.ScheduledRotationJob>(
             Bindings.ScheduledRotationJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), Cron.Hourly());
+        recurring.AddOrUpdate<Reconcile.ReconcileJob>(
+            Reconcile.ReconcileJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), reconcile.Value.Schedule);
         return Task.CompletedTask;
     }
 

@@ -44,7 +44,7 @@ public sealed class LeaseJob(
         var warnFrom = now + options.Value.WarnBefore;
         var expiring = await db.Instances
             .Where(i => i.ExpiresAt != null && i.ExpiresAt > now && i.ExpiresAt <= warnFrom && i.ExpiryWarnedAt == null
-                        && (i.State == InstanceState.Ready || i.State == InstanceState.Degraded))
+                        && (i.State == InstanceState.Ready || i.State == InstanceState.Degraded || i.State == InstanceState.Drifted))
             .ToListAsync(ct);
         foreach (var instance in expiring)
         {
@@ -64,7 +64,7 @@ public sealed class LeaseJob(
 
         var expiredIds = await db.Instances
             .Where(i => i.ExpiresAt != null && i.ExpiresAt <= now
-                        && (i.State == InstanceState.Ready || i.State == InstanceState.Degraded || i.State == InstanceState.Failed))
+                        && (i.State == InstanceState.Ready || i.State == InstanceState.Degraded || i.State == InstanceState.Drifted || i.State == InstanceState.Failed))
             .Select(i => i.Id)
             .ToListAsync(ct);
         foreach (var id in expiredIds)

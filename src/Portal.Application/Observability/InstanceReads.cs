@@ -59,7 +59,7 @@ public sealed partial class InstanceReads(IDbContextFactory<PortalDbContext> dbF
             throw new ConflictException("This kind of instance has no such data to read.");
         }
 
-        if (row.Instance.State is not (InstanceState.Ready or InstanceState.Degraded or InstanceState.Updating))
+        if (row.Instance.State is not (InstanceState.Ready or InstanceState.Degraded or InstanceState.Drifted or InstanceState.Updating))
         {
             throw new ConflictException($"The instance is {row.Instance.State}; its data can be read when it is Ready.");
         }

@@ -26,7 +26,7 @@ public sealed class LogRetentionJob(
         var streams = await (from i in db.Instances.AsNoTracking()
                              join p in db.Plans on i.PlanId equals p.Id
                              join b in db.Backends on i.BackendId equals b.Id
-                             where kinds.Contains(b.Kind) && (i.State == InstanceState.Ready || i.State == InstanceState.Degraded)
+                             where kinds.Contains(b.Kind) && (i.State == InstanceState.Ready || i.State == InstanceState.Degraded || i.State == InstanceState.Drifted)
                              select new { i.Id, i.Name, p.Limits, Backend = b }).ToListAsync(ct);
         foreach (var stream in streams)
         {

@@ -189,6 +189,11 @@ public sealed class OperationJob(
                 break;
             }
 
+            case OperationKind.Repair:
+                await RepairAsync(db, driver, instance, context, ct);
+                instance.MoveTo(InstanceState.Ready, clock.GetUtcNow());
+                instance.Reconciled([], clock.GetUtcNow());
+                break;
             case OperationKind.Retire:
                 if (binding!.RetiringGeneration is not null)
                 {
@@ -245,6 +250,86 @@ public sealed class OperationJob(
     }
 
     /// <summary>
+    /// Re-applies a drifted instance's desired state: the driver's provision (idempotent: it re-creates what is missing
+    /// and re-applies the plan's limits, and keeps data), the missing credentials of Ready bindings with the secrets they
+    /// had (<see cref="BindingContext.Existing"/>), and the removal of credentials the record does not know. Then it
+    /// observes again: what still differs fails the attempt.
+    /// </summary>
+    private async Task RepairAsync(PortalDbContext db, IServiceDriver driver, Instance instance, InstanceContext context, CancellationToken ct)
+    {
+        await driver.ProvisionAsync(context, ct);
+        context.Progress.Report("The instance's resources and limits are in place");
+        var bindings = await db.Bindings.Where(b => b.InstanceId == instance.Id).ToListAsync(ct);
+        if ((await driver.ObserveAsync(context, ct)).Bindings is { } present)
+        {
+            foreach (var binding in bindings.Where(b => b.State == BindingState.Ready))
+            {
+                var found = present.GetValueOrDefault(binding.Id) ?? new HashSet<int>();
+                if (!found.Contains(binding.Generation))
+                {
+                    await RecreateCredentialsAsync(driver, binding, context, ct);
+                }
+
+                if (binding.RetiringGeneration is { } retiring && !found.Contains(retiring))
+                {
+                    // Its secret is not kept, so it cannot come back: the overlap ends now.
+                    binding.Retired(clock.GetUtcNow());
+                    context.Progress.Report($"Binding {binding.AppName}: generation {retiring} was gone; its overlap ends now");
+                }
+            }
+
+            foreach (var (bindingId, generations) in present)
+            {
+                var binding = bindings.FirstOrDefault(b => b.Id == bindingId);
+                if (binding is not { State: BindingState.Ready })
+                {
+                    await driver.UnbindAsync(new BindingContext(context, bindingId), ct);
+                    context.Progress.Report($"Removed credentials of {(binding is null ? $"binding {bindingId}, unknown to Portal" : $"binding {binding.AppName} ({binding.State})")}");
+                    continue;
+                }
+
+                foreach (var generation in generations.Except(Reconcile.DriftCheck.ExpectedGenerations(binding)))
+                {
+                    await driver.RetireAsync(BindingContextOf(binding, context, generation), generation, ct);
+                    context.Progress.Report($"Binding {binding.AppName}: removed generation {generation}, which should not exist");
+                }
+            }
+        }
+
+        await db.SaveChangesAsync(ct);
+        var findings = Reconcile.DriftCheck.Compare(InstanceState.Ready, bindings, await driver.ObserveAsync(context, ct));
+        if (!findings.IsClean)
+        {
+            throw new InvalidOperationException($"The backend still differs after the repair: {string.Join("; ", findings.All)}");
+        }
+    }
+
+    /// <summary>Re-creates a binding's current credentials that went missing, with the secret they had where the driver can.</summary>
+    private async Task RecreateCredentialsAsync(IServiceDriver driver, Binding binding, InstanceContext context, CancellationToken ct)
+    {
+        var existing = binding.ProtectedCredentials is { } stored
+            ? JsonSerializer.Deserialize<Dictionary<string, string>>(secrets.Unprotect(stored))
+            : null;
+        var credentials = await driver.BindAsync(BindingContextOf(binding, context, binding.Generation) with { Existing = existing }, ct);
+        // What the portal added (ca.crt, read tokens) stays; the driver's values replace theirs.
+        var values = new OrderedDictionary<string, string>();
+        foreach (var (key, value) in (existing ?? []).Concat(credentials.Values))
+        {
+            values[key] = value;
+        }
+
+        var sameSecret = existing is not null && credentials.Values.All(v => !existing.TryGetValue(v.Key, out var old) || old == v.Value
+                                                                            || v.Key is Bindings.CredentialKeys.Certificate or Bindings.CredentialKeys.PrivateKey);
+        binding.ProtectedCredentials = secrets.Protect(JsonSerializer.Serialize(values));
+        binding.CertificateExpiresAt = values.TryGetValue(Bindings.CredentialKeys.Certificate, out var certificate)
+            ? Provisioning.Certificates.IssuedCertificate.NotAfterOf(certificate)
+            : binding.CertificateExpiresAt;
+        context.Progress.Report(sameSecret
+            ? $"Binding {binding.AppName}: generation {binding.Generation} re-created with the secret it had"
+            : $"Binding {binding.AppName}: generation {binding.Generation} re-created with a new secret; the app must read its credentials again");
+    }
+
+    /// <summary>
     /// After the new generation is recorded: the previous one keeps working until <see cref="Binding.RetireAt"/> (its
     /// retirement is its own operation then; a recurring sweep catches a lost one), or stops now when there is no overlap.
     /// </summary>
@@ -293,6 +378,7 @@ public sealed class OperationJob(
         OperationKind.Bind => "binding.created",
         OperationKind.Rotate => "binding.rotated",
         OperationKind.Retire => "binding.generation-retired",
+        OperationKind.Repair => "instance.repaired",
         _ => "binding.revoked",
     };
 
@@ -368,66 +454,4 @@ public sealed class OperationOptions
 
     /// <summary>How long a committed operation may wait for its request to enqueue it before the sweeper does.</summary>
     public TimeSpan EnqueueGrace { get; set; } = TimeSpan.FromSeconds(10);
-}
-
-/// <summary>
-/// A PostgreSQL session advisory lock on its own unpooled connection: released when disposed, or by the
-/// server when the worker dies. (A pooled connection would keep the session, and the lock, alive.)
-/// </summary>
-internal sealed class InstanceLock : IAsyncDisposable
-{
-    private readonly NpgsqlConnection _connection;
-    private readonly long _key;
-
-    private InstanceLock(NpgsqlConnection connection, long key)
-    {
-        _connection = connection;
-        _key = key;
-    }
-
-    public static async Task<InstanceLock> AcquireAsync(PortalDbContext db, Guid instanceId, CancellationToken ct)
-    {
-        var builder = new NpgsqlConnectionStringBuilder(db.Database.GetConnectionString()) { Pooling = false };
-        var connection = new NpgsqlConnection(builder.ConnectionString);
-        await connection.OpenAsync(ct);
-        var key = KeyOf(instanceId);
-        await using var command = new NpgsqlCommand("SELECT pg_advisory_lock($1)", connection);
-        command.Parameters.AddWithValue(key);
-        await command.ExecuteNonQueryAsync(ct);
-        return new InstanceLock(connection, key);
-    }
-
-    /// <summary>The lock if no one holds it now, else null (a job is running an operation of the instance).</summary>
-    public static async Task<InstanceLock?> TryAcquireAsync(PortalDbContext db, Guid instanceId, CancellationToken ct)
-    {
-        var builder = new NpgsqlConnectionStringBuilder(db.Database.GetConnectionString()) { Pooling = false };
-        var connection = new NpgsqlConnection(builder.ConnectionString);
-        await connection.OpenAsync(ct);
-        var key = KeyOf(instanceId);
-        await using var command = new NpgsqlCommand("SELECT pg_try_advisory_lock($1)", connection);
-        command.Parameters.AddWithValue(key);
-        if ((bool)(await command.ExecuteScalarAsync(ct))!)
-        {
-            return new InstanceLock(connection, key);
-        }
-
-        await connection.DisposeAsync();
-        return null;
-    }
-
-    private static long KeyOf(Guid instanceId) => BitConverter.ToInt64(instanceId.ToByteArray(), 8);
-
-    public async ValueTask DisposeAsync()
-    {
-        try
-        {
-            await using var command = new NpgsqlCommand("SELECT pg_advisory_unlock($1)", _connection);
-            command.Parameters.AddWithValue(_key);
-            await command.ExecuteNonQueryAsync();
-        }
-        finally
-        {
-            await _connection.DisposeAsync();
-        }
-    }
 }

@@ -16,6 +16,7 @@ internal sealed class InstanceConfiguration : IEntityTypeConfiguration<Instance>
         b.Property(i => i.Name).HasMaxLength(40);
         b.Property(i => i.Environment).HasMaxLength(10).HasDefaultValue("dev");
         b.Property(i => i.StatusMessage).HasMaxLength(2000);
+        b.Property(i => i.Drift).HasMaxLength(8000);
         b.Property(i => i.Parameters).HasJsonStrings();
         // Names are unique per team among instances that still exist.
         b.HasIndex(i => new { i.TeamId, i.Name }).IsUnique().HasFilter("\"State\" NOT IN ('Deleted', 'Rejected', 'Expired')");

@@ -21,6 +21,35 @@ public sealed class Instance
     /// <summary>A short line for people: the last error, or what happens now.</summary>
     public string? StatusMessage { get; private set; }
 
+    /// <summary>What reconcile last found different on the backend, one difference per line; null when it matched.</summary>
+    public string? Drift { get; private set; }
+
+    /// <summary>When reconcile last compared the backend with the record.</summary>
+    public DateTimeOffset? ReconciledAt { get; private set; }
+
+    /// <summary>
+    /// Records what reconcile found: differences make a Ready instance Drifted; none make a Drifted one Ready again.
+    /// Returns true when the state changed.
+    /// </summary>
+    public bool Reconciled(IReadOnlyList<string> differences, DateTimeOffset now)
+    {
+        ReconciledAt = now;
+        Drift = differences.Count == 0 ? null : string.Join('\n', differences);
+        if (differences.Count > 0 && State == InstanceState.Ready)
+        {
+            MoveTo(InstanceState.Drifted, now, $"Drifted: {differences[0]}{(differences.Count > 1 ? $" (+{differences.Count - 1} more)" : "")}");
+            return true;
+        }
+
+        if (differences.Count == 0 && State == InstanceState.Drifted)
+        {
+            MoveTo(InstanceState.Ready, now);
+            return true;
+        }
+
+        return false;
+    }
+
     /// <summary><c>dev</c>, <c>test</c> or <c>prod</c>: approval policies can treat them differently.</summary>
     public string Environment { get; init; } = "dev";
 

@@ -14,6 +14,9 @@ public enum InstanceState
 
     /// <summary>A gated request nobody decided in time.</summary>
     Expired,
+
+    /// <summary>Reconcile found the backend differs from the record (something was changed by hand); repairable.</summary>
+    Drifted,
 }
 
 /// <summary>The instance life cycle: which state may follow which.</summary>
@@ -23,8 +26,10 @@ public static class InstanceStateMachine
     {
         [InstanceState.PendingApproval] = [InstanceState.Provisioning, InstanceState.Rejected, InstanceState.Expired],
         [InstanceState.Provisioning] = [InstanceState.Ready, InstanceState.Failed],
-        [InstanceState.Ready] = [InstanceState.Updating, InstanceState.Deprovisioning, InstanceState.Degraded],
+        [InstanceState.Ready] = [InstanceState.Updating, InstanceState.Deprovisioning, InstanceState.Degraded, InstanceState.Drifted],
         [InstanceState.Updating] = [InstanceState.Ready, InstanceState.Failed],
+        // Repair runs as an update; a later reconcile that finds everything in place again ends the drift too.
+        [InstanceState.Drifted] = [InstanceState.Ready, InstanceState.Updating, InstanceState.Deprovisioning],
         [InstanceState.Degraded] = [InstanceState.Ready, InstanceState.Updating, InstanceState.Deprovisioning],
         // A failed operation is retried (provision again) or given up (deprovision).
         [InstanceState.Failed] = [InstanceState.Provisioning, InstanceState.Updating, InstanceState.Deprovisioning],

@@ -13,6 +13,12 @@ public enum OperationKind
 
     /// <summary>Removes a binding's retiring generation from the backend once its overlap has passed.</summary>
     Retire,
+
+    /// <summary>
+    /// Re-applies a drifted instance's desired state: its resources, limits and the credentials of its bindings (with
+    /// the secrets they had), and removes credentials the record does not know. Never deletes data.
+    /// </summary>
+    Repair,
 }
 
 public enum OperationState

@@ -43,6 +43,9 @@ public static class WebhookEvents
     public const string RequestRejected = "request.rejected";
     public const string InstanceReady = "instance.ready";
     public const string InstanceFailed = "instance.failed";
+
+    /// <summary>Reconcile found the backend differs from the record; the data lists the differences.</summary>
+    public const string InstanceDrifted = "instance.drifted";
     public const string LeaseExpiring = "lease.expiring";
 
     // Binding events tell automation that credentials changed, so apps re-read them; they carry no secret.

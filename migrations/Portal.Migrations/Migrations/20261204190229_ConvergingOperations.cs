@@ -23,6 +23,19 @@ namespace Portal.Migrations.Migrations
                 type: "integer",
                 nullable: true);
 
+            migrationBuilder.AddColumn<string>(
+                name: "Drift",
+                table: "Instances",
+                type: "character varying(8000)",
+                maxLength: 8000,
+                nullable: true);
+
+            migrationBuilder.AddColumn<DateTimeOffset>(
+                name: "ReconciledAt",
+                table: "Instances",
+                type: "timestamp with time zone",
+                nullable: true);
+
             // Before the index: an instance with several unfinished operations (which the checks could let through)
             // keeps its newest one.
             migrationBuilder.Sql("""
@@ -55,6 +68,14 @@ namespace Portal.Migrations.Migrations
             migrationBuilder.DropColumn(
                 name: "TargetGeneration",
                 table: "Operations");
+
+            migrationBuilder.DropColumn(
+                name: "Drift",
+                table: "Instances");
+
+            migrationBuilder.DropColumn(
+                name: "ReconciledAt",
+                table: "Instances");
         }
     }
 }

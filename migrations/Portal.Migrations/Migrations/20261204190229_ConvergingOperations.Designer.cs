@@ -13,7 +13,7 @@ using Portal.Data;
 namespace Portal.Migrations.Migrations
 {
     [DbContext(typeof(PortalDbContext))]
-    [Migration("20261204184024_ConvergingOperations")]
+    [Migration("20261204190229_ConvergingOperations")]
     partial class ConvergingOperations
     {
         /// <inheritdoc />
@@ -1041,6 +1041,10 @@ namespace Portal.Migrations.Migrations
                     b.Property<Guid>("CreatedBy")
                         .HasColumnType("uuid");
 
+                    b.Property<string>("Drift")
+                        .HasMaxLength(8000)
+                        .HasColumnType("character varying(8000)");
+
                     b.Property<string>("Environment")
                         .IsRequired()
                         .ValueGeneratedOnAdd()
@@ -1068,6 +1072,9 @@ namespace Portal.Migrations.Migrations
 
                     b.Property<Guid>("PlanId")
                         .HasColumnType("uuid");
+
+                    b.Property<DateTimeOffset?>("ReconciledAt")
+                        .HasColumnType("timestamp with time zone");
 
                     b.Property<string>("State")
                         .IsRequired()
