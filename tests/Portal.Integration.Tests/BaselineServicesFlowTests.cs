@@ -8,6 +8,7 @@ using System.Text.Json.Nodes;
 using dotnet_etcd;
 using Portal.Application.Teams;
 using Portal.Testing;
+using static Portal.Integration.Tests.AppConnections;
 using RabbitMQ.Client;
 using RabbitMQ.Client.Exceptions;
 using StackExchange.Redis;
@@ -25,32 +26,6 @@ public sealed class BaselineServicesFlowTests(BaselineServicesFlowTests.Fixture 
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static string Value(JsonNode credentials, string key) => credentials[key]!.GetValue<string>();
-
-    /// <summary>An etcd gRPC client as an app builds it: ca.crt the only trusted root, tls.crt/tls.key, user and password.</summary>
-    private static EtcdClient EtcdAppClient(JsonNode credentials)
-    {
-        var ca = X509Certificate2.CreateFromPem(Value(credentials, "ca.crt"));
-        var certificate = X509Certificate2.CreateFromPem(Value(credentials, "tls.crt"), Value(credentials, "tls.key"));
-        return new EtcdClient(Value(credentials, "endpoints"), Value(credentials, "username"), Value(credentials, "password"),
-            configureChannelOptions: options =>
-            {
-                options.Credentials = Grpc.Core.ChannelCredentials.SecureSsl;
-                options.HttpHandler = new SocketsHttpHandler
-                {
-                    SslOptions =
-                    {
-                        ClientCertificates = [certificate],
-                        RemoteCertificateValidationCallback = (_, server, _, _) => TrustsOnly(ca, server),
-                    },
-                };
-            });
-    }
-
-    /// <summary>A server certificate check that trusts <paramref name="ca"/> alone, as an app given only ca.crt does.</summary>
-    private static bool TrustsOnly(X509Certificate2 ca, X509Certificate? certificate) =>
-        Portal.Provisioning.Certificates.CertificateAuthority.ChainsTo(ca, certificate);
-
     [Fact]
     public async Task RabbitMq_BindingPublishesAndConsumes_AndIsRefusedAfterUnbind()
     {
@@ -62,9 +37,7 @@ public sealed class BaselineServicesFlowTests(BaselineServicesFlowTests.Fixture 
         Assert.StartsWith("amqps://", Value(credentials, "uri"));
 
         // The app trusts the binding's ca.crt (the platform CA) alone.
-        var ca = X509Certificate2.CreateFromPem(Value(credentials, "ca.crt"));
-        var factory = new ConnectionFactory { Uri = new Uri(Value(credentials, "uri")), AutomaticRecoveryEnabled = false };
-        factory.Ssl.CertificateValidationCallback = (_, certificate, _, _) => TrustsOnly(ca, certificate);
+        var factory = AppConnections.RabbitMq(credentials);
         await using (var connection = await factory.CreateConnectionAsync(Ct))
         await using (var channel = await connection.CreateChannelAsync(cancellationToken: Ct))
         {
@@ -101,7 +74,7 @@ public sealed class BaselineServicesFlowTests(BaselineServicesFlowTests.Fixture 
         var prefix = Value(credentials, "prefix");
         Assert.Equal($"/portal/{id:N}/", prefix);
 
-        using (var app = EtcdAppClient(credentials))
+        using (var app = AppConnections.Etcd(credentials))
         {
             await app.PutAsync(prefix + "feature/checkout", "on", cancellationToken: Ct);
             Assert.Equal("on", await app.GetValAsync(prefix + "feature/checkout", cancellationToken: Ct));
@@ -110,7 +83,7 @@ public sealed class BaselineServicesFlowTests(BaselineServicesFlowTests.Fixture 
         }
 
         await api.UnbindAsync(id, bindingId);
-        using (var revoked = EtcdAppClient(credentials))
+        using (var revoked = AppConnections.Etcd(credentials))
         {
             var refused = await Assert.ThrowsAnyAsync<Exception>(() => revoked.GetValAsync(prefix + "feature/checkout", cancellationToken: Ct));
             Assert.Contains("authentication failed", refused.Message);
@@ -130,17 +103,7 @@ public sealed class BaselineServicesFlowTests(BaselineServicesFlowTests.Fixture 
         Assert.StartsWith("rediss://", Value(credentials, "uri"));
         var prefix = Value(credentials, "prefix");
 
-        var options = new ConfigurationOptions
-        {
-            EndPoints = { { Value(credentials, "host"), int.Parse(Value(credentials, "port"), CultureInfo.InvariantCulture) } },
-            User = Value(credentials, "username"),
-            Password = Value(credentials, "password"),
-            Ssl = true,
-            SslHost = Value(credentials, "host"),
-            AbortOnConnectFail = true,
-            ConnectRetry = 1,
-        };
-        options.TrustIssuer(X509Certificate2.CreateFromPem(Value(credentials, "ca.crt")));
+        var options = AppConnections.Redis(credentials);
         await using (var app = await ConnectionMultiplexer.ConnectAsync(options))
         {
             var db = app.GetDatabase();
