@@ -6,7 +6,7 @@ using Microsoft.Extensions.Hosting;
 using Portal.Api.Auth;
 using Microsoft.OpenApi;
 using Portal.Api.V1;
-using Portal.Application.Teams;
+using Portal.Application.Access;
 
 namespace Portal.Api;
 
@@ -36,11 +36,11 @@ public static class ApiExtensions
                     ClientCredentials = new OpenApiOAuthFlow
                     {
                         TokenUrl = new Uri("/connect/token", UriKind.Relative),
-                        Scopes = new Dictionary<string, string> { [CreateServiceAccountHandler.ApiScope] = "The Portal API" },
+                        Scopes = new Dictionary<string, string> { [PortalScopes.Api] = "The Portal API" },
                     },
                 },
             };
-            doc.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("oauth2", doc)] = [CreateServiceAccountHandler.ApiScope] }];
+            doc.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference("oauth2", doc)] = [PortalScopes.Api] }];
             return Task.CompletedTask;
         }));
         return builder;

@@ -48,7 +48,7 @@ public static class WebExtensions
         app.MapScalarApiReference(o => o
                 .WithTitle("Portal API")
                 .AddPreferredSecuritySchemes("oauth2")
-                .AddClientCredentialsFlow("oauth2", flow => flow.WithSelectedScopes(Portal.Application.Teams.CreateServiceAccountHandler.ApiScope)))
+                .AddClientCredentialsFlow("oauth2", flow => flow.WithSelectedScopes(Portal.Application.Access.PortalScopes.Api)))
             .AllowAnonymous();
         return app;
     }

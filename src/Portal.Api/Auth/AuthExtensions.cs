@@ -17,7 +17,6 @@ using OpenIddict.Server.AspNetCore;
 using Microsoft.AspNetCore;
 using OpenIddict.Validation.AspNetCore;
 using Portal.Application.Access;
-using Portal.Application.Teams;
 using Portal.Data;
 using Portal.Domain.Access;
 using static OpenIddict.Abstractions.OpenIddictConstants;
@@ -72,7 +71,7 @@ public static class AuthExtensions
                 // Interactive sign-in to teams' apps (oidc instances with redirect URIs); PKCE always.
                 o.AllowAuthorizationCodeFlow().RequireProofKeyForCodeExchange();
                 // Apps' own scopes (oidc instances) are registered in the scope store by the oidc driver.
-                o.RegisterScopes(CreateServiceAccountHandler.ApiScope, Scopes.OpenId, Scopes.Profile, Scopes.Email);
+                o.RegisterScopes(PortalScopes.Api, Scopes.OpenId, Scopes.Profile, Scopes.Email);
                 // Access tokens are signed JWTs that resource servers can validate from our JWKS;
                 // they carry no secrets, so encrypting them would only hide them from their audience.
                 o.DisableAccessTokenEncryption();
@@ -108,7 +107,7 @@ public static class AuthExtensions
             .AddPolicy(ApiPolicy, p => p
                 .AddAuthenticationSchemes(OpenIddictValidationAspNetCoreDefaults.AuthenticationScheme)
                 .RequireAuthenticatedUser()
-                .RequireAssertion(c => c.User.HasScope(CreateServiceAccountHandler.ApiScope)))
+                .RequireAssertion(c => c.User.HasScope(PortalScopes.Api)))
             .AddPolicy(PlatformAdminPolicy, p => p.RequireAuthenticatedUser().RequireRole(PlatformRoles.Admin));
         return builder;
     }
@@ -157,7 +156,7 @@ public static class AuthExtensions
         identity.SetClaim(Claims.Name, user.UserName);
         identity.SetClaims(Claims.Role, [.. await users.GetRolesAsync(user)]);
         identity.SetClaim(Application.Access.Actor.KindClaim, Portal.Domain.Audit.AuditActorKinds.ServiceAccount);
-        identity.SetScopes(request.GetScopes().Union([CreateServiceAccountHandler.ApiScope]));
+        identity.SetScopes(request.GetScopes().Union([PortalScopes.Api]));
         identity.SetDestinations(_ => [Destinations.AccessToken]);
         return Results.SignIn(new ClaimsPrincipal(identity), properties: null, OpenIddictServerAspNetCoreDefaults.AuthenticationScheme);
     }

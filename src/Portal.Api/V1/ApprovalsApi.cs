@@ -23,17 +23,9 @@ public static class ApprovalsApi
         policy.MapPut("/", ReplacePolicy).WithSummary("Replace the whole policy (platform admins)");
 
         var groups = api.MapGroup("/approver-groups").WithTags("Approvals");
-        groups.MapGet("/", async (ApproverGroupsHandler handler, CancellationToken ct) => TypedResults.Ok(await handler.ListAsync(ct)))
-            .WithSummary("Approver groups and their members");
-        groups.MapPut("/{name}", async (HttpContext http, string name, SetApproverGroup request, ApproverGroupsHandler handler, CancellationToken ct) =>
-                TypedResults.Ok(await handler.SetAsync(http.Actor(), name, request, ct)))
-            .WithSummary("Create or replace an approver group, members by e-mail or client id (platform admins)");
-        groups.MapDelete("/{name}", async (HttpContext http, string name, ApproverGroupsHandler handler, CancellationToken ct) =>
-            {
-                await handler.DeleteAsync(http.Actor(), name, ct);
-                return TypedResults.NoContent();
-            })
-            .WithSummary("Delete an approver group the policy does not use (platform admins)");
+        groups.MapGet("/", ListGroups).WithSummary("Approver groups and their members");
+        groups.MapPut("/{name}", SetGroup).WithSummary("Create or replace an approver group, members by e-mail or client id (platform admins)");
+        groups.MapDelete("/{name}", DeleteGroup).WithSummary("Delete an approver group the policy does not use (platform admins)");
 
         api.MapPut("/users/{userId:guid}/roles", SetRoles).WithTags("Users").WithSummary("Set an account's platform roles (platform admins)");
         return api;
@@ -61,6 +53,19 @@ public static class ApprovalsApi
     public static async Task<Ok<IReadOnlyList<ApprovalRuleView>>> ReplacePolicy(
         HttpContext http, ApprovalRuleView[] rules, ReplaceApprovalPolicyHandler handler, CancellationToken ct) =>
         TypedResults.Ok(await handler.HandleAsync(http.Actor(), rules, ct));
+
+    public static async Task<Ok<IReadOnlyList<ApproverGroupView>>> ListGroups(ListApproverGroupsHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.HandleAsync(ct));
+
+    public static async Task<Ok<ApproverGroupView>> SetGroup(
+        HttpContext http, string name, SetApproverGroup request, SetApproverGroupHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.HandleAsync(http.Actor(), name, request, ct));
+
+    public static async Task<NoContent> DeleteGroup(HttpContext http, string name, DeleteApproverGroupHandler handler, CancellationToken ct)
+    {
+        await handler.HandleAsync(http.Actor(), name, ct);
+        return TypedResults.NoContent();
+    }
 
     public static async Task<Ok<UserView>> SetRoles(HttpContext http, Guid userId, Roles roles, SetPlatformRolesHandler handler, CancellationToken ct) =>
         TypedResults.Ok(await handler.HandleAsync(http.Actor(), userId, roles.PlatformRoles, ct));

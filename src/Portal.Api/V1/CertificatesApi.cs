@@ -30,16 +30,16 @@ public static class CertificatesApi
         return app;
     }
 
-    public static async Task<Ok<CaView>> GetCa(PlatformCa ca, CancellationToken ct) => TypedResults.Ok(await ca.ViewAsync(ct));
+    public static async Task<Ok<CaView>> GetCa(GetPlatformCaHandler handler, CancellationToken ct) => TypedResults.Ok(await handler.HandleAsync(ct));
 
-    public static async Task<IResult> DownloadCa(PlatformCa ca, CancellationToken ct)
+    public static async Task<IResult> DownloadCa(GetPlatformCaHandler handler, CancellationToken ct)
     {
-        var view = await ca.ViewAsync(ct);
+        var view = await handler.HandleAsync(ct);
         return Results.File(System.Text.Encoding.ASCII.GetBytes(view.CertificatePem), PemContentType, "portal-ca.crt");
     }
 
     public sealed record CaImport(string? CertificatePem, string? KeyPem);
 
-    public static async Task<Ok<CaView>> ImportCa(HttpContext http, CaImport request, PlatformCa ca, CancellationToken ct) =>
-        TypedResults.Ok(await ca.ImportAsync(http.Actor(), request.CertificatePem, request.KeyPem, ct));
+    public static async Task<Ok<CaView>> ImportCa(HttpContext http, CaImport request, ImportPlatformCaHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.HandleAsync(http.Actor(), request.CertificatePem, request.KeyPem, ct));
 }

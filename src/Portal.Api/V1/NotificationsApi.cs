@@ -18,18 +18,18 @@ public static class NotificationsApi
         return api;
     }
 
-    public static async Task<Ok<IReadOnlyList<NotificationView>>> List(HttpContext http, NotificationsHandler handler, CancellationToken ct, bool unread = false) =>
-        TypedResults.Ok(await handler.ListAsync(http.Actor(), unread, ct));
+    public static async Task<Ok<IReadOnlyList<NotificationView>>> List(HttpContext http, ListNotificationsHandler handler, CancellationToken ct, bool unread = false) =>
+        TypedResults.Ok(await handler.HandleAsync(http.Actor(), unread, ct));
 
-    public static async Task<NoContent> MarkRead(HttpContext http, Guid notificationId, NotificationsHandler handler, CancellationToken ct)
+    public static async Task<NoContent> MarkRead(HttpContext http, Guid notificationId, MarkNotificationsReadHandler handler, CancellationToken ct)
     {
-        await handler.MarkReadAsync(http.Actor(), notificationId, ct);
+        await handler.HandleAsync(http.Actor(), notificationId, ct);
         return TypedResults.NoContent();
     }
 
-    public static async Task<NoContent> MarkAllRead(HttpContext http, NotificationsHandler handler, CancellationToken ct)
+    public static async Task<NoContent> MarkAllRead(HttpContext http, MarkNotificationsReadHandler handler, CancellationToken ct)
     {
-        await handler.MarkReadAsync(http.Actor(), null, ct);
+        await handler.HandleAsync(http.Actor(), null, ct);
         return TypedResults.NoContent();
     }
 }

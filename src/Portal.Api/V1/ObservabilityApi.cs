@@ -43,17 +43,17 @@ public static class ObservabilityApi
         TypedResults.Ok(await handler.HandleAsync(http.Actor(), instanceId, contains, since, limit, ct));
 
     public static async Task<Ok<IReadOnlyList<ScrapeTarget>>> MemberTargets(
-        HttpContext http, Guid instanceId, ReadMonitoringHandler handler, CancellationToken ct) =>
-        TypedResults.Ok(await handler.TargetsAsync(http.Actor(), instanceId, ct));
+        HttpContext http, Guid instanceId, ListScrapeTargetsHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.HandleAsync(http.Actor(), instanceId, ct));
 
     public static async Task<Ok<IReadOnlyList<string>>> MemberMetricNames(
-        HttpContext http, Guid instanceId, ReadMonitoringHandler handler, CancellationToken ct) =>
-        TypedResults.Ok(await handler.MetricNamesAsync(http.Actor(), instanceId, ct));
+        HttpContext http, Guid instanceId, ListMetricNamesHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.HandleAsync(http.Actor(), instanceId, ct));
 
     public static async Task<Ok<IReadOnlyList<MetricSeries>>> MemberQuery(
         HttpContext http, Guid instanceId, string metric, DateTimeOffset? start, DateTimeOffset? end, int? step, bool? rate,
-        ReadMonitoringHandler handler, CancellationToken ct) =>
-        TypedResults.Ok(await handler.QueryAsync(http.Actor(), instanceId, metric, start, end, step, rate ?? false, ct));
+        QueryMetricHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.HandleAsync(http.Actor(), instanceId, metric, start, end, step, rate ?? false, ct));
 
     public static async Task<Ok<IReadOnlyList<LogEntry>>> TokenLogs(
         HttpContext http, Guid bindingId, string? contains, DateTimeOffset? since, int? limit, InstanceReads reads, CancellationToken ct)

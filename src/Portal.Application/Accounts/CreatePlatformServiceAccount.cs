@@ -25,8 +25,8 @@ public sealed class CreatePlatformServiceAccountHandler(
         new Validator().Require(name.Length is >= 2 and <= 60, "name", "Give the service account a name of 2 to 60 characters.").ThrowIfInvalid();
         var created = await ServiceAccountFactory.CreateAsync(applications, name, "platform", PlatformRoles.Admin, clock.GetUtcNow(), async user =>
         {
-            CreateUserHandler.Check(await users.CreateAsync(user));
-            CreateUserHandler.Check(await users.AddToRoleAsync(user, PlatformRoles.Admin));
+            IdentityResults.Check(await users.CreateAsync(user));
+            IdentityResults.Check(await users.AddToRoleAsync(user, PlatformRoles.Admin));
         }, ct);
         await audit.WriteAsync(actor, "account.platform-service-account-created", "account", created.UserId, details: created.ClientId, ct: ct);
         return created;

@@ -32,21 +32,13 @@ public sealed class CreateUserHandler(UserManager<PortalUser> users, AuditWriter
 
         var user = new PortalUser { UserName = email, Email = email, EmailConfirmed = true, DisplayName = name, CreatedAt = clock.GetUtcNow() };
         var password = RandomNumberGenerator.GetString("abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789", 20);
-        Check(await users.CreateAsync(user, password));
+        IdentityResults.Check(await users.CreateAsync(user, password));
         if (request.IsPlatformAdmin)
         {
-            Check(await users.AddToRoleAsync(user, PlatformRoles.Admin));
+            IdentityResults.Check(await users.AddToRoleAsync(user, PlatformRoles.Admin));
         }
 
         await audit.WriteAsync(actor, "account.created", "account", user.Id, details: $"{email}{(request.IsPlatformAdmin ? ", platform-admin" : "")}", ct: ct);
         return new UserCreated(new UserView(user.Id, email, name, request.IsPlatformAdmin, user.CreatedAt), password);
-    }
-
-    internal static void Check(IdentityResult result)
-    {
-        if (!result.Succeeded)
-        {
-            throw new ValidationException(new Dictionary<string, string[]> { ["email"] = result.Errors.Select(e => e.Description).ToArray() });
-        }
     }
 }

@@ -24,7 +24,7 @@ public sealed class DeleteUserHandler(UserManager<PortalUser> users, IOpenIddict
             await applications.DeleteAsync(app, ct);
         }
 
-        CreateUserHandler.Check(await users.DeleteAsync(user));
+        IdentityResults.Check(await users.DeleteAsync(user));
         await audit.WriteAsync(actor, "account.deleted", "account", user.Id, details: user.ClientId ?? user.Email, ct: ct);
     }
 }

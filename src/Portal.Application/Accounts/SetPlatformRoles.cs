@@ -20,8 +20,8 @@ public sealed class SetPlatformRolesHandler(UserManager<PortalUser> users, Audit
             .ThrowIfInvalid();
         var user = await users.FindByIdAsync(userId.ToString()) ?? throw new NotFoundException("Account");
         var current = await users.GetRolesAsync(user);
-        CreateUserHandler.Check(await users.RemoveFromRolesAsync(user, current.Except(roles)));
-        CreateUserHandler.Check(await users.AddToRolesAsync(user, roles.Except(current)));
+        IdentityResults.Check(await users.RemoveFromRolesAsync(user, current.Except(roles)));
+        IdentityResults.Check(await users.AddToRolesAsync(user, roles.Except(current)));
         await audit.WriteAsync(actor, "account.roles-set", "account", user.Id, details: $"{user.Email ?? user.UserName}: {string.Join(", ", roles)}", ct: ct);
         return new UserView(user.Id, user.Email ?? "", user.DisplayName, roles.Contains(PlatformRoles.Admin), user.CreatedAt, user.ClientId)
         {

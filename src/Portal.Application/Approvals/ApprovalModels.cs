@@ -3,6 +3,8 @@ using Portal.Domain.Quotas;
 
 namespace Portal.Application.Approvals;
 
+public sealed record ApproverGroupView(string Name, string? Description, IReadOnlyList<string> Members);
+
 public sealed record DecisionView(string Approver, int Stage, bool Approved, string Comment, DateTimeOffset At);
 
 /// <summary>A request as approvers see it: who asked, for what, at what cost, and the team's quota use.</summary>

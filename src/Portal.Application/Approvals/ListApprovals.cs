@@ -28,19 +28,4 @@ public sealed class ListApprovalsHandler(IDbContextFactory<PortalDbContext> dbFa
 
         return views;
     }
-
-    /// <summary>How many requests wait for the actor, for the navigation badge (no views built).</summary>
-    public async Task<int> CountAsync(Actor actor, CancellationToken ct = default)
-    {
-        await using var db = await dbFactory.CreateDbContextAsync(ct);
-        var pending = await db.ApprovalRequests.AsNoTracking().Include(r => r.Decisions)
-            .Where(r => r.Status == RequestStatus.Pending).Take(200).ToListAsync(ct);
-        var count = 0;
-        foreach (var request in pending)
-        {
-            count += await ApprovalAccess.CanDecideAsync(db, actor, request, ct) ? 1 : 0;
-        }
-
-        return count;
-    }
 }

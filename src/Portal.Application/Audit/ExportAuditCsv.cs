@@ -15,7 +15,7 @@ public sealed class ExportAuditCsvHandler(IDbContextFactory<PortalDbContext> dbF
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var csv = new StringBuilder("sequence,at,actor_id,actor_name,actor_kind,action,object_type,object_id,team_id,address,outcome,details,hash\r\n");
-        await foreach (var e in ListAuditEventsHandler.Filter(db, actor, query).OrderBy(e => e.Sequence).Take(MaxRows).Select(ListAuditEventsHandler.ToView)
+        await foreach (var e in AuditQueries.Filter(db, actor, query).OrderBy(e => e.Sequence).Take(MaxRows).Select(AuditQueries.ToView)
                            .AsAsyncEnumerable().WithCancellation(ct))
         {
             csv.AppendJoin(',', [

@@ -20,15 +20,13 @@ public sealed record RotateBinding(int? OverlapMinutes);
 /// </summary>
 public sealed class RotateBindingHandler(IDbContextFactory<PortalDbContext> dbFactory, OperationQueue queue, TimeProvider clock)
 {
-    public const int MaxOverlapMinutes = 7 * 24 * 60;
-
     public async Task<AcceptedChange<BindingView>> HandleAsync(
         Actor actor, Guid instanceId, Guid bindingId, RotateBinding request, CancellationToken ct = default)
     {
         var overlap = request.OverlapMinutes ?? 0;
         new Validator()
-            .Require(overlap is >= 0 and <= MaxOverlapMinutes, "overlapMinutes",
-                $"The overlap is 0 (the old credentials stop at once) to {MaxOverlapMinutes} minutes (7 days).")
+            .Require(overlap is >= 0 and <= RotationOverlap.MaxMinutes, "overlapMinutes",
+                $"The overlap is 0 (the old credentials stop at once) to {RotationOverlap.MaxMinutes} minutes (7 days).")
             .ThrowIfInvalid();
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var (binding, instance) = await db.RequireBindingAsync(actor, instanceId, bindingId, TeamPermission.Deploy, ct);

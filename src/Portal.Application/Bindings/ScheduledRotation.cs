@@ -34,10 +34,10 @@ public static class ScheduledRotation
             ? (binding.RotatedAt ?? binding.CreatedAt).AddDays(days)
             : null;
 
-    /// <summary>The plan's overlap (plans are refused above <see cref="RotateBindingHandler.MaxOverlapMinutes"/>; older ones are capped).</summary>
+    /// <summary>The plan's overlap (plans are refused above <see cref="RotationOverlap.MaxMinutes"/>; older ones are capped).</summary>
     public static TimeSpan OverlapOf(IReadOnlyDictionary<string, int> limits) =>
         TimeSpan.FromMinutes(Math.Min(
-            limits.TryGetValue(OverlapLimit, out var minutes) ? minutes : DefaultOverlapMinutes, RotateBindingHandler.MaxOverlapMinutes));
+            limits.TryGetValue(OverlapLimit, out var minutes) ? minutes : DefaultOverlapMinutes, RotationOverlap.MaxMinutes));
 }
 
 /// <summary>

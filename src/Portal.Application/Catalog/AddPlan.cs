@@ -23,8 +23,8 @@ public sealed class AddPlanHandler(IDbContextFactory<PortalDbContext> dbFactory,
             .Require(request.Name?.Trim().Length is >= 2 and <= 100, "name", "Give the plan a name of 2 to 100 characters.")
             .Require(request.MonthlyCost >= 0, "monthlyCost", "The monthly cost cannot be negative.")
             .Require(request.Limits?.Values.All(v => v >= 0) ?? true, "limits", "Limits cannot be negative.")
-            .Require(request.Limits?.GetValueOrDefault(Bindings.ScheduledRotation.OverlapLimit) is not > Bindings.RotateBindingHandler.MaxOverlapMinutes,
-                "limits", $"{Bindings.ScheduledRotation.OverlapLimit} is at most {Bindings.RotateBindingHandler.MaxOverlapMinutes} minutes (7 days).")
+            .Require(request.Limits?.GetValueOrDefault(Bindings.ScheduledRotation.OverlapLimit) is not > Bindings.RotationOverlap.MaxMinutes,
+                "limits", $"{Bindings.ScheduledRotation.OverlapLimit} is at most {Bindings.RotationOverlap.MaxMinutes} minutes (7 days).")
             .Require(request.MaxLeaseDays is null or > 0, "maxLeaseDays", "A lease lasts at least one day.")
             .ThrowIfInvalid();
 

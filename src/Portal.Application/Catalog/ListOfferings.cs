@@ -1,6 +1,5 @@
 using Microsoft.EntityFrameworkCore;
 using Portal.Data;
-using Portal.Domain.Catalog;
 using Portal.Provisioning;
 
 namespace Portal.Application.Catalog;
@@ -17,16 +16,6 @@ public sealed class ListOfferingsHandler(IDbContextFactory<PortalDbContext> dbFa
             .OrderBy(o => o.Category).ThenBy(o => o.Name)
             .ToListAsync(ct);
         var sites = await db.Backends.AsNoTracking().Select(b => new { b.Id, b.Site }).ToDictionaryAsync(b => b.Id, b => b.Site, ct);
-        return offerings.Select(o => ToView(o, sites, drivers)).ToList();
-    }
-
-    internal static OfferingView ToView(Offering o, IReadOnlyDictionary<Guid, string> sites, DriverRegistry drivers)
-    {
-        var driver = drivers.Find(o.Kind);
-        return new(
-            o.Id, o.Key, o.Kind, o.Name, o.Description, o.Category, o.BackendIds.Count > 0 && driver is not null, o.BackendIds,
-            o.Plans.Select(p => new PlanView(p.Id, p.Key, p.Name, p.Description, p.MonthlyCost, p.Limits, p.MaxLeaseDays)).ToList(),
-            o.BackendIds.Select(id => sites.GetValueOrDefault(id)).OfType<string>().Distinct().Order().ToList(),
-            driver?.InstanceParameters ?? [], Bindings.CredentialKeys.PlanLimitsOf(driver));
+        return offerings.Select(o => CatalogMapping.ToView(o, sites, drivers)).ToList();
     }
 }

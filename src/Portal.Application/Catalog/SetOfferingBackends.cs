@@ -36,6 +36,6 @@ public sealed class SetOfferingBackendsHandler(IDbContextFactory<PortalDbContext
             $"{offering.Key} on {(backends.Count == 0 ? "no backend" : string.Join(", ", backends.Select(b => b.Name).Order()))}");
         await db.SaveChangesAsync(ct);
         var sites = backends.ToDictionary(b => b.Id, b => b.Site);
-        return ListOfferingsHandler.ToView(offering, sites, drivers);
+        return CatalogMapping.ToView(offering, sites, drivers);
     }
 }

@@ -51,7 +51,7 @@ public sealed class PlatformCa(
 
     public async Task<CertificateAuthority> GetAsync(CancellationToken ct = default) => (await LoadAsync(ct)).Ca;
 
-    public async Task<CaView> ViewAsync(CancellationToken ct = default)
+    internal async Task<CaView> ViewAsync(CancellationToken ct = default)
     {
         var (ca, source) = await LoadAsync(ct);
         return new CaView(ca.Subject, ca.NotAfter, ca.Sha256Fingerprint, source, ca.CertificatePem);
@@ -60,8 +60,9 @@ public sealed class PlatformCa(
     /// <summary>
     /// Replaces the platform CA with the company's own (certificate and key, PEM). Platform admins only. Backends
     /// serving certificates of the old CA and the certificates bindings hold stay as they are until re-issued.
+    /// Pages and the API import through <see cref="ImportPlatformCaHandler"/>.
     /// </summary>
-    public async Task<CaView> ImportAsync(Actor actor, string? certificatePem, string? keyPem, CancellationToken ct = default)
+    internal async Task<CaView> ImportAsync(Actor actor, string? certificatePem, string? keyPem, CancellationToken ct = default)
     {
         actor.RequirePlatformAdmin();
         new Validator()

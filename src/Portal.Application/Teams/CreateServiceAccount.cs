@@ -18,8 +18,6 @@ public sealed record CreateServiceAccount(string Name, string Role);
 public sealed class CreateServiceAccountHandler(
     IDbContextFactory<PortalDbContext> dbFactory, IOpenIddictApplicationManager applications, TimeProvider clock)
 {
-    public const string ApiScope = "portal-api";
-
     public async Task<ServiceAccountCreated> HandleAsync(Actor actor, Guid teamId, CreateServiceAccount request, CancellationToken ct = default)
     {
         var name = request.Name?.Trim() ?? "";

@@ -16,7 +16,7 @@ public sealed class RemoveMemberHandler(IDbContextFactory<PortalDbContext> dbFac
         await db.RequireAsync(actor, teamId, TeamPermission.ManageTeam, "Team", ct);
         var member = await db.TeamMembers.FirstOrDefaultAsync(m => m.TeamId == teamId && m.UserId == userId, ct)
             ?? throw new NotFoundException("Member");
-        await SetMemberHandler.EnsureAnOwnerRemainsAsync(db, teamId, member, staysOwner: false, ct);
+        await TeamOwners.EnsureAnOwnerRemainsAsync(db, teamId, member, staysOwner: false, ct);
         db.TeamMembers.Remove(member);
         db.Audit(actor, clock.GetUtcNow(), "team.member-removed", "team", teamId, teamId, $"user {userId}");
         await db.SaveChangesAsync(ct);

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using OpenIddict.Abstractions;
+using Portal.Application.Access;
 using Portal.Data;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
@@ -32,7 +33,7 @@ internal static class ServiceAccountFactory
             {
                 Permissions.Endpoints.Token,
                 Permissions.GrantTypes.ClientCredentials,
-                Permissions.Prefixes.Scope + CreateServiceAccountHandler.ApiScope,
+                Permissions.Prefixes.Scope + PortalScopes.Api,
             },
         }, ct);
 

@@ -33,22 +33,12 @@ public sealed class SetMemberHandler(IDbContextFactory<PortalDbContext> dbFactor
         }
         else
         {
-            await EnsureAnOwnerRemainsAsync(db, teamId, member, role == TeamRole.Owner, ct);
+            await TeamOwners.EnsureAnOwnerRemainsAsync(db, teamId, member, role == TeamRole.Owner, ct);
             member.Role = role;
         }
 
         db.Audit(actor, clock.GetUtcNow(), "team.member-set", "team", teamId, teamId, $"{user.Email ?? user.UserName} as {role.ToWire()}");
         await db.SaveOrConflictAsync("The member was changed at the same moment; reload and try again.", ct);
         return new TeamMemberView(user.Id, user.Email ?? "", user.DisplayName, role.ToWire(), user.IsServiceAccount, user.ClientId);
-    }
-
-    internal static async Task EnsureAnOwnerRemainsAsync(
-        PortalDbContext db, Guid teamId, TeamMember member, bool staysOwner, CancellationToken ct)
-    {
-        if (member.Role == TeamRole.Owner && !staysOwner &&
-            !await db.TeamMembers.AnyAsync(m => m.TeamId == teamId && m.Role == TeamRole.Owner && m.UserId != member.UserId, ct))
-        {
-            throw new ConflictException("A team needs at least one owner.");
-        }
     }
 }
