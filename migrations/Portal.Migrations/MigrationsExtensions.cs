@@ -22,9 +22,7 @@ public static class MigrationsExtensions
         // A web host has registered Identity already.
         if (services.All(s => s.ServiceType != typeof(UserManager<PortalUser>)))
         {
-            services.AddIdentityCore<PortalUser>(AccountRules.Apply)
-                .AddRoles<IdentityRole<Guid>>()
-                .AddEntityFrameworkStores<PortalDbContext>();
+            services.AddPortalAccounts();
         }
 
         return services;

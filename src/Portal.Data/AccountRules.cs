@@ -1,10 +1,20 @@
 using Microsoft.AspNetCore.Identity;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Portal.Data;
 
 /// <summary>The account rules every host applies, so an account the migrator makes is one the web host accepts.</summary>
 public static class AccountRules
 {
+    /// <summary>
+    /// Local accounts and roles in the portal's database, for every host: the web host adds sign-in on top; the worker
+    /// and the migrator need the user manager alone (jobs and seeding read and change accounts and roles).
+    /// </summary>
+    public static IdentityBuilder AddPortalAccounts(this IServiceCollection services) =>
+        services.AddIdentityCore<PortalUser>(Apply)
+            .AddRoles<IdentityRole<Guid>>()
+            .AddEntityFrameworkStores<PortalDbContext>();
+
     public static void Apply(IdentityOptions options)
     {
         options.User.RequireUniqueEmail = false;

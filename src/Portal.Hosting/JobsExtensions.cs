@@ -53,6 +53,9 @@ public static class JobsExtensions
         QueuePollInterval = TimeSpan.FromSeconds(1),
         UseSlidingInvisibilityTimeout = true,
         InvisibilityTimeout = InvisibilityTimeout,
+        // Hangfire's distributed locks are rows that a killed process leaves behind until this timeout; the default
+        // 10 minutes kept a restarted worker from registering its recurring jobs. Every lock here is held for seconds.
+        DistributedLockTimeout = TimeSpan.FromMinutes(1),
     };
 
     /// <summary>How long a dead worker's job waits before another worker takes it.</summary>

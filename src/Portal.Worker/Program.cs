@@ -7,6 +7,7 @@ using Portal.Hosting;
 var builder = Host.CreateApplicationBuilder(args);
 builder.Configuration.AddPortalSettings();
 builder.AddPortalData();
+builder.Services.AddPortalAccounts();
 builder.AddPortalApplication();
 builder.AddPortalJobs();
 builder.AddPortalWorkers();

@@ -76,8 +76,13 @@ internal static class AppConnections
             case "postgresql":
             {
                 await using var connection = await AppClients.OpenPostgresAsync(key => credentials[key]?.GetValue<string>(), ct);
+                await using (var create = new Npgsql.NpgsqlCommand("CREATE TABLE IF NOT EXISTS probes (value text)", connection))
+                {
+                    await create.ExecuteNonQueryAsync(ct);
+                }
+
                 await using var command = new Npgsql.NpgsqlCommand(
-                    "CREATE TABLE IF NOT EXISTS probes (value text); INSERT INTO probes VALUES ($1); SELECT count(*) FROM probes WHERE value = $1", connection);
+                    "WITH added AS (INSERT INTO probes VALUES ($1) RETURNING value) SELECT count(*) FROM added WHERE value = $1", connection);
                 command.Parameters.AddWithValue(marker);
                 Assert.Equal(1L, (long)(await command.ExecuteScalarAsync(ct))!);
                 break;

@@ -54,9 +54,7 @@ public static class AuthExtensions
             o.SlidingExpiration = true;
             o.ExpireTimeSpan = TimeSpan.FromHours(8);
         });
-        services.AddIdentityCore<PortalUser>(AccountRules.Apply)
-            .AddRoles<IdentityRole<Guid>>()
-            .AddEntityFrameworkStores<PortalDbContext>()
+        services.AddPortalAccounts()
             .AddSignInManager()
             .AddDefaultTokenProviders();
         // Identity's stores take the scoped context that AddDbContextFactory also registers.

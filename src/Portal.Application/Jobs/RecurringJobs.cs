@@ -1,6 +1,7 @@
 using Hangfire;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Portal.Application.Leases;
 
@@ -16,13 +17,36 @@ public static class RecurringJobs
     }
 }
 
-/// <summary>Registers the recurring jobs under stable ids when a job server starts (idempotent).</summary>
+/// <summary>
+/// Registers the recurring jobs under stable ids when a job server starts (idempotent). It runs beside the server rather
+/// than before it: a host killed while registering leaves Hangfire's lock behind for a minute, and the restarted host must
+/// work its queues meanwhile, so it tries again until it succeeds.
+/// </summary>
 internal sealed class RecurringJobsRegistration(
     IRecurringJobManager recurring, IOptions<LeaseOptions> leases, IOptions<Approvals.ApprovalOptions> approvals,
     IOptions<Backends.BackendHealthOptions> backendHealth, IOptions<Bindings.CertificateRenewalOptions> renewal,
-    IOptions<Reconcile.ReconcileOptions> reconcile) : IHostedService
+    IOptions<Reconcile.ReconcileOptions> reconcile, ILogger<RecurringJobsRegistration> logger) : BackgroundService
 {
-    public Task StartAsync(CancellationToken cancellationToken)
+    private static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(10);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                Register();
+                return;
+            }
+            catch (Exception e) when (!stoppingToken.IsCancellationRequested)
+            {
+                logger.LogWarning(e, "Registering the recurring jobs failed; trying again in {Delay}", RetryAfter);
+                await Task.Delay(RetryAfter, stoppingToken);
+            }
+        }
+    }
+
+    private void Register()
     {
         recurring.AddOrUpdate<LeaseJob>(LeaseJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), leases.Value.Schedule);
         recurring.AddOrUpdate<Approvals.ApprovalDeadlinesJob>(
@@ -39,8 +63,5 @@ internal sealed class RecurringJobsRegistration(
             Bindings.ScheduledRotationJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), Cron.Hourly());
         recurring.AddOrUpdate<Reconcile.ReconcileJob>(
             Reconcile.ReconcileJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), reconcile.Value.Schedule);
-        return Task.CompletedTask;
     }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }
