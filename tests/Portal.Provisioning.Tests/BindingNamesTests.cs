@@ -1,4 +1,5 @@
 using Portal.Provisioning.Postgres;
+using Portal.Provisioning.RabbitMq;
 
 namespace Portal.Provisioning.Tests;
 
@@ -9,11 +10,13 @@ public sealed class BindingNamesTests
 {
     private static readonly Guid Id = Guid.Parse("0f8fad5b-d9cb-469f-a165-70867728950e");
     private static readonly Guid Other = Guid.Parse("7c9e6679-7425-40de-944b-e07fc1f90ae7");
+    private static readonly Guid InstanceId = Guid.Parse("a1b2c3d4-0000-4000-8000-000000000001");
 
     /// <summary>Each kind's name of a binding generation, and its parser.</summary>
     public static TheoryData<string, Func<Guid, int, string>, Func<string, BindingGeneration?>> Kinds => new()
     {
         { "postgresql", PostgresNames.BindingRole, PostgresNames.ParseBindingRole },
+        { "rabbitmq", (b, g) => RabbitMqNames.BindingUser(InstanceId, b, g), u => RabbitMqNames.ParseBindingUser(u, InstanceId) },
     };
 
     [Theory]
