@@ -1,5 +1,6 @@
 using Portal.Provisioning.Postgres;
 using Portal.Provisioning.RabbitMq;
+using Portal.Provisioning.Redis;
 
 namespace Portal.Provisioning.Tests;
 
@@ -17,6 +18,7 @@ public sealed class BindingNamesTests
     {
         { "postgresql", PostgresNames.BindingRole, PostgresNames.ParseBindingRole },
         { "rabbitmq", (b, g) => RabbitMqNames.BindingUser(InstanceId, b, g), u => RabbitMqNames.ParseBindingUser(u, InstanceId) },
+        { "redis", RedisNames.BindingUser, RedisNames.ParseBindingUser },
     };
 
     [Theory]
