@@ -1,3 +1,4 @@
+using Portal.Provisioning.Etcd;
 using Portal.Provisioning.Postgres;
 using Portal.Provisioning.RabbitMq;
 using Portal.Provisioning.Redis;
@@ -19,6 +20,7 @@ public sealed class BindingNamesTests
         { "postgresql", PostgresNames.BindingRole, PostgresNames.ParseBindingRole },
         { "rabbitmq", (b, g) => RabbitMqNames.BindingUser(InstanceId, b, g), u => RabbitMqNames.ParseBindingUser(u, InstanceId) },
         { "redis", RedisNames.BindingUser, RedisNames.ParseBindingUser },
+        { "etcd", (b, g) => EtcdNames.BindingUser(InstanceId, b, g), u => EtcdNames.ParseBindingUser(u, InstanceId) },
     };
 
     [Theory]
