@@ -99,6 +99,12 @@ public abstract class BindingObserveTests<TDriver> : InstanceObserveTests<TDrive
     /// <summary>True when the backend lets the driver set the secret, so a repair keeps the old one.</summary>
     protected virtual bool ReusesSecret => true;
 
+    /// <summary>
+    /// True when a binding's credentials outlive the instance's main resource deleted by hand
+    /// (<see cref="InstanceObserveTests{TDriver}.DeleteInstanceByHandAsync"/>), so they are listed as left behind.
+    /// </summary>
+    protected virtual bool CredentialsOutliveInstance => true;
+
     /// <summary>Deletes one generation's credentials by hand, with the backend's own admin tools.</summary>
     private protected abstract Task DeleteGenerationByHandAsync(BindingContext binding);
 
@@ -147,6 +153,29 @@ public abstract class BindingObserveTests<TDriver> : InstanceObserveTests<TDrive
         Assert.True(observation.Exists);
         Assert.Equal([1], observation.Bindings![binding.BindingId]);
         await AssertCredentialsRefusedAsync(gen0);
+    }
+
+    [Fact]
+    public async Task ObserveAsync_InstanceDeletedByHand_CredentialsLeftBehindListed()
+    {
+        await using var scope = NewScope();
+        var instance = await ProvisionedAsync(scope);
+        var binding = DriverScope<TDriver>.NewBinding(instance);
+        await scope.Driver.BindAsync(binding, Ct);
+
+        await DeleteInstanceByHandAsync(instance);
+
+        var observation = await scope.Driver.ObserveAsync(instance, Ct);
+        Assert.False(observation.Exists);
+        if (CredentialsOutliveInstance)
+        {
+            Assert.False(observation.IsEmpty);
+            Assert.Equal([0], observation.Bindings![binding.BindingId]);
+        }
+        else
+        {
+            Assert.True(observation.IsEmpty);
+        }
     }
 
     [Fact]

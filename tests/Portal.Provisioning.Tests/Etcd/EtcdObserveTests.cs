@@ -115,20 +115,4 @@ public sealed class EtcdObserveTests : BindingObserveTests<EtcdDriver>
         Assert.True(observation.Exists);
         Assert.Equal([$"role {role} lacks read/write on {prefix}"], observation.Differences);
     }
-
-    [Fact]
-    public async Task ObserveAsync_RoleDeletedByHand_UsersLeftBehindListed()
-    {
-        await using var scope = NewScope();
-        var instance = await ProvisionedAsync(scope);
-        var binding = DriverScope<EtcdDriver>.NewBinding(instance);
-        await scope.Driver.BindAsync(binding, Ct);
-
-        await DeleteInstanceByHandAsync(instance);
-
-        var observation = await scope.Driver.ObserveAsync(instance, Ct);
-        Assert.False(observation.Exists);
-        Assert.Empty(observation.Differences);
-        Assert.Equal([0], observation.Bindings![binding.BindingId]);
-    }
 }

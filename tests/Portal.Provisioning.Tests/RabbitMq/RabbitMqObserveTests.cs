@@ -71,22 +71,6 @@ public sealed class RabbitMqObserveTests : BindingObserveTests<RabbitMqDriver>
     }
 
     [Fact]
-    public async Task ObserveAsync_VhostDeletedByHand_UsersLeftBehindListed()
-    {
-        await using var scope = NewScope();
-        var instance = await ProvisionedAsync(scope);
-        var binding = DriverScope<RabbitMqDriver>.NewBinding(instance);
-        await scope.Driver.BindAsync(binding, Ct);
-
-        await DeleteInstanceByHandAsync(instance);
-
-        var observation = await scope.Driver.ObserveAsync(instance, Ct);
-        Assert.False(observation.Exists);
-        Assert.False(observation.IsEmpty);
-        Assert.Equal([0], observation.Bindings![binding.BindingId]);
-    }
-
-    [Fact]
     public async Task ObserveAsync_ManagementApiDown_Throws()
     {
         await using var scope = NewScope();

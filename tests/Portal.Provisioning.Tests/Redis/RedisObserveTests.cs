@@ -64,22 +64,6 @@ public sealed class RedisObserveTests : BindingObserveTests<RedisDriver>
     }
 
     [Fact]
-    public async Task ObserveAsync_MarkerDeletedByHand_BindingUsersStillListed()
-    {
-        await using var scope = NewScope();
-        var instance = await ProvisionedAsync(scope);
-        var binding = DriverScope<RedisDriver>.NewBinding(instance);
-        await scope.Driver.BindAsync(binding, Ct);
-
-        await DeleteInstanceByHandAsync(instance);
-
-        var observation = await scope.Driver.ObserveAsync(instance, Ct);
-        Assert.False(observation.Exists);
-        Assert.Empty(observation.Differences);
-        Assert.Equal([0], observation.Bindings![binding.BindingId]);
-    }
-
-    [Fact]
     public void BindingUserDrift_NopassAndSelectors_Named()
     {
         var pattern = RedisNames.Pattern(KnownId);
