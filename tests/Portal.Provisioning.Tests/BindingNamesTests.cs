@@ -2,6 +2,7 @@ using Portal.Provisioning.Etcd;
 using Portal.Provisioning.Postgres;
 using Portal.Provisioning.RabbitMq;
 using Portal.Provisioning.Redis;
+using Portal.Provisioning.S3;
 
 namespace Portal.Provisioning.Tests;
 
@@ -21,6 +22,7 @@ public sealed class BindingNamesTests
         { "rabbitmq", (b, g) => RabbitMqNames.BindingUser(InstanceId, b, g), u => RabbitMqNames.ParseBindingUser(u, InstanceId) },
         { "redis", RedisNames.BindingUser, RedisNames.ParseBindingUser },
         { "etcd", (b, g) => EtcdNames.BindingUser(InstanceId, b, g), u => EtcdNames.ParseBindingUser(u, InstanceId) },
+        { "s3", S3Names.BindingAccessKeyId, S3Names.ParseBindingAccessKeyId },
     };
 
     [Theory]
