@@ -1,4 +1,5 @@
 using Portal.Provisioning.Etcd;
+using Portal.Provisioning.Logging;
 using Portal.Provisioning.Postgres;
 using Portal.Provisioning.RabbitMq;
 using Portal.Provisioning.Redis;
@@ -23,6 +24,7 @@ public sealed class BindingNamesTests
         { "redis", RedisNames.BindingUser, RedisNames.ParseBindingUser },
         { "etcd", (b, g) => EtcdNames.BindingUser(InstanceId, b, g), u => EtcdNames.ParseBindingUser(u, InstanceId) },
         { "s3", S3Names.BindingAccessKeyId, S3Names.ParseBindingAccessKeyId },
+        { "logging", LoggingNames.BindingKey, LoggingNames.ParseBindingKey },
     };
 
     [Theory]
