@@ -1,5 +1,6 @@
 using Portal.Provisioning.Etcd;
 using Portal.Provisioning.Logging;
+using Portal.Provisioning.Oidc;
 using Portal.Provisioning.Postgres;
 using Portal.Provisioning.RabbitMq;
 using Portal.Provisioning.Redis;
@@ -25,6 +26,7 @@ public sealed class BindingNamesTests
         { "etcd", (b, g) => EtcdNames.BindingUser(InstanceId, b, g), u => EtcdNames.ParseBindingUser(u, InstanceId) },
         { "s3", S3Names.BindingAccessKeyId, S3Names.ParseBindingAccessKeyId },
         { "logging", LoggingNames.BindingKey, LoggingNames.ParseBindingKey },
+        { "oidc", OidcNames.Client, OidcNames.ParseClient },
     };
 
     [Theory]
