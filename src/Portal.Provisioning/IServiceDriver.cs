@@ -60,9 +60,10 @@ public interface IServiceDriver
     /// Reads, changing nothing, what the backend holds of the instance and its bindings, for reconcile (drift
     /// detection): whether the instance's resources exist and match its plan and what the driver made, and which
     /// generations of which bindings have credentials there. Throws when the backend cannot be reached: that is not drift.
+    /// For an instance that never was or was deprovisioned, <see cref="Observation.IsEmpty"/> is true; credentials left
+    /// behind by an instance whose resource is gone are still listed.
     /// </summary>
-    Task<Observation> ObserveAsync(InstanceContext instance, CancellationToken ct) =>
-        throw new NotSupportedException($"The {Kind} driver cannot observe its instances yet.");
+    Task<Observation> ObserveAsync(InstanceContext instance, CancellationToken ct);
 
     /// <summary>Checks that the backend answers with the admin credentials ("test connection").</summary>
     Task<HealthReport> TestBackendAsync(BackendEndpoint backend, CancellationToken ct);
