@@ -60,9 +60,10 @@ public interface IServiceDriver
     /// Reads, changing nothing, what the backend holds of the instance and its bindings, for reconcile (drift
     /// detection): whether the instance's resources exist and match its plan and what the driver made, and which
     /// generations of which bindings have credentials there. Throws when the backend cannot be reached: that is not drift.
+    /// For an instance that never was or was deprovisioned, <see cref="Observation.IsEmpty"/> is true; credentials left
+    /// behind by an instance whose resource is gone are still listed.
     /// </summary>
-    Task<Observation> ObserveAsync(InstanceContext instance, CancellationToken ct) =>
-        throw new NotSupportedException($"The {Kind} driver cannot observe its instances yet.");
+    Task<Observation> ObserveAsync(InstanceContext instance, CancellationToken ct);
 
     /// <summary>Checks that the backend answers with the admin credentials ("test connection").</summary>
     Task<HealthReport> TestBackendAsync(BackendEndpoint backend, CancellationToken ct);
@@ -232,6 +233,26 @@ public sealed record BindingContext(InstanceContext Instance, Guid BindingId)
     /// </summary>
     public IReadOnlyDictionary<string, string>? Existing { get; init; }
 
+    /// <summary>
+    /// The secret under <paramref name="key"/> in <see cref="Existing"/> when a repair re-creates this generation, so the
+    /// app's credentials keep working; otherwise a fresh <see cref="SecretGenerator.Password"/> of
+    /// <paramref name="length"/> characters.
+    /// </summary>
+    /// <exception cref="ArgumentException">The existing value is not a secret a driver makes (it would reach
+    /// connection strings, URIs and lookup tables unescaped).</exception>
+    public string ExistingOrNewSecret(string key, int length = SecretGenerator.DefaultLength)
+    {
+        if (Existing is null || !Existing.TryGetValue(key, out var secret))
+        {
+            return SecretGenerator.Password(length);
+        }
+
+        // The message names the key only: the value is a secret.
+        return SecretGenerator.IsPassword(secret)
+            ? secret
+            : throw new ArgumentException($"The existing credentials of {this} hold a {key} that no driver makes.", nameof(key));
+    }
+
     // Never prints Existing: it holds secrets.
     public override string ToString() => $"binding {BindingId} generation {Generation} of instance {Instance.InstanceId}";
 }
@@ -265,6 +286,13 @@ public sealed record Observation(bool Exists, IReadOnlyList<string> Differences,
     /// <summary>Nothing of the instance is on the backend.</summary>
     public static Observation Absent(bool tracksBindings = true) =>
         new(false, [], tracksBindings ? new Dictionary<Guid, IReadOnlySet<int>>() : null);
+
+    /// <summary>
+    /// What a kind with credentials per binding found: <paramref name="bindings"/> read back from backend names
+    /// (null entries, names of no binding, are left out).
+    /// </summary>
+    public static Observation Of(bool exists, IReadOnlyList<string> differences, IEnumerable<BindingGeneration?> bindings) =>
+        new(exists, differences, BindingNames.Generations(bindings));
 
     /// <summary>True when nothing of the instance or its bindings is on the backend.</summary>
     public bool IsEmpty => !Exists && (Bindings is null || Bindings.Count == 0);

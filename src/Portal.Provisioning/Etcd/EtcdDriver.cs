@@ -35,6 +35,7 @@ public sealed class EtcdDriver : IServiceDriver, IDisposable
 
     private const string ReadWrite = "READWRITE";
     private const string RootRole = "root";
+    private const string PasswordKey = "password";
 
     private readonly IHttpClientFactory _httpClientFactory;
     private readonly ILogger<EtcdDriver> _logger;
@@ -168,8 +169,9 @@ public sealed class EtcdDriver : IServiceDriver, IDisposable
                 $"Backend {instance.Backend} does not serve TLS (tls=true), so etcd cannot check a client certificate.");
         }
 
-        // etcd 3.4 requires a password even for a user who signs in by certificate (--no-password came in 3.5).
-        var password = SecretGenerator.Password();
+        // etcd 3.4 requires a password even for a user who signs in by certificate (--no-password came in 3.5). A repair
+        // re-creating a lost user gives it the password it had (Existing); its certificate is issued anew.
+        var password = binding.ExistingOrNewSecret(PasswordKey);
         var etcd = await SignInAsync(instance.Backend, ct);
 
         try
@@ -204,7 +206,7 @@ public sealed class EtcdDriver : IServiceDriver, IDisposable
             ["host"] = instance.Backend.Host,
             ["port"] = instance.Backend.Port.ToString(CultureInfo.InvariantCulture),
             ["username"] = user,
-            ["password"] = password,
+            [PasswordKey] = password,
             ["prefix"] = prefix,
         };
         if (instance.Backend.Tls)
@@ -280,6 +282,67 @@ public sealed class EtcdDriver : IServiceDriver, IDisposable
         {
             return new HealthReport(false, $"backend {instance.Backend} not usable: {e.Message}");
         }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The instance's role must grant read/write on exactly its prefix; each binding user (found by name, like
+    /// <see cref="DeprovisionAsync"/> finds them, so also users whose role is gone) must hold that role and no other.
+    /// </remarks>
+    public async Task<Observation> ObserveAsync(InstanceContext instance, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        var prefix = EtcdNames.KeyPrefix(instance.InstanceId);
+        var role = EtcdNames.Role(instance.InstanceId);
+        var key = EtcdGateway.Key(prefix);
+        var rangeEnd = EtcdGateway.Key(EtcdNames.PrefixRangeEnd(prefix));
+        var etcd = await SignInAsync(instance.Backend, ct);
+        var differences = new List<string>();
+
+        var exists = true;
+        try
+        {
+            var permissions = Permissions(await etcd.CallAsync("auth/role/get", new { role }, ct)).ToList();
+            if (!permissions.Any(p => p.Is(ReadWrite, key, rangeEnd)))
+            {
+                differences.Add($"role {role} lacks read/write on {prefix}");
+            }
+
+            differences.AddRange(permissions.Where(p => !p.Is(ReadWrite, key, rangeEnd))
+                .Select(p => $"role {role} also grants {p.Type} on {p.Describe()}"));
+        }
+        catch (EtcdException e) when (e.IsNotFound)
+        {
+            exists = false;
+        }
+
+        var listed = EtcdGateway.Strings(await etcd.CallAsync("auth/user/list", new { }, ct), "users")
+            .Where(u => EtcdNames.ParseBindingUser(u, instance.InstanceId) is not null)
+            .ToList();
+        var users = new List<string>();
+        foreach (var user in listed)
+        {
+            List<string> roles;
+            try
+            {
+                roles = EtcdGateway.Strings(await etcd.CallAsync("auth/user/get", new { name = user }, ct), "roles").ToList();
+            }
+            catch (EtcdException e) when (e.IsNotFound)
+            {
+                // Deleted since the listing: its credentials are gone.
+                continue;
+            }
+
+            users.Add(user);
+            if (exists && !roles.Contains(role, StringComparer.Ordinal))
+            {
+                differences.Add($"user {user} does not hold role {role}");
+            }
+
+            differences.AddRange(roles.Where(r => r != role).Select(r => $"user {user} also holds role {r}"));
+        }
+
+        return Observation.Of(exists, differences, users.Select(u => EtcdNames.ParseBindingUser(u, instance.InstanceId)));
     }
 
     /// <inheritdoc />
@@ -403,5 +466,12 @@ public sealed class EtcdDriver : IServiceDriver, IDisposable
     {
         public bool Is(string type, string key, string rangeEnd) =>
             Type == type && Key == key && RangeEnd == rangeEnd;
+
+        /// <summary>The key or range in words; keys are shown as UTF-8 (the driver's own are ASCII).</summary>
+        public string Describe()
+        {
+            static string Text(string base64) => System.Text.Encoding.UTF8.GetString(Convert.FromBase64String(base64));
+            return RangeEnd.Length == 0 ? $"the key {Text(Key)}" : $"the keys from {Text(Key)} to {Text(RangeEnd)}";
+        }
     }
 }

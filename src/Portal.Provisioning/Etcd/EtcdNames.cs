@@ -43,6 +43,12 @@ public static class EtcdNames
         return generation == 0 ? user : $"{user}_g{generation.ToString(CultureInfo.InvariantCulture)}";
     }
 
+    /// <summary>
+    /// The binding and generation of a user <see cref="BindingUser"/> makes for the instance; null for any other name.
+    /// </summary>
+    public static BindingGeneration? ParseBindingUser(string user, Guid instanceId) =>
+        BindingNames.Parse(user, BindingUsersOf(instanceId), "_g");
+
     /// <summary>True when <paramref name="user"/> is a generation's user of the binding (found by name, so leftovers too).</summary>
     public static bool IsUserOfBinding(string user, Guid instanceId, Guid bindingId)
     {

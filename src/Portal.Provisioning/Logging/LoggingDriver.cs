@@ -59,6 +59,9 @@ public sealed class LoggingDriver : ILogStreamDriver
     /// <summary>The credential key of the platform CA certificate (PEM) apps verify the collector with.</summary>
     public const string CaCertificateKey = "ca.crt";
 
+    /// <summary>The credential key of the binding's token.</summary>
+    public const string TokenKey = "token";
+
     /// <summary>The plan limit: days a stream keeps its files.</summary>
     public const string RetentionDaysLimit = "retentionDays";
 
@@ -185,7 +188,8 @@ public sealed class LoggingDriver : ILogStreamDriver
     /// <remarks>
     /// Each generation has a token of its own (<see cref="LoggingNames.BindingKey"/>), so a rotation's new token
     /// works beside the old one until <see cref="RetireAsync"/>. A repeated bind of the same generation replaces
-    /// that generation's token; the token it replaces is refused from then on.
+    /// that generation's token; the token it replaces is refused from then on. A repair
+    /// (<see cref="BindingContext.Existing"/>) puts back the token the generation had, so the app keeps sending with it.
     /// </remarks>
     public async Task<BindingCredentials> BindAsync(BindingContext binding, CancellationToken ct)
     {
@@ -193,12 +197,24 @@ public sealed class LoggingDriver : ILogStreamDriver
         var instance = binding.Instance;
         var stream = LoggingNames.Stream(instance.InstanceId);
         var key = LoggingNames.BindingKey(binding.BindingId, binding.Generation);
-        var token = SecretGenerator.Password();
+        var token = binding.ExistingOrNewSecret(TokenKey);
+        if (!TokenTable.IsToken(token))
+        {
+            throw new ArgumentException($"The existing credentials of {binding} hold a {TokenKey} that the driver does not make.", nameof(binding));
+        }
+
         var collector = RsyslogCollector.Open(instance.Backend);
 
         using (await collector.LockAsync(ct))
         {
             var record = RequireRecord(collector, instance);
+            // A table holding one token twice cannot be rendered, which would stop every stream's changes: an existing
+            // token must be this generation's alone.
+            if (collector.ReadAllRecords().Any(r => r.Tokens.Any(t => t.Value == token && (r.Stream != stream || t.Key != key))))
+            {
+                throw new ArgumentException($"The existing {TokenKey} of {binding} belongs to another binding.", nameof(binding));
+            }
+
             instance.Progress.Report($"Issuing a token for binding {key} of stream {stream}");
             collector.WriteRecord(record.WithToken(key, token));
             await PublishAsync(collector, instance, ct);
@@ -268,6 +284,40 @@ public sealed class LoggingDriver : ILogStreamDriver
         {
             return Task.FromResult(new HealthReport(false, $"backend {instance.Backend} not usable: {e.Message}"));
         }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The stream exists while its record does. A generation counts as present when its token is in the lookup table
+    /// routed to the stream (the table on disk, which every publish makes live); a token of the record missing there,
+    /// or a token routed to the stream that no generation holds, is a difference. A collector that is not running
+    /// cannot be observed.
+    /// </remarks>
+    public Task<Observation> ObserveAsync(InstanceContext instance, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        var stream = LoggingNames.Stream(instance.InstanceId);
+        var collector = RsyslogCollector.Open(instance.Backend);
+        if (collector.RunningPid() is null)
+        {
+            throw new InvalidOperationException($"The rsyslog collector of {instance.Backend} is not running (no live rsyslogd in {collector.PidFile}).");
+        }
+
+        var record = collector.ReadRecord(stream);
+        var routed = collector.ReadTable().Where(e => e.Value == stream).Select(e => e.Key).ToHashSet(StringComparer.Ordinal);
+        var tokens = record?.Tokens ?? new Dictionary<string, string>();
+        var differences = tokens.Where(t => !routed.Contains(t.Value))
+            .Select(t => $"the lookup table lacks the token of {t.Key} of stream {stream}")
+            .Order(StringComparer.Ordinal)
+            .ToList();
+        var strays = routed.Except(tokens.Values, StringComparer.Ordinal).Count();
+        if (strays > 0)
+        {
+            differences.Add($"the lookup table routes {strays.ToString(CultureInfo.InvariantCulture)} token(s) to stream {stream} that no binding of it holds");
+        }
+
+        var present = tokens.Where(t => routed.Contains(t.Value)).Select(t => LoggingNames.ParseBindingKey(t.Key));
+        return Task.FromResult(Observation.Of(record is not null, differences, present));
     }
 
     /// <inheritdoc />
@@ -396,7 +446,7 @@ public sealed class LoggingDriver : ILogStreamDriver
             ["protocol"] = "tcp",
             ["format"] = "rfc5424",
             ["sdId"] = LoggingNames.SdId,
-            ["token"] = token,
+            [TokenKey] = token,
             ["structuredData"] = sd,
             ["stream"] = stream,
             // Tokens are alphanumeric and host is an address, so the shell line needs no further quoting.

@@ -43,6 +43,9 @@ public static partial class LoggingNames
             : $"lb-{bindingId:N}-g{generation.ToString(CultureInfo.InvariantCulture)}";
     }
 
+    /// <summary>The binding and generation of a key <see cref="BindingKey"/> makes; null for any other name.</summary>
+    public static BindingGeneration? ParseBindingKey(string key) => BindingNames.Parse(key, "lb-", "-g");
+
     /// <summary>True for a key <see cref="BindingKey"/> makes for <paramref name="bindingId"/>, whatever its generation.</summary>
     public static bool IsKeyOfBinding(string key, Guid bindingId)
     {

@@ -277,6 +277,90 @@ public sealed partial class MonitoringDriver : IMonitoringDriver
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// The instance exists while any of its files does (target, rule or route file), so a half-made or half-removed
+    /// instance is not taken for absent. Each file must hold what the instance's parameters, plan and the backend's
+    /// settings make; Prometheus must evaluate its rule group exactly while the rule file is there, and scrape nothing
+    /// of it without a target file; Alertmanager must route its alerts exactly while it has a webhook. Nothing is per
+    /// binding (<see cref="Observation.Bindings"/> is null).
+    /// </remarks>
+    public async Task<Observation> ObserveAsync(InstanceContext instance, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        var backend = instance.Backend;
+        var configDir = ConfigDir(backend);
+        var name = MonitoringNames.Instance(instance.InstanceId);
+        var spec = MonitoringSpec.From(instance);
+        using var api = Api(backend);
+        var differences = new List<string>();
+
+        var targetFile = MonitoringNames.TargetFile(configDir, instance.InstanceId);
+        var ruleFile = MonitoringNames.RuleFile(configDir, instance.InstanceId);
+        var routeFile = MonitoringNames.RouteFile(configDir, instance.InstanceId);
+        var wanted = new List<(string Path, string What, string? Content)>
+        {
+            (targetFile, "target file", MonitoringFiles.TargetFile(spec)),
+            (ruleFile, "rule file", MonitoringFiles.RuleFile(instance.InstanceId, spec,
+                Duration(backend, AlertForSetting, DefaultAlertFor), Duration(backend, RateWindowSetting, DefaultRateWindow))),
+            (routeFile, "alert route", spec.AlertWebhook is { } webhook ? MonitoringFiles.RouteFragment(instance.InstanceId, webhook) : null),
+        };
+        var found = new Dictionary<string, string?>(StringComparer.Ordinal);
+        foreach (var (path, _, _) in wanted)
+        {
+            found[path] = File.Exists(path) ? await File.ReadAllTextAsync(path, ct) : null;
+        }
+
+        var exists = found.Values.Any(c => c is not null);
+        if (exists)
+        {
+            foreach (var (path, what, content) in wanted)
+            {
+                var actual = found[path];
+                if (content is not null && actual is null)
+                {
+                    differences.Add($"the {what} of {name} is missing");
+                }
+                else if (content is null && actual is not null)
+                {
+                    differences.Add($"{name} has an {what}, though it has no alert webhook");
+                }
+                else if (content != actual)
+                {
+                    differences.Add($"the {what} of {name} differs from what its settings and plan make");
+                }
+            }
+        }
+
+        var evaluated = (await api.RuleGroupsAsync(ct)).Contains(name);
+        if (found[ruleFile] is not null && !evaluated)
+        {
+            differences.Add($"Prometheus does not evaluate the rule group {name}");
+        }
+        else if (found[ruleFile] is null && evaluated)
+        {
+            differences.Add($"Prometheus still evaluates the rule group {name}, whose rule file is gone");
+        }
+
+        if (found[targetFile] is null && (await api.ActiveTargetsAsync(name, ct)).Count is > 0 and var scraped)
+        {
+            differences.Add($"Prometheus still scrapes {scraped.ToString(CultureInfo.InvariantCulture)} target(s) of {name}, whose target file is gone");
+        }
+
+        // The receiver is named after the instance, which nothing else in the configuration is.
+        var routed = (await api.AlertmanagerLoadedConfigAsync(ct)).Contains(name, StringComparison.Ordinal);
+        if (found[routeFile] is not null && !routed)
+        {
+            differences.Add($"Alertmanager does not route the alerts of {name}");
+        }
+        else if (found[routeFile] is null && routed)
+        {
+            differences.Add($"Alertmanager still routes the alerts of {name}, whose alert route is gone");
+        }
+
+        return new Observation(exists, differences, Bindings: null);
+    }
+
+    /// <inheritdoc />
     public async Task<HealthReport> TestBackendAsync(BackendEndpoint backend, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(backend);

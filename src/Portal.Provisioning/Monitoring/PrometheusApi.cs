@@ -138,6 +138,13 @@ internal sealed partial class PrometheusApi : IDisposable
         return status.TryGetProperty("versionInfo", out var info) ? Text(info, "version") : "";
     }
 
+    /// <summary>The configuration Alertmanager runs with, as it reports it (the text it loaded).</summary>
+    public async Task<string> AlertmanagerLoadedConfigAsync(CancellationToken ct)
+    {
+        var status = (await GetAsync(_alertmanager, "api/v2/status", ct)).Json();
+        return status.TryGetProperty("config", out var config) ? Text(config, "original") : "";
+    }
+
     /// <summary>When Alertmanager last loaded its config successfully; null when its last reload failed.</summary>
     public async Task<DateTimeOffset?> AlertmanagerLastReloadAsync(CancellationToken ct)
     {

@@ -27,6 +27,11 @@ public sealed class OidcDriver(IServiceScopeFactory scopes, IHttpClientFactory h
     public const string RedirectUrisParameter = "redirectUris";
     public const string AccessTokenMinutesLimit = "accessTokenMinutes";
 
+    /// <summary>The credential key of the client's secret.</summary>
+    public const string ClientSecretKey = "clientSecret";
+
+    private const int SecretLength = 48;
+
     /// <inheritdoc />
     public string Kind => "oidc";
 
@@ -109,7 +114,7 @@ public sealed class OidcDriver(IServiceScopeFactory scopes, IHttpClientFactory h
         var scopeManager = scope.ServiceProvider.GetRequiredService<IOpenIddictScopeManager>();
 
         // Clients first, found through their permission on the scope, so a retry after a crash finds the rest.
-        foreach (var application in await ClientsOfAsync(applications, name, ct))
+        foreach (var application in await ClientsOfAsync(applications, instance.InstanceId, ct))
         {
             instance.Progress.Report($"Deleting client {await applications.GetClientIdAsync(application, ct)}");
             await DeleteClientAsync(scope.ServiceProvider, application, ct);
@@ -131,7 +136,9 @@ public sealed class OidcDriver(IServiceScopeFactory scopes, IHttpClientFactory h
         var instance = binding.Instance;
         var scopeName = OidcNames.Scope(instance.InstanceId);
         var clientId = OidcNames.Client(binding.BindingId, binding.Generation);
-        var secret = SecretGenerator.Password(48);
+        // A repair re-registering a lost client gives it the secret it had (Existing), so the app keeps working; the
+        // store keeps only its hash either way.
+        var secret = binding.ExistingOrNewSecret(ClientSecretKey, SecretLength);
         await using var scope = scopes.CreateAsyncScope();
         var applications = scope.ServiceProvider.GetRequiredService<IOpenIddictApplicationManager>();
         if (await scope.ServiceProvider.GetRequiredService<IOpenIddictScopeManager>().FindByNameAsync(scopeName, ct) is null)
@@ -160,7 +167,7 @@ public sealed class OidcDriver(IServiceScopeFactory scopes, IHttpClientFactory h
             ["jwksUrl"] = new Uri(issuer, ".well-known/jwks").AbsoluteUri,
             ["tokenEndpoint"] = new Uri(issuer, "connect/token").AbsoluteUri,
             ["clientId"] = clientId,
-            ["clientSecret"] = secret,
+            [ClientSecretKey] = secret,
             ["scope"] = scopeName,
             ["audience"] = scopeName,
         };
@@ -236,6 +243,40 @@ public sealed class OidcDriver(IServiceScopeFactory scopes, IHttpClientFactory h
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// The scope must give exactly the instance's audience; each binding client (found like
+    /// <see cref="DeprovisionAsync"/> finds them) must be a confidential client with a secret and the registration
+    /// <see cref="BindAsync"/> gives it under the instance's current plan and redirect URIs.
+    /// </remarks>
+    public async Task<Observation> ObserveAsync(InstanceContext instance, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        var name = OidcNames.Scope(instance.InstanceId);
+        await using var scope = scopes.CreateAsyncScope();
+        var scopeManager = scope.ServiceProvider.GetRequiredService<IOpenIddictScopeManager>();
+        var applications = scope.ServiceProvider.GetRequiredService<IOpenIddictApplicationManager>();
+        var differences = new List<string>();
+
+        var found = await scopeManager.FindByNameAsync(name, ct);
+        if (found is not null && !(await scopeManager.GetResourcesAsync(found, ct)).SequenceEqual([name], StringComparer.Ordinal))
+        {
+            differences.Add($"scope {name} does not give exactly the audience {name}");
+        }
+
+        var clients = new List<BindingGeneration?>();
+        foreach (var application in await ClientsOfAsync(applications, instance.InstanceId, ct))
+        {
+            var clientId = await applications.GetClientIdAsync(application, ct) ?? "";
+            clients.Add(OidcNames.ParseClient(clientId));
+            var actual = new OpenIddictApplicationDescriptor();
+            await applications.PopulateAsync(actual, application, ct);
+            differences.AddRange(ClientDrift(clientId, actual, Describe(instance, clientId)));
+        }
+
+        return Observation.Of(found is not null, differences, clients);
+    }
+
+    /// <inheritdoc />
     public async Task<HealthReport> TestBackendAsync(BackendEndpoint backend, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(backend);
@@ -268,7 +309,7 @@ public sealed class OidcDriver(IServiceScopeFactory scopes, IHttpClientFactory h
         var name = OidcNames.Scope(instance.InstanceId);
         await using var scope = scopes.CreateAsyncScope();
         var applications = scope.ServiceProvider.GetRequiredService<IOpenIddictApplicationManager>();
-        foreach (var application in await ClientsOfAsync(applications, name, ct))
+        foreach (var application in await ClientsOfAsync(applications, instance.InstanceId, ct))
         {
             var clientId = await applications.GetClientIdAsync(application, ct) ?? "";
             var current = new OpenIddictApplicationDescriptor();
@@ -344,21 +385,66 @@ public sealed class OidcDriver(IServiceScopeFactory scopes, IHttpClientFactory h
         return descriptor;
     }
 
-    private static async Task<List<object>> ClientsOfAsync(IOpenIddictApplicationManager applications, string scopeName, CancellationToken ct)
+    /// <summary>
+    /// The binding clients of an instance: named like one, and allowed its scope or recording the instance in their
+    /// properties (so a client whose permissions were changed by hand is still found).
+    /// </summary>
+    private static async Task<List<object>> ClientsOfAsync(IOpenIddictApplicationManager applications, Guid instanceId, CancellationToken ct)
     {
-        var permission = Permissions.Prefixes.Scope + scopeName;
+        var permission = Permissions.Prefixes.Scope + OidcNames.Scope(instanceId);
         var found = new List<object>();
         await foreach (var application in applications.ListAsync(count: null, offset: null, ct))
         {
             var clientId = await applications.GetClientIdAsync(application, ct);
             if (clientId?.StartsWith(OidcNames.ClientPrefix, StringComparison.Ordinal) == true &&
-                (await applications.GetPermissionsAsync(application, ct)).Contains(permission))
+                ((await applications.GetPermissionsAsync(application, ct)).Contains(permission)
+                 || (await applications.GetPropertiesAsync(application, ct)).TryGetValue(OidcNames.InstanceProperty, out var recorded)
+                    && recorded.ValueKind == JsonValueKind.String && recorded.GetString() == instanceId.ToString()))
             {
                 found.Add(application);
             }
         }
 
         return found;
+    }
+
+    /// <summary>How a client's registration differs from the one the driver gives it; never names its secret.</summary>
+    private static IEnumerable<string> ClientDrift(string clientId, OpenIddictApplicationDescriptor actual, OpenIddictApplicationDescriptor wanted)
+    {
+        if (actual.ClientType != wanted.ClientType)
+        {
+            yield return $"client {clientId} is {actual.ClientType ?? "of no type"}, not {wanted.ClientType}";
+        }
+
+        if (string.IsNullOrEmpty(actual.ClientSecret))
+        {
+            yield return $"client {clientId} has no secret";
+        }
+
+        foreach (var (what, has, should) in new[]
+        {
+            ("permissions", actual.Permissions.ToList(), wanted.Permissions.ToList()),
+            ("requirements", actual.Requirements.ToList(), wanted.Requirements.ToList()),
+            ("redirect URIs", actual.RedirectUris.Select(u => u.AbsoluteUri).ToList(), wanted.RedirectUris.Select(u => u.AbsoluteUri).ToList()),
+        })
+        {
+            if (has.Except(should, StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList() is { Count: > 0 } extra)
+            {
+                yield return $"client {clientId} has the {what} {string.Join(", ", extra)}, which the instance does not give";
+            }
+
+            if (should.Except(has, StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList() is { Count: > 0 } missing)
+            {
+                yield return $"client {clientId} lacks the {what} {string.Join(", ", missing)}";
+            }
+        }
+
+        var lifetime = actual.Settings.GetValueOrDefault(Settings.TokenLifetimes.AccessToken);
+        var plan = wanted.Settings.GetValueOrDefault(Settings.TokenLifetimes.AccessToken);
+        if (lifetime != plan)
+        {
+            yield return $"the access token lifetime of client {clientId} is {lifetime ?? "the server's default"}, the plan says {plan ?? "the server's default"}";
+        }
     }
 
     private static Uri Issuer(BackendEndpoint backend)
@@ -397,6 +483,9 @@ public static class OidcNames
         var root = ClientPrefix + bindingId.ToString("N");
         return generation == 0 ? root : root + "_g" + generation.ToString(CultureInfo.InvariantCulture);
     }
+
+    /// <summary>The binding and generation of a client id <see cref="Client"/> makes; null for any other id.</summary>
+    public static BindingGeneration? ParseClient(string clientId) => BindingNames.Parse(clientId, ClientPrefix, "_g");
 
     /// <summary>True for a client id <see cref="Client"/> makes for <paramref name="bindingId"/>, whatever its generation.</summary>
     public static bool IsClientOf(string clientId, Guid bindingId)

@@ -24,6 +24,7 @@ public sealed class PostgresDriver : IServiceDriver
     private const string MaintenanceDatabase = "postgres";
     private const string ConnectionsLimit = "connections";
     private const int ScramIterations = 4096;
+    private const string PasswordKey = "password";
 
     /// <summary>The backend's group role whose members authenticate with a client certificate (see pg_hba.conf).</summary>
     public const string CertificateLoginRole = "portal_cert_login";
@@ -162,8 +163,9 @@ public sealed class PostgresDriver : IServiceDriver
         }
 
         var ca = backend.Tls ? backend.RequireCa() : null;
-        // A certificate role has no password at all, so the certificate is the only way in.
-        var password = withCertificate ? null : SecretGenerator.Password();
+        // A certificate role has no password at all, so the certificate is the only way in. A repair re-creating the
+        // role sets the password it had (Existing), so the app's credentials keep working; the certificate is re-issued.
+        var password = withCertificate ? null : binding.ExistingOrNewSecret(PasswordKey);
         // The server only ever sees the SCRAM verifier, so the password cannot leak into statement logs.
         var verifier = password is null ? null : ScramSha256Verifier(password);
 
@@ -211,7 +213,7 @@ public sealed class PostgresDriver : IServiceDriver
         };
         if (password is not null)
         {
-            values["password"] = password;
+            values[PasswordKey] = password;
         }
 
         values["uri"] = $"postgresql://{userInfo}@{uriHost}:{port}/{Uri.EscapeDataString(database)}{query}";
@@ -282,6 +284,95 @@ public sealed class PostgresDriver : IServiceDriver
         {
             return new HealthReport(false, $"backend {instance.Backend} not reachable: {e.Message}");
         }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// Compares the database (owner, connection limit, no CONNECT for PUBLIC) and its owner role (NOLOGIN) with what
+    /// <see cref="ProvisionAsync"/> makes, and finds the binding login roles by their membership in the owner role or
+    /// their session role (which outlives a dropped owner role), so roles left behind by a dropped database count too.
+    /// </remarks>
+    public async Task<Observation> ObserveAsync(InstanceContext instance, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        var database = PostgresNames.Database(instance.InstanceId);
+        var owner = PostgresNames.OwnerRole(instance.InstanceId);
+        var limit = ConnectionLimit(instance);
+        var differences = new List<string>();
+
+        await using var conn = await OpenAsync(instance.Backend, MaintenanceDatabase, ct);
+        bool? ownerCanLogin;
+        await using (var cmd = new NpgsqlCommand("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", conn))
+        {
+            cmd.Parameters.Add(new NpgsqlParameter { Value = owner });
+            ownerCanLogin = await cmd.ExecuteScalarAsync(ct) as bool?;
+        }
+
+        const string databaseSql = """
+            SELECT pg_get_userbyid(datdba)::text, datconnlimit, has_database_privilege('public', oid, 'CONNECT')
+            FROM pg_database WHERE datname = $1
+            """;
+        var exists = false;
+        await using (var cmd = new NpgsqlCommand(databaseSql, conn))
+        {
+            cmd.Parameters.Add(new NpgsqlParameter { Value = database });
+            await using var reader = await cmd.ExecuteReaderAsync(ct);
+            if (await reader.ReadAsync(ct))
+            {
+                exists = true;
+                var (actualOwner, actualLimit, publicConnect) = (reader.GetString(0), reader.GetInt32(1), reader.GetBoolean(2));
+                if (ownerCanLogin is null)
+                {
+                    differences.Add($"the owner role {owner} is missing");
+                }
+
+                if (actualOwner != owner)
+                {
+                    differences.Add($"database {database} is owned by {actualOwner}, not by {owner}");
+                }
+
+                if (actualLimit != limit)
+                {
+                    differences.Add($"the connection limit of database {database} is {DescribeLimit(actualLimit)}, the plan says {DescribeLimit(limit)}");
+                }
+
+                if (publicConnect)
+                {
+                    differences.Add($"every login may connect to database {database} (CONNECT is granted to PUBLIC)");
+                }
+            }
+            else if (ownerCanLogin is not null)
+            {
+                differences.Add($"the owner role {owner} is left without its database {database}");
+            }
+        }
+
+        if (ownerCanLogin is true)
+        {
+            differences.Add($"the owner role {owner} can log in");
+        }
+
+        var bindings = new List<BindingGeneration?>();
+        foreach (var role in await LoginRolesOfAsync(conn, owner, ct))
+        {
+            bindings.Add(PostgresNames.ParseBindingRole(role.Name));
+            if (!role.CanLogin)
+            {
+                differences.Add($"login role {role.Name} cannot log in");
+            }
+
+            if (!role.IsMember)
+            {
+                differences.Add($"login role {role.Name} is not a member of {owner}, so it cannot reach the instance's objects");
+            }
+
+            if (!role.ActsAsOwner)
+            {
+                differences.Add($"login role {role.Name} does not act as {owner}, so objects it creates would not belong to the instance");
+            }
+        }
+
+        return Observation.Of(exists, differences, bindings);
     }
 
     /// <inheritdoc />
@@ -463,6 +554,37 @@ public sealed class PostgresDriver : IServiceDriver
 
         return roles;
     }
+
+    /// <summary>
+    /// The binding login roles of an instance: named like one, and a member of its owner role or acting as it (the
+    /// session role stays set when the owner role is dropped, the membership does not).
+    /// </summary>
+    private static async Task<List<(string Name, bool CanLogin, bool IsMember, bool ActsAsOwner)>> LoginRolesOfAsync(
+        NpgsqlConnection conn, string owner, CancellationToken ct)
+    {
+        const string sql = """
+            SELECT r.rolname, r.rolcanlogin, m.member IS NOT NULL, coalesce(r.rolconfig @> ARRAY['role=' || $1], false) AS acts
+            FROM pg_roles r
+            LEFT JOIN (SELECT am.member FROM pg_auth_members am JOIN pg_roles o ON o.oid = am.roleid WHERE o.rolname = $1) m
+                ON m.member = r.oid
+            WHERE starts_with(r.rolname, $2) AND (m.member IS NOT NULL OR coalesce(r.rolconfig @> ARRAY['role=' || $1], false))
+            ORDER BY r.rolname
+            """;
+        await using var cmd = new NpgsqlCommand(sql, conn);
+        cmd.Parameters.Add(new NpgsqlParameter { Value = owner });
+        cmd.Parameters.Add(new NpgsqlParameter { Value = PostgresNames.BindingRolePrefix });
+        var roles = new List<(string, bool, bool, bool)>();
+        await using var reader = await cmd.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            roles.Add((reader.GetString(0), reader.GetBoolean(1), reader.GetBoolean(2), reader.GetBoolean(3)));
+        }
+
+        return roles;
+    }
+
+    private static string DescribeLimit(int limit) =>
+        limit == -1 ? "unlimited" : limit.ToString(CultureInfo.InvariantCulture);
 
     private static int ConnectionLimit(InstanceContext instance)
     {

@@ -30,4 +30,8 @@ public static class PostgresNames
 
     /// <summary>What follows <see cref="BindingRole(Guid)"/> in the names of generations 1 and later.</summary>
     public const string GenerationSeparator = "_g";
+
+    /// <summary>The binding and generation of a name <see cref="BindingRole(Guid, int)"/> makes; null for any other name.</summary>
+    public static BindingGeneration? ParseBindingRole(string role) =>
+        BindingNames.Parse(role, BindingRolePrefix, GenerationSeparator);
 }

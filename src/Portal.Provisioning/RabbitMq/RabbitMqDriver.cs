@@ -41,6 +41,8 @@ public sealed class RabbitMqDriver : IServiceDriver
     private const string AdministratorTag = "administrator";
     private const string AmqpProtocol = "amqp";
     private const string AmqpsProtocol = "amqp/ssl";
+    private const string PasswordKey = "password";
+    private const string FullAccess = ".*";
 
     // Plan limit name -> RabbitMQ vhost limit name.
     private static readonly (string Plan, string Vhost)[] LimitNames =
@@ -48,6 +50,8 @@ public sealed class RabbitMqDriver : IServiceDriver
         (ConnectionsLimit, "max-connections"),
         (QueuesLimit, "max-queues"),
     ];
+
+    private static readonly string[] PermissionKinds = ["configure", "write", "read"];
 
     private readonly IHttpClientFactory _httpClientFactory;
     private readonly ILogger<RabbitMqDriver> _logger;
@@ -158,7 +162,8 @@ public sealed class RabbitMqDriver : IServiceDriver
         }
 
         var ca = backend.Tls ? backend.RequireCa() : null;
-        var password = SecretGenerator.Password();
+        // A repair re-creating a lost user gives it the password it had (Existing), so the app keeps working.
+        var password = binding.ExistingOrNewSecret(PasswordKey);
         using var api = Api(backend);
 
         await RequireVhostAsync(api, instance, vhost, ct);
@@ -174,7 +179,7 @@ public sealed class RabbitMqDriver : IServiceDriver
         }, ct);
 
         instance.Progress.Report($"Granting user {user} access to vhost {vhost}");
-        await api.PutAsync(["permissions", vhost, user], new { configure = ".*", write = ".*", read = ".*" }, ct);
+        await api.PutAsync(["permissions", vhost, user], new { configure = FullAccess, write = FullAccess, read = FullAccess }, ct);
 
         _logger.LogInformation("Created RabbitMQ user {User} (generation {Generation}) for vhost {Vhost} on {Backend}",
             user, binding.Generation, vhost, backend);
@@ -185,7 +190,7 @@ public sealed class RabbitMqDriver : IServiceDriver
             ["port"] = backend.Port.ToString(CultureInfo.InvariantCulture),
             ["vhost"] = vhost,
             ["username"] = user,
-            ["password"] = password,
+            [PasswordKey] = password,
             ["uri"] = AmqpUri(backend.Host, backend.Port, user, password, vhost, backend.Tls),
             ["managementUrl"] = ManagementUrl(backend).ToString().TrimEnd('/'),
         };
@@ -272,6 +277,80 @@ public sealed class RabbitMqDriver : IServiceDriver
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Compares the vhost's limits with the plan, and each binding user (found by name prefix, so also users a deleted
+    /// vhost left behind) with what <see cref="BindAsync"/> makes: no tags, and full permissions on the vhost.
+    /// </remarks>
+    public async Task<Observation> ObserveAsync(InstanceContext instance, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        var vhost = RabbitMqNames.Vhost(instance.InstanceId);
+        var wanted = VhostLimits(instance.Limits);
+        using var api = Api(instance.Backend);
+        var differences = new List<string>();
+
+        var exists = await api.GetAsync(["vhosts", vhost], ct) is not null;
+        var permissions = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        if (exists)
+        {
+            var actual = new Dictionary<string, int>(StringComparer.Ordinal);
+            if (await api.GetAsync(["vhost-limits", vhost], ct) is { ValueKind: JsonValueKind.Array } entries)
+            {
+                foreach (var limit in entries.EnumerateArray().Where(e => e.TryGetProperty("value", out _))
+                             .SelectMany(e => e.GetProperty("value").EnumerateObject()))
+                {
+                    actual[limit.Name] = limit.Value.GetInt32();
+                }
+            }
+
+            foreach (var (name, value) in wanted)
+            {
+                // A limit of -1 is none, as the plan's -1 is.
+                int? found = actual.TryGetValue(name, out var n) && n >= 0 ? n : null;
+                if (found != value)
+                {
+                    differences.Add($"limit {name} of vhost {vhost} is {DescribeLimit(found)}, the plan says {DescribeLimit(value)}");
+                }
+            }
+
+            if (await api.GetAsync(["vhosts", vhost, "permissions"], ct) is { ValueKind: JsonValueKind.Array } granted)
+            {
+                foreach (var permission in granted.EnumerateArray())
+                {
+                    permissions[Text(permission, "user")] = permission;
+                }
+            }
+        }
+
+        var users = await BindingUserRecordsAsync(api, instance.InstanceId, ct);
+        foreach (var user in users)
+        {
+            var name = Text(user, "name");
+            if (Tags(user) is { Count: > 0 } tags)
+            {
+                differences.Add($"user {name} has the tags {string.Join(", ", tags)}, so it may use the management API");
+            }
+
+            if (!exists)
+            {
+                continue;
+            }
+
+            if (!permissions.TryGetValue(name, out var permission))
+            {
+                differences.Add($"user {name} has no permissions on vhost {vhost}");
+            }
+            else if (PermissionKinds.Any(p => Text(permission, p) != FullAccess))
+            {
+                differences.Add($"user {name} may configure '{Text(permission, "configure")}', write '{Text(permission, "write")}' " +
+                    $"and read '{Text(permission, "read")}' on vhost {vhost}, not everything");
+            }
+        }
+
+        return Observation.Of(exists, differences, users.Select(u => RabbitMqNames.ParseBindingUser(Text(u, "name"), instance.InstanceId)));
+    }
+
+    /// <inheritdoc />
     public async Task<HealthReport> TestBackendAsync(BackendEndpoint backend, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(backend);
@@ -339,7 +418,11 @@ public sealed class RabbitMqDriver : IServiceDriver
         }
     }
 
-    private static async Task<List<string>> BindingUsersAsync(ManagementApi api, Guid instanceId, CancellationToken ct)
+    private static async Task<List<string>> BindingUsersAsync(ManagementApi api, Guid instanceId, CancellationToken ct) =>
+        (await BindingUserRecordsAsync(api, instanceId, ct)).Select(u => Text(u, "name")).ToList();
+
+    /// <summary>The users named with the instance's binding user prefix, as GET /api/users shows them, by name.</summary>
+    private static async Task<List<JsonElement>> BindingUserRecordsAsync(ManagementApi api, Guid instanceId, CancellationToken ct)
     {
         var prefix = RabbitMqNames.BindingUserPrefix(instanceId);
         var users = await api.GetAsync(["users"], ct);
@@ -349,11 +432,13 @@ public sealed class RabbitMqDriver : IServiceDriver
         }
 
         return list.EnumerateArray()
-            .Select(u => Text(u, "name"))
-            .Where(name => name.StartsWith(prefix, StringComparison.Ordinal))
-            .Order(StringComparer.Ordinal)
+            .Where(u => Text(u, "name").StartsWith(prefix, StringComparison.Ordinal))
+            .OrderBy(u => Text(u, "name"), StringComparer.Ordinal)
             .ToList();
     }
+
+    private static string DescribeLimit(int? limit) =>
+        limit is { } n ? n.ToString(CultureInfo.InvariantCulture) : "unlimited";
 
     /// <summary>
     /// The vhost limits for a plan's limits, in a fixed order; a null value means "no limit" (the limit is
@@ -434,13 +519,15 @@ public sealed class RabbitMqDriver : IServiceDriver
             ErrorReason = BackendApi.JsonField("reason", "error"),
         }));
 
-    private static bool HasTag(JsonElement user, string tag) =>
-        user.TryGetProperty("tags", out var tags) && tags.ValueKind switch
+    private static bool HasTag(JsonElement user, string tag) => Tags(user).Contains(tag);
+
+    private static List<string> Tags(JsonElement user) =>
+        !user.TryGetProperty("tags", out var tags) ? [] : tags.ValueKind switch
         {
             // 3.9+ lists tags as an array; older versions as one comma-separated string.
-            JsonValueKind.Array => tags.EnumerateArray().Any(t => t.GetString() == tag),
-            JsonValueKind.String => (tags.GetString() ?? "").Split(',', StringSplitOptions.TrimEntries).Contains(tag),
-            _ => false,
+            JsonValueKind.Array => tags.EnumerateArray().Select(t => t.GetString() ?? "").Where(t => t.Length > 0).ToList(),
+            JsonValueKind.String => (tags.GetString() ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).ToList(),
+            _ => [],
         };
 
     /// <summary>The management API calls the driver makes; a missing resource (404) is an answer, not an error.</summary>

@@ -34,6 +34,12 @@ public static class RabbitMqNames
         return generation == 0 ? user : user + GenerationMark + generation.ToString(CultureInfo.InvariantCulture);
     }
 
+    /// <summary>
+    /// The binding and generation of a user <see cref="BindingUser"/> makes for the instance; null for any other name.
+    /// </summary>
+    public static BindingGeneration? ParseBindingUser(string user, Guid instanceId) =>
+        BindingNames.Parse(user, BindingUserPrefix(instanceId), GenerationMark);
+
     /// <summary>True when <paramref name="user"/> is the user of some generation of the binding.</summary>
     public static bool IsBindingUser(string user, Guid instanceId, Guid bindingId)
     {

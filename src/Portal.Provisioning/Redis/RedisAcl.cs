@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 
@@ -68,6 +69,103 @@ internal static class RedisAcl
 
         return users;
     }
+
+    /// <summary>
+    /// How a binding user's <c>ACL LIST</c> line differs from <see cref="BindingUserRules"/>: off, without a password
+    /// or with <c>nopass</c>, other key or channel patterns, selectors, other command rules. Redis prints the command
+    /// rules in an order of its own, so they are compared as a set. Never names a password hash.
+    /// </summary>
+    internal static IReadOnlyList<string> BindingUserDrift(string aclListLine, Guid instanceId)
+    {
+        var (user, rules) = Split(aclListLine);
+        var differences = new List<string>();
+        if (!rules.Contains("on"))
+        {
+            differences.Add($"ACL user {user} is off");
+        }
+
+        if (rules.Contains("nopass"))
+        {
+            differences.Add($"ACL user {user} takes any password (nopass)");
+        }
+        else if (rules.Count(r => r.StartsWith('#')) != 1)
+        {
+            differences.Add($"ACL user {user} has {rules.Count(r => r.StartsWith('#')).ToString(CultureInfo.InvariantCulture)} passwords, not one");
+        }
+
+        AddPatternDrift(differences, user, rules, '~', "keys", $"~{RedisNames.Pattern(instanceId)}");
+        AddPatternDrift(differences, user, rules, '&', "channels", $"&{RedisNames.Pattern(instanceId)}");
+        if (rules.Any(r => r.StartsWith('(')))
+        {
+            differences.Add($"ACL user {user} has selectors, which may grant more than its own rules");
+        }
+
+        var commands = rules.Where(r => r.Length > 1 && r[0] is '+' or '-').ToHashSet(StringComparer.Ordinal);
+        var extra = commands.Except(CommandRules, StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        if (extra.Count > 0)
+        {
+            differences.Add($"ACL user {user} has the command rules {string.Join(' ', extra)}, which the driver does not give");
+        }
+
+        var missing = CommandRules.Except(commands, StringComparer.Ordinal).ToList();
+        if (missing.Count > 0)
+        {
+            differences.Add($"ACL user {user} lacks the command rules {string.Join(' ', missing)}");
+        }
+
+        return differences;
+    }
+
+    /// <summary>How the instance's marker user differs from <see cref="InstanceUserRules"/>: it must stay off.</summary>
+    internal static IReadOnlyList<string> InstanceUserDrift(string aclListLine)
+    {
+        var (user, rules) = Split(aclListLine);
+        return rules.Contains("on") ? [$"the marker user {user} is on"] : [];
+    }
+
+    /// <summary>The <c>ACL LIST</c> line of <paramref name="user"/>, or null.</summary>
+    internal static string? LineOf(IEnumerable<string> aclListLines, string user) =>
+        aclListLines.FirstOrDefault(l => l.StartsWith($"user {user} ", StringComparison.Ordinal));
+
+    /// <summary>The user and its rules; a selector, <c>(…)</c> with spaces inside, is one rule.</summary>
+    private static (string User, string[] Rules) Split(string aclListLine)
+    {
+        var tokens = aclListLine.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        if (tokens is not ["user", var user, .. var words])
+        {
+            throw new FormatException("Not an ACL LIST line.");
+        }
+
+        var rules = new List<string>();
+        var inSelector = false;
+        foreach (var word in words)
+        {
+            if (inSelector)
+            {
+                rules[^1] += " " + word;
+            }
+            else
+            {
+                rules.Add(word);
+            }
+
+            inSelector = (inSelector || word.StartsWith('(')) && !word.EndsWith(')');
+        }
+
+        return (user, [.. rules]);
+    }
+
+    private static void AddPatternDrift(List<string> differences, string user, string[] rules, char mark, string what, string wanted)
+    {
+        // %R~ and %W~ (read- or write-only key patterns) reach keys too.
+        var patterns = rules.Where(r => (r.Length > 1 && (r[0] == mark || (mark == '~' && r[0] == '%'))) || r == $"all{what}").ToList();
+        if (patterns is not [var only] || only != wanted)
+        {
+            differences.Add($"ACL user {user} may reach the {what} {Describe(patterns)}, not only {wanted[1..]}");
+        }
+    }
+
+    private static string Describe(IReadOnlyCollection<string> rules) => rules.Count == 0 ? "(none)" : string.Join(' ', rules);
 
     private static string[] ScopeRules(Guid instanceId) =>
     [

@@ -35,6 +35,7 @@ namespace Portal.Provisioning.Redis;
 public sealed class RedisDriver : IServiceDriver
 {
     private const int ScanPageSize = 1000;
+    private const string PasswordKey = "password";
 
     private readonly ILogger<RedisDriver> _logger;
 
@@ -136,7 +137,8 @@ public sealed class RedisDriver : IServiceDriver
         var backend = instance.Backend;
         var prefix = RedisNames.Prefix(instance.InstanceId);
         var user = RedisNames.BindingUser(binding.BindingId, binding.Generation);
-        var password = SecretGenerator.Password();
+        // A repair re-creating a lost user gives it the password it had (Existing), so the app keeps working.
+        var password = binding.ExistingOrNewSecret(PasswordKey);
 
         await using var admin = await AdminSession.OpenAsync(backend, ct);
         await EnsureProvisionedAsync(admin, instance, ct);
@@ -157,7 +159,7 @@ public sealed class RedisDriver : IServiceDriver
             ["host"] = host,
             ["port"] = port,
             ["username"] = user,
-            ["password"] = password,
+            [PasswordKey] = password,
             ["prefix"] = prefix,
             ["uri"] = $"{scheme}://{Uri.EscapeDataString(user)}:{Uri.EscapeDataString(password)}@{uriHost}:{port}",
         };
@@ -231,6 +233,33 @@ public sealed class RedisDriver : IServiceDriver
         {
             return new HealthReport(false, $"backend {instance.Backend} not usable: {e.Message}");
         }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The marker user says whether the instance exists (and must be off); each binding user, found by its key pattern
+    /// like <see cref="DeprovisionAsync"/> finds them, is compared with the rules <see cref="BindAsync"/> gives.
+    /// </remarks>
+    public async Task<Observation> ObserveAsync(InstanceContext instance, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        await using var admin = await AdminSession.OpenAsync(instance.Backend, ct);
+        var lines = (await admin.AclListAsync(ct)).ToList();
+        var differences = new List<string>();
+
+        var marker = RedisAcl.LineOf(lines, RedisNames.InstanceUser(instance.InstanceId));
+        if (marker is not null)
+        {
+            differences.AddRange(RedisAcl.InstanceUserDrift(marker));
+        }
+
+        var users = RedisAcl.BindingUsersOf(lines, instance.InstanceId);
+        foreach (var user in users)
+        {
+            differences.AddRange(RedisAcl.BindingUserDrift(RedisAcl.LineOf(lines, user)!, instance.InstanceId));
+        }
+
+        return Observation.Of(marker is not null, differences, users.Select(RedisNames.ParseBindingUser));
     }
 
     /// <inheritdoc />
@@ -390,9 +419,9 @@ public sealed class RedisDriver : IServiceDriver
             return deleted;
         }
 
-        public async ValueTask DisposeAsync() => await _connection.DisposeAsync();
-
-        private async Task<IEnumerable<string>> AclListAsync(CancellationToken ct) =>
+        public async Task<IEnumerable<string>> AclListAsync(CancellationToken ct) =>
             ((string?[]?)await AclAsync(ct, "LIST") ?? []).OfType<string>();
+
+        public async ValueTask DisposeAsync() => await _connection.DisposeAsync();
     }
 }

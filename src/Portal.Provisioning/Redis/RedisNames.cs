@@ -37,6 +37,9 @@ public static class RedisNames
             : $"{BindingUserPrefix}{bindingId:N}-g{generation.ToString(CultureInfo.InvariantCulture)}";
     }
 
+    /// <summary>The binding and generation of a user <see cref="BindingUser"/> makes; null for any other name.</summary>
+    public static BindingGeneration? ParseBindingUser(string user) => BindingNames.Parse(user, BindingUserPrefix, "-g");
+
     /// <summary>
     /// True when <paramref name="user"/> is the user of some generation of the binding (including generations
     /// a crashed rotation left behind), and not of another binding.

@@ -160,9 +160,16 @@ public sealed class S3Driver : IServiceDriver
 
     /// <inheritdoc />
     /// <remarks>
+    /// <para>
     /// Each generation is an access key of its own (<see cref="S3Names.BindingAccessKeyId"/>) on the instance's
     /// account, so a rotation's new key leaves the old one working until it is retired. Binding the same
     /// generation again gives its key a fresh secret.
+    /// </para>
+    /// <para>
+    /// A repair (<see cref="BindingContext.Existing"/>) also gets a fresh secret for the same key id: RGW Admin Ops
+    /// takes a chosen secret only as the query parameter <c>secret-key</c> (a request body is answered 501), and the
+    /// gateway writes every request's query string to its log, so re-using the secret would leave it there.
+    /// </para>
     /// </remarks>
     public async Task<BindingCredentials> BindAsync(BindingContext binding, CancellationToken ct)
     {
@@ -268,6 +275,50 @@ public sealed class S3Driver : IServiceDriver
         {
             return new HealthReport(false, $"backend {instance.Backend} not usable: {e.Message}");
         }
+    }
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// The instance exists while its account holds its bucket. The account must not be suspended, may hold one bucket,
+    /// has the plan's quota and only the bindings' keys (the provisioning key is revoked when provisioning ends); every
+    /// binding key on the account is listed, also when the bucket is gone.
+    /// </remarks>
+    public async Task<Observation> ObserveAsync(InstanceContext instance, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(instance);
+        var account = S3Names.Account(instance.InstanceId);
+        var bucket = S3Names.Bucket(instance.InstanceId);
+        var quota = Quota(instance.Limits);
+        using var store = Provisioner(instance.Backend);
+
+        if (await store.GetAccountAsync(account, ct) is not { } found)
+        {
+            return Observation.Absent();
+        }
+
+        var differences = new List<string>();
+        if (found.Suspended)
+        {
+            differences.Add($"account {account} is suspended");
+        }
+
+        if (found.MaxBuckets != BucketsPerAccount)
+        {
+            differences.Add($"account {account} may hold {found.MaxBuckets.ToString(CultureInfo.InvariantCulture)} buckets, " +
+                $"not {BucketsPerAccount.ToString(CultureInfo.InvariantCulture)}");
+        }
+
+        if (found.Quota != quota)
+        {
+            differences.Add($"the quota of account {account} is {Describe(found.Quota)}, the plan says {Describe(quota)}");
+        }
+
+        // Key ids are not secret; a key of no binding reaches the bucket like a binding's would.
+        differences.AddRange(found.AccessKeyIds.Where(k => S3Names.ParseBindingAccessKeyId(k) is null)
+            .Select(k => $"account {account} has the access key {k}, which no binding holds"));
+
+        var exists = await store.GetBucketAsync(account, bucket, ct) is not null;
+        return Observation.Of(exists, differences, found.AccessKeyIds.Select(S3Names.ParseBindingAccessKeyId));
     }
 
     /// <inheritdoc />

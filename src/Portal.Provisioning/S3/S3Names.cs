@@ -36,6 +36,13 @@ public static class S3Names
     }
 
     /// <summary>
+    /// The binding and generation of an access key id <see cref="BindingAccessKeyId"/> makes; null for any other id
+    /// (the provisioning key's included).
+    /// </summary>
+    public static BindingGeneration? ParseBindingAccessKeyId(string accessKeyId) =>
+        BindingNames.Parse(accessKeyId, "PB", "G", upperCaseId: true);
+
+    /// <summary>
     /// True when <paramref name="accessKeyId"/> is the key of some generation of the binding (including one a
     /// crashed rotation left behind), and not another binding's or the provisioning key.
     /// </summary>

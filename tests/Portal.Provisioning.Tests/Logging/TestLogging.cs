@@ -142,6 +142,97 @@ internal static class TestLogging
         }
     }
 
+    /// <summary>Polls until the stream's files hold <paramref name="text"/>; fails the test after <see cref="DeliveryTimeout"/>.</summary>
+    public static async Task WaitForStreamAsync(string stream, string text)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (!AllText(Path.Combine(LogDir, stream)).Contains(text, StringComparison.Ordinal))
+        {
+            Assert.True(deadline.Elapsed < DeliveryTimeout, $"'{text}' did not reach stream {stream} in {DeliveryTimeout}.");
+            await Task.Delay(50, Ct);
+        }
+    }
+
+    /// <summary>
+    /// Sends messages with the credentials' token until one lands in the quarantine: a refusal that follows a SIGHUP
+    /// by hand, which rsyslog handles a moment later. Fails the test after <see cref="DeliveryTimeout"/>.
+    /// </summary>
+    public static async Task WaitUntilQuarantinedAsync(BindingCredentials credentials)
+    {
+        var deadline = Stopwatch.StartNew();
+        var text = Unique("refused");
+        for (var i = 0; ; i++)
+        {
+            await LoggerAsync(credentials, $"{text} {i.ToString(CultureInfo.InvariantCulture)}");
+            var sent = Stopwatch.StartNew();
+            while (sent.Elapsed < TimeSpan.FromSeconds(1))
+            {
+                if (QuarantineText().Contains($"{text} {i.ToString(CultureInfo.InvariantCulture)}", StringComparison.Ordinal))
+                {
+                    return;
+                }
+
+                await Task.Delay(50, Ct);
+            }
+
+            Assert.True(deadline.Elapsed < DeliveryTimeout, $"The token was not refused within {DeliveryTimeout}.");
+        }
+    }
+
+    /// <summary>
+    /// Holds the config directory's lock the driver takes for every change, so no publish runs meanwhile (an operator's
+    /// hand edit of the files, made under the same lock).
+    /// </summary>
+    public static async Task<IDisposable> LockAsync()
+    {
+        var deadline = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                return new FileStream(Path.Combine(ConfigDir, ".lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+            }
+            catch (IOException) when (deadline.Elapsed < TimeSpan.FromSeconds(60))
+            {
+                await Task.Delay(50, Ct);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Removes by hand, as an operator editing the collector's files: the tokens whose binding keys match from the
+    /// stream's record (with <paramref name="wholeRecord"/>, the record itself), the same tokens from the live lookup
+    /// table; then SIGHUP. Call it holding <see cref="LockAsync"/>.
+    /// </summary>
+    public static async Task RemoveByHandAsync(InstanceContext instance, Func<string, bool> keys, bool wholeRecord = false)
+    {
+        var recordFile = RecordFile(instance);
+        var record = TokenTable.DeserializeRecord(File.ReadAllText(recordFile))!;
+        var removed = record.Tokens.Where(t => wholeRecord || keys(t.Key)).Select(t => t.Value).ToHashSet(StringComparer.Ordinal);
+        if (wholeRecord)
+        {
+            File.Delete(recordFile);
+        }
+        else
+        {
+            // As the driver writes them: atomically, mode 600.
+            RsyslogCollector.WriteAtomically(recordFile, TokenTable.SerializeRecord(record.WithoutTokens(keys)));
+        }
+
+        WriteTableByHand(Table().Where(e => !removed.Contains(e.Key)));
+        await SignalCollectorAsync("HUP");
+    }
+
+    /// <summary>Replaces the lookup table (token → value) by hand, without SIGHUP. Call it holding <see cref="LockAsync"/>.</summary>
+    public static void WriteTableByHand(IEnumerable<KeyValuePair<string, string>> entries) =>
+        RsyslogCollector.WriteAtomically(TableFile, System.Text.Json.JsonSerializer.Serialize(new
+        {
+            version = 1,
+            nomatch = "",
+            type = "string",
+            table = entries.Select(e => new { index = e.Key, value = e.Value }),
+        }) + "\n");
+
     /// <summary>A unique text to send and look for.</summary>
     public static string Unique(string what) => $"{what}-{Guid.NewGuid():N}";
 

@@ -99,15 +99,27 @@ internal static class TestMonitoring
         }
     }
 
+    /// <summary>Reloads Prometheus (<paramref name="alertmanager"/>: Alertmanager) as its admin, over its lifecycle API.</summary>
+    public static async Task ReloadAsync(bool alertmanager = false)
+    {
+        using var response = await SendAsync(HttpMethod.Post, $"{(alertmanager ? AlertmanagerUrl : PrometheusUrl)}/-/reload");
+        response.EnsureSuccessStatusCode();
+    }
+
     private static async Task<JsonElement> GetAsync(string url)
     {
-        var backend = Endpoint;
-        using var request = new HttpRequestMessage(HttpMethod.Get, url);
-        request.Headers.Authorization = new AuthenticationHeaderValue("Basic",
-            Convert.ToBase64String(Encoding.UTF8.GetBytes($"{backend.AdminUser}:{backend.AdminPassword}")));
-        using var response = await SharedHttp.SendAsync(request, Ct);
+        using var response = await SendAsync(HttpMethod.Get, url);
         response.EnsureSuccessStatusCode();
         using var document = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct));
         return document.RootElement.Clone();
+    }
+
+    private static async Task<HttpResponseMessage> SendAsync(HttpMethod method, string url)
+    {
+        var backend = Endpoint;
+        using var request = new HttpRequestMessage(method, url);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Basic",
+            Convert.ToBase64String(Encoding.UTF8.GetBytes($"{backend.AdminUser}:{backend.AdminPassword}")));
+        return await SharedHttp.SendAsync(request, Ct);
     }
 }
