@@ -203,14 +203,12 @@ public sealed class CrashTests(CrashTests.Fixture fixture) : IClassFixture<Crash
             .Select(g => $"{g.Key} exists {g.Count()} times"));
         var requested = names.Count;
         var failed = everything.Count(i => i.State == InstanceState.Failed);
-        TestContext.Current.SendDiagnosticMessage(
-            $"crash rounds {rounds}, operations {operations.Count}, converged {operations.Count(o => o.IsFinished)}, stuck {unfinished.Count}, " +
+        // "figures:" lines land in the test results, and ops/portal test prints them after its summary.
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"figures: crash rounds {rounds}, operations {operations.Count}, converged {operations.Count(o => o.IsFinished)}, stuck {unfinished.Count}, " +
             $"orphans {orphans.Count}, duplicates {duplicates.Count} (seed {seed}; {requested} instances requested, {accepted} requests answered 202, " +
             $"{diedAfterCommit} died after the commit; converged {convergedIn.TotalSeconds:0.0} s after the worker returned; " +
             $"{readyInstances.Count} Ready, {failed} Failed, {working} bindings work)");
-        Console.WriteLine(
-            $"crash rounds {rounds}, operations {operations.Count}, converged {operations.Count(o => o.IsFinished)}, stuck {unfinished.Count}, " +
-            $"orphans {orphans.Count}, duplicates {duplicates.Count}; converged in {convergedIn.TotalSeconds:0.0} s; {working} bindings work");
 
         Assert.True(orphans.Count == 0, $"Orphans on the backends:\n{string.Join('\n', orphans)}");
         Assert.True(duplicates.Count == 0, $"Duplicates:\n{string.Join('\n', duplicates)}");
