@@ -50,7 +50,8 @@ public sealed class DriftCheck(IDbContextFactory<PortalDbContext> dbFactory, Dri
         var live = state is InstanceState.Ready or InstanceState.Drifted or InstanceState.Degraded or InstanceState.Updating;
         if (live)
         {
-            if (!observed.Exists)
+            // The driver's own differences name what is gone more precisely, when it gives any.
+            if (!observed.Exists && observed.Differences.Count == 0)
             {
                 differences.Add("the instance's resources are gone from the backend");
             }
