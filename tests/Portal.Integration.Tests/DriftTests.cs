@@ -120,20 +120,27 @@ public sealed class DriftTests(DriftTests.Fixture fixture) : IClassFixture<Drift
     }
 
     [Fact]
-    public async Task Repair_RabbitMqVhostDeletedByHand_GivesTheSurvivingUserItsPermissionsBack()
+    public async Task Repair_RabbitMqVhostDeletedByHand_GrantsTheSurvivingUserAgainAndEndsTheOverlap()
     {
         var (api, teamId) = await fixture.DemoDeveloperAsync();
         var (id, _) = await api.RequestReadyAsync(teamId, "rabbitmq", "small", $"drift-vhost-{Suffix()}");
-        var (_, credentials) = await api.BindReadyAsync(id, "orders-api");
+        var (bindingId, previous) = await api.BindReadyAsync(id, "orders-api");
+        var credentials = await RotateWithOverlapAsync(api, id, bindingId);
+        await RoundTripAsync("rabbitmq", previous, Ct);
 
-        // RabbitMQ keeps the user when its vhost goes, but its permissions on the vhost go with it.
+        // RabbitMQ keeps the users when their vhost goes, but their permissions on the vhost go with it.
         await RabbitMqAdminDeleteAsync("vhosts", Value(credentials, "vhost"));
         await Assert.ThrowsAnyAsync<Exception>(() => RoundTripAsync("rabbitmq", credentials, Ct));
 
         await DriftedAsync(api, id, "the instance's resources are gone from the backend");
-        await RepairAsync(api, id);
+        var repaired = await RepairAsync(api, id);
 
+        Assert.Contains("Binding orders-api: generation 1 applied again with the secret it had", RepairLines(repaired));
         await RoundTripAsync("rabbitmq", credentials, Ct);
+        // The previous generation's password is not kept, so it cannot be granted again: its overlap ended.
+        var binding = await api.GetOkAsync($"/api/v1/instances/{id}/bindings/{bindingId}");
+        Assert.Null(binding["retiringGeneration"]);
+        await Assert.ThrowsAnyAsync<Exception>(() => RoundTripAsync("rabbitmq", previous, Ct));
         await api.DeleteReadyAsync(id);
     }
 
@@ -155,8 +162,10 @@ public sealed class DriftTests(DriftTests.Fixture fixture) : IClassFixture<Drift
 
         await DriftedAsync(api, id, "the instance's resources are gone from the backend");
         await AssertDriftAuditedAsync(id);
-        await RepairAsync(api, id);
+        var repaired = await RepairAsync(api, id);
 
+        // etcd took the deleted role from the user, which is still there: it is granted the new role again.
+        Assert.Contains("Binding orders-api: generation 0 applied again with the secret it had", RepairLines(repaired));
         var after = await api.GetOkAsync($"/api/v1/instances/{id}/bindings/{bindingId}/credentials");
         Assert.Equal(Value(credentials, "password"), Value(after["credentials"]!, "password"));
         await RoundTripAsync("etcd", credentials, Ct);
@@ -185,12 +194,7 @@ public sealed class DriftTests(DriftTests.Fixture fixture) : IClassFixture<Drift
         fresh.Add(monitoringId);
         var (rotatingId, _) = await api.RequestReadyAsync(teamId, "redis", "shared", $"fresh-rotating-{Suffix()}");
         var (rotatingBinding, _) = await api.BindReadyAsync(rotatingId, "orders-api");
-        var (status, body, _) = await api.SendAsync(HttpMethod.Post, $"/api/v1/instances/{rotatingId}/bindings/{rotatingBinding}/rotate", new { overlapMinutes = 60 });
-        Assert.True(status == HttpStatusCode.Accepted, $"{(int)status} {body?.ToJsonString()}");
-        await api.WaitForAsync($"/api/v1/instances/{rotatingId}/bindings/{rotatingBinding}",
-            b => b["generation"]!.GetValue<int>() == 1 && b["retiringGeneration"]?.GetValue<int>() == 0, "the rotation with its overlap");
-        await api.WaitForAsync($"/api/v1/instances/{rotatingId}",
-            i => i["operations"]!.AsArray().All(o => o!["state"]!.GetValue<string>() is "Succeeded"), "the rotation to finish");
+        await RotateWithOverlapAsync(api, rotatingId, rotatingBinding);
         fresh.Add(rotatingId);
 
         var (driftingId, _) = await api.RequestReadyAsync(teamId, "postgresql", "small", $"drifting-{Suffix()}");
@@ -258,6 +262,18 @@ public sealed class DriftTests(DriftTests.Fixture fixture) : IClassFixture<Drift
 
         await RepairAsync(api, id);
         await api.DeleteReadyAsync(id);
+    }
+
+    /// <summary>Rotates a binding with an hour's overlap (generations 0 and 1 both work) and reveals the new credentials.</summary>
+    private static async Task<JsonNode> RotateWithOverlapAsync(ApiClient api, Guid id, Guid bindingId)
+    {
+        var (status, body, _) = await api.SendAsync(HttpMethod.Post, $"/api/v1/instances/{id}/bindings/{bindingId}/rotate", new { overlapMinutes = 60 });
+        Assert.True(status == HttpStatusCode.Accepted, $"{(int)status} {body?.ToJsonString()}");
+        await api.WaitForAsync($"/api/v1/instances/{id}",
+            i => i["operations"]!.AsArray().All(o => o!["state"]!.GetValue<string>() is "Succeeded"), "the rotation to finish");
+        var binding = await api.GetOkAsync($"/api/v1/instances/{id}/bindings/{bindingId}");
+        Assert.True(binding["generation"]!.GetValue<int>() == 1 && binding["retiringGeneration"]?.GetValue<int>() == 0, binding.ToJsonString());
+        return (await api.GetOkAsync($"/api/v1/instances/{id}/bindings/{bindingId}/credentials"))["credentials"]!;
     }
 
     private static List<string> Strings(JsonNode array) => array.AsArray().Select(s => s!.GetValue<string>()).ToList();
