@@ -252,29 +252,38 @@ public sealed class OperationJob(
     /// <summary>
     /// Re-applies a drifted instance's desired state: the driver's provision (idempotent: it re-creates what is missing
     /// and re-applies the plan's limits, and keeps data), the missing credentials of Ready bindings with the secrets they
-    /// had (<see cref="BindingContext.Existing"/>), and the removal of credentials the record does not know. Then it
-    /// observes again: what still differs fails the attempt.
+    /// had (<see cref="BindingContext.Existing"/>) — all current ones when their grants went with the resources — and the
+    /// removal of credentials the record does not know. Then it observes again: what still differs fails the attempt.
     /// </summary>
     private async Task RepairAsync(PortalDbContext db, IServiceDriver driver, Instance instance, InstanceContext context, CancellationToken ct)
     {
         await driver.ProvisionAsync(context, ct);
         context.Progress.Report("The instance's resources and limits are in place");
         var bindings = await db.Bindings.Where(b => b.InstanceId == instance.Id).ToListAsync(ct);
-        if ((await driver.ObserveAsync(context, ct)).Bindings is { } present)
+        var observed = await driver.ObserveAsync(context, ct);
+        if (observed.Bindings is { } present)
         {
+            // With the instance's resources in place again, what still differs are the grants credentials hold on them,
+            // which went with the resources while the credentials stayed: RabbitMQ keeps a user whose vhost was deleted
+            // but not its permissions, etcd a user whose role was deleted but not its membership. Binding the current
+            // generations again, with their secrets, grants them anew.
+            var regrant = observed.Differences.Count > 0;
             foreach (var binding in bindings.Where(b => b.State == BindingState.Ready))
             {
                 var found = present.GetValueOrDefault(binding.Id) ?? new HashSet<int>();
-                if (!found.Contains(binding.Generation))
+                if (!found.Contains(binding.Generation) || regrant)
                 {
-                    await RecreateCredentialsAsync(driver, binding, context, ct);
+                    await RecreateCredentialsAsync(driver, binding, context, found.Contains(binding.Generation), ct);
                 }
 
-                if (binding.RetiringGeneration is { } retiring && !found.Contains(retiring))
+                if (binding.RetiringGeneration is { } retiring && (!found.Contains(retiring) || regrant))
                 {
-                    // Its secret is not kept, so it cannot come back: the overlap ends now.
+                    // Its secret is not kept, so it cannot come back or be granted again: the overlap ends now (a
+                    // generation still on the backend is removed below, as one that should not exist).
                     binding.Retired(clock.GetUtcNow());
-                    context.Progress.Report($"Binding {binding.AppName}: generation {retiring} was gone; its overlap ends now");
+                    context.Progress.Report(found.Contains(retiring)
+                        ? $"Binding {binding.AppName}: generation {retiring} cannot be granted again without its secret; its overlap ends now"
+                        : $"Binding {binding.AppName}: generation {retiring} was gone; its overlap ends now");
                 }
             }
 
@@ -304,8 +313,11 @@ public sealed class OperationJob(
         }
     }
 
-    /// <summary>Re-creates a binding's current credentials that went missing, with the secret they had where the driver can.</summary>
-    private async Task RecreateCredentialsAsync(IServiceDriver driver, Binding binding, InstanceContext context, CancellationToken ct)
+    /// <summary>
+    /// Re-creates a binding's current credentials that went missing, or grants those still <paramref name="present"/>
+    /// anew, with the secret they had where the driver can.
+    /// </summary>
+    private async Task RecreateCredentialsAsync(IServiceDriver driver, Binding binding, InstanceContext context, bool present, CancellationToken ct)
     {
         var existing = binding.ProtectedCredentials is { } stored
             ? JsonSerializer.Deserialize<Dictionary<string, string>>(secrets.Unprotect(stored))
@@ -324,9 +336,10 @@ public sealed class OperationJob(
         binding.CertificateExpiresAt = values.TryGetValue(Bindings.CredentialKeys.Certificate, out var certificate)
             ? Provisioning.Certificates.IssuedCertificate.NotAfterOf(certificate)
             : binding.CertificateExpiresAt;
+        var done = present ? "applied again" : "re-created";
         context.Progress.Report(sameSecret
-            ? $"Binding {binding.AppName}: generation {binding.Generation} re-created with the secret it had"
-            : $"Binding {binding.AppName}: generation {binding.Generation} re-created with a new secret; the app must read its credentials again");
+            ? $"Binding {binding.AppName}: generation {binding.Generation} {done} with the secret it had"
+            : $"Binding {binding.AppName}: generation {binding.Generation} {done} with a new secret; the app must read its credentials again");
     }
 
     /// <summary>
