@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json.Nodes;
 using Hangfire;
 using Hangfire.States;
+using Hangfire.Storage;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.EntityFrameworkCore;
 using Microsoft.Extensions.DependencyInjection;
@@ -170,6 +171,24 @@ public sealed class BackendDownTests(BackendDownTests.Fixture fixture) : IClassF
 
         var up = await BackendViewAsync(platform, Private);
         Assert.True(up["lastCheckHealthy"]!.GetValue<bool>(), up.ToJsonString());
+    }
+
+    [Fact]
+    public async Task RecurringChecks_SwitchedOffByTheirDocumentedSettings_DoNotRunDuringTheTest()
+    {
+        // Backends:HealthSchedule and Bindings:RenewalSchedule (PortalAppFactory), Reconcile:Schedule (this fixture): a health
+        // check in the middle of the test above would mark the stopped server down with a message of its own.
+        string[] off = [Portal.Application.Backends.BackendHealthJob.RecurringJobId, Portal.Application.Bindings.CertificateRenewalJob.RecurringJobId,
+            Portal.Application.Reconcile.ReconcileJob.RecurringJobId];
+        List<RecurringJobDto> registered = [];
+        await ApiClient.WaitUntilAsync(() =>
+        {
+            using var connection = fixture.Services.GetRequiredService<JobStorage>().GetConnection();
+            registered = connection.GetRecurringJobs();
+            return Task.FromResult(off.All(id => registered.Any(j => j.Id == id)));
+        }, "the recurring jobs to be registered");
+
+        Assert.All(off, id => Assert.Equal(Cron.Never(), registered.Single(j => j.Id == id).Cron));
     }
 
     /// <summary>How often the operation found its backend unreachable, from its progress lines.</summary>
