@@ -1,5 +1,6 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -67,8 +68,12 @@ public static class ApiExtensions
         api.MapObservabilityApi();
         api.MapBindingFormatsApi();
         api.MapCertificatesApi();
-        // Unknown API paths answer Problem Details too, not an HTML page.
-        api.MapFallback(() => TypedResults.Problem(statusCode: 404, title: "Not found", detail: "No such API route."));
+        // Unknown API paths answer Problem Details too, not an HTML page. The fallback declares that it takes JSON, as the
+        // routes with a body do: routing sends a request without a Content-Type only to the routes that accept any type
+        // when one of them does, so a fallback accepting any type took a POST without a body from its route and answered
+        // "no such route" instead of the route's 400 (dotnet/aspnetcore#41060).
+        api.MapFallback(() => TypedResults.Problem(statusCode: 404, title: "Not found", detail: "No such API route."))
+            .WithMetadata(new AcceptsMetadata(["application/json"]));
         app.MapReadApi();
         app.MapBindingDownloads();
         app.MapCaDownload();

@@ -66,4 +66,15 @@ internal sealed class ApiClient(HttpClient http)
         Assert.Fail($"Timed out after {seconds} s waiting for {what}; last: {last.ToJsonString(new JsonSerializerOptions { WriteIndented = true })}");
         return last;
     }
+
+    /// <summary>Polls a condition that is not an API call (a job's state, a database row) until it holds.</summary>
+    public static async Task WaitUntilAsync(Func<Task<bool>> condition, string what, int seconds = 60)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(seconds);
+        while (!await condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, $"Timed out after {seconds} s waiting for {what}");
+            await Task.Delay(250);
+        }
+    }
 }

@@ -13,7 +13,7 @@ namespace Portal.Application.Backends;
 public sealed class BackendHealthOptions
 {
     /// <summary>Cron schedule of the check (Backends:HealthSchedule); every five minutes by default.</summary>
-    public string Schedule { get; set; } = "*/5 * * * *";
+    public string HealthSchedule { get; set; } = "*/5 * * * *";
 }
 
 public sealed class BackendHealthJob(

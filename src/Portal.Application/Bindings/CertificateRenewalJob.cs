@@ -14,7 +14,7 @@ namespace Portal.Application.Bindings;
 public sealed class CertificateRenewalOptions
 {
     /// <summary>Cron schedule of the renewal run (Bindings:RenewalSchedule); every 15 minutes by default.</summary>
-    public string Schedule { get; set; } = "*/15 * * * *";
+    public string RenewalSchedule { get; set; } = "*/15 * * * *";
 }
 
 /// <summary>

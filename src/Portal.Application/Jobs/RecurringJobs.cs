@@ -52,13 +52,13 @@ internal sealed class RecurringJobsRegistration(
         recurring.AddOrUpdate<Approvals.ApprovalDeadlinesJob>(
             Approvals.ApprovalDeadlinesJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), approvals.Value.Schedule);
         recurring.AddOrUpdate<Backends.BackendHealthJob>(
-            Backends.BackendHealthJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), backendHealth.Value.Schedule);
+            Backends.BackendHealthJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), backendHealth.Value.HealthSchedule);
         recurring.AddOrUpdate<Observability.LogRetentionJob>(
             Observability.LogRetentionJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), Cron.Hourly());
         recurring.AddOrUpdate<Bindings.RetireDueJob>(
             Bindings.RetireDueJob.RecurringJobId, job => job.SweepAsync(CancellationToken.None), Cron.Minutely());
         recurring.AddOrUpdate<Bindings.CertificateRenewalJob>(
-            Bindings.CertificateRenewalJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), renewal.Value.Schedule);
+            Bindings.CertificateRenewalJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), renewal.Value.RenewalSchedule);
         recurring.AddOrUpdate<Bindings.ScheduledRotationJob>(
             Bindings.ScheduledRotationJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), Cron.Hourly());
         recurring.AddOrUpdate<Reconcile.ReconcileJob>(
