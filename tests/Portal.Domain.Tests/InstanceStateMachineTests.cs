@@ -15,6 +15,10 @@ public sealed class InstanceStateMachineTests
         (InstanceState.Ready, InstanceState.Updating),
         (InstanceState.Ready, InstanceState.Deprovisioning),
         (InstanceState.Ready, InstanceState.Degraded),
+        (InstanceState.Ready, InstanceState.Drifted),
+        (InstanceState.Drifted, InstanceState.Ready),
+        (InstanceState.Drifted, InstanceState.Updating),
+        (InstanceState.Drifted, InstanceState.Deprovisioning),
         (InstanceState.Updating, InstanceState.Ready),
         (InstanceState.Updating, InstanceState.Failed),
         (InstanceState.Degraded, InstanceState.Ready),
@@ -69,6 +73,7 @@ public sealed class InstanceStateMachineTests
             InstanceState.Ready => [InstanceState.Provisioning, InstanceState.Ready],
             InstanceState.Updating => [InstanceState.Provisioning, InstanceState.Ready, InstanceState.Updating],
             InstanceState.Degraded => [InstanceState.Provisioning, InstanceState.Ready, InstanceState.Degraded],
+            InstanceState.Drifted => [InstanceState.Provisioning, InstanceState.Ready, InstanceState.Drifted],
             InstanceState.Failed => [InstanceState.Provisioning, InstanceState.Failed],
             InstanceState.Deprovisioning => [InstanceState.Provisioning, InstanceState.Ready, InstanceState.Deprovisioning],
             InstanceState.Deleted => [InstanceState.Provisioning, InstanceState.Ready, InstanceState.Deprovisioning, InstanceState.Deleted],
@@ -191,6 +196,7 @@ public sealed class InstanceStateMachineTests
     [InlineData(InstanceState.Expired, true)]
     [InlineData(InstanceState.Failed, false)]
     [InlineData(InstanceState.Degraded, false)]
+    [InlineData(InstanceState.Drifted, false)]
     public void IsTerminal_EachState_MatchesLifeCycle(InstanceState state, bool expected) =>
         Assert.Equal(expected, state.IsTerminal());
 
@@ -205,6 +211,7 @@ public sealed class InstanceStateMachineTests
     [InlineData(InstanceState.Expired, false)]
     [InlineData(InstanceState.Failed, false)]
     [InlineData(InstanceState.Degraded, false)]
+    [InlineData(InstanceState.Drifted, false)]
     public void IsBusy_EachState_TrueOnlyWhileAJobWorks(InstanceState state, bool expected) =>
         Assert.Equal(expected, state.IsBusy());
 
@@ -219,6 +226,7 @@ public sealed class InstanceStateMachineTests
     [InlineData(InstanceState.Expired, false)]
     [InlineData(InstanceState.Failed, false)]
     [InlineData(InstanceState.Degraded, true)]
+    [InlineData(InstanceState.Drifted, false)]
     public void AcceptsBindings_EachState_TrueOnlyWhenUp(InstanceState state, bool expected) =>
         Assert.Equal(expected, state.AcceptsBindings());
 
@@ -226,6 +234,6 @@ public sealed class InstanceStateMachineTests
     public void StateTables_CoverEveryInstanceState()
     {
         // If a state is added to the enum, the tables above (and the life cycle) need a decision for it.
-        Assert.Equal(10, Enum.GetValues<InstanceState>().Length);
+        Assert.Equal(11, Enum.GetValues<InstanceState>().Length);
     }
 }
