@@ -60,12 +60,14 @@ public sealed class LogStreamFlowTests(LogStreamFlowTests.Fixture fixture) : ICl
         Assert.EndsWith($"/read/v1/bindings/{bindingId}/logs", Value(orders, "readUrl"));
 
         await SendAsync(orders, "orders-api", "order 42 shipped");
+        await Task.Delay(5, Ct); // distinct millisecond timestamps, so the time order is defined
         await SendAsync(orders, "orders-api", "payment timeout for order 43", severity: 3);
         await SendAsync(billing, "billing-api", "invoice 7 sent by billing");
 
         // The team, through the API: its stream's entries, searchable; never billing's.
         var entries = await api.WaitForAsync($"/api/v1/instances/{ordersId}/logs",
             list => list.AsArray().Count >= 2, "the orders messages to arrive", seconds: 20);
+        // In the senders' time order (each message went over its own connection, so they may have arrived the other way round).
         Assert.Equal(["order 42 shipped", "payment timeout for order 43"], entries.AsArray().Select(e => e!["message"]!.GetValue<string>()));
         Assert.Equal("orders-api", entries[0]!["app"]!.GetValue<string>());
         var found = await api.GetOkAsync($"/api/v1/instances/{ordersId}/logs?contains=TIMEOUT");

@@ -405,8 +405,10 @@ public sealed class LoggingDriver : ILogStreamDriver
             }
         }
 
+        // Oldest first by the sender's time: messages sent over separate connections may reach the file out of order.
+        // The sort is stable, so messages of one instant keep the order they arrived in.
         newestFirst.Reverse();
-        return newestFirst;
+        return newestFirst.OrderBy(e => e.Timestamp).ToList();
     }
 
     /// <inheritdoc />
