@@ -826,6 +826,9 @@ namespace Portal.Migrations.Migrations
                         .IsRequired()
                         .HasColumnType("text");
 
+                    b.Property<DateTimeOffset?>("RetiredAt")
+                        .HasColumnType("timestamp with time zone");
+
                     b.Property<string>("Settings")
                         .IsRequired()
                         .HasColumnType("jsonb");

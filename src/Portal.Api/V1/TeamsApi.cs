@@ -17,6 +17,8 @@ public static class TeamsApi
         teams.MapGet("/", ListTeams).WithSummary("The teams you belong to");
         teams.MapPost("/", CreateTeam).WithSummary("Create a team; you become its owner");
         teams.MapGet("/{teamId:guid}", GetTeam).WithSummary("A team with its members");
+        teams.MapDelete("/{teamId:guid}", DeleteTeam)
+            .WithSummary("Delete a team with no live instance; its service accounts, webhooks and finished instances' records go with it (owners)");
         teams.MapPut("/{teamId:guid}/members", SetMember).WithSummary("Add a member by e-mail, or change a member's role (owners)");
         teams.MapDelete("/{teamId:guid}/members/{userId:guid}", RemoveMember).WithSummary("Remove a member (owners)");
         teams.MapPost("/{teamId:guid}/service-accounts", CreateServiceAccount)
@@ -73,6 +75,12 @@ public static class TeamsApi
         HttpContext http, Guid teamId, Guid userId, DeleteServiceAccountHandler handler, CancellationToken ct)
     {
         await handler.HandleAsync(http.Actor(), teamId, userId, ct);
+        return TypedResults.NoContent();
+    }
+
+    public static async Task<NoContent> DeleteTeam(HttpContext http, Guid teamId, DeleteTeamHandler handler, CancellationToken ct)
+    {
+        await handler.HandleAsync(http.Actor(), teamId, ct);
         return TypedResults.NoContent();
     }
 }

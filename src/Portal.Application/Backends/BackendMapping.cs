@@ -9,7 +9,7 @@ public static class BackendMapping
 {
     public static BackendView ToView(this Backend b, int instances = 0) =>
         new(b.Id, b.Name, b.Kind, b.Host, b.Port, b.AdminUser, b.LastCheckHealthy, b.LastCheckMessage, b.LastCheckedAt,
-            b.Site, b.Capacity, b.Settings, instances, b.WorkerQueue);
+            b.Site, b.Capacity, b.Settings, instances, b.WorkerQueue, b.RetiredAt);
 
     public static BackendEndpoint ToEndpoint(this Backend b, SecretProtector secrets) =>
         new(b.Host, b.Port, b.AdminUser, secrets.Unprotect(b.ProtectedAdminPassword)) { Settings = b.Settings };

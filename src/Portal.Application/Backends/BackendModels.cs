@@ -8,4 +8,4 @@ public sealed record BackendView(
     Guid Id, string Name, string Kind, string Host, int Port, string AdminUser,
     bool? LastCheckHealthy, string? LastCheckMessage, DateTimeOffset? LastCheckedAt,
     string Site = Backend.DefaultSite, int? Capacity = null, IReadOnlyDictionary<string, string>? Settings = null, int Instances = 0,
-    string? WorkerQueue = null);
+    string? WorkerQueue = null, DateTimeOffset? RetiredAt = null);

@@ -10,7 +10,8 @@ namespace Portal.Application.Backends;
 
 /// <summary>
 /// Chooses the backend a new instance goes to: among the offering's backends (of the requested site, if
-/// one is named) that are not known to be down, the one with the most room left under its capacity.
+/// one is named) that are in service (not retired) and not known to be down, the one with the most room left under
+/// its capacity.
 /// </summary>
 public static partial class Placement
 {
@@ -35,7 +36,12 @@ public static partial class Placement
         }
 
         await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({BitConverter.ToInt64(offering.Id.ToByteArray(), 8)})", ct);
-        var backends = await db.Backends.AsNoTracking().Where(b => offering.BackendIds.Contains(b.Id)).ToListAsync(ct);
+        var backends = await db.Backends.AsNoTracking().Where(b => offering.BackendIds.Contains(b.Id) && b.RetiredAt == null).ToListAsync(ct);
+        if (backends.Count == 0)
+        {
+            throw new ConflictException($"Every {offering.Name} backend is retired; ask a platform admin to assign one in service.");
+        }
+
         var sites = backends.Select(b => b.Site).Distinct().Order().ToList();
         if (site is not null)
         {

@@ -57,6 +57,6 @@ public sealed class AddPlanHandler(IDbContextFactory<PortalDbContext> dbFactory,
         db.Plans.Add(plan);
         db.Audit(actor, clock.GetUtcNow(), "offering.plan-added", "offering", offering.Id, null, $"{offering.Key}/{plan.Key}, {plan.MonthlyCost} a month");
         await db.SaveOrConflictAsync($"The offering has a plan '{request.Key}' already.", ct);
-        return new PlanView(plan.Id, plan.Key, plan.Name, plan.Description, plan.MonthlyCost, plan.Limits, plan.MaxLeaseDays);
+        return plan.ToView();
     }
 }

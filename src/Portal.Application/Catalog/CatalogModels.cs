@@ -2,8 +2,10 @@ using Portal.Provisioning;
 
 namespace Portal.Application.Catalog;
 
+/// <param name="Retired">Taken out of the catalog: no new instance or plan change may choose it; instances on it keep it.</param>
 public sealed record PlanView(
-    Guid Id, string Key, string Name, string Description, decimal MonthlyCost, IReadOnlyDictionary<string, int> Limits, int? MaxLeaseDays = null);
+    Guid Id, string Key, string Name, string Description, decimal MonthlyCost, IReadOnlyDictionary<string, int> Limits, int? MaxLeaseDays = null,
+    bool Retired = false);
 
 /// <param name="BackendIds">The backends placement may choose from.</param>
 /// <param name="Sites">The sites a request may name (those of its backends).</param>

@@ -35,7 +35,7 @@ public sealed class SetOfferingBackendsHandler(IDbContextFactory<PortalDbContext
         db.Audit(actor, clock.GetUtcNow(), "offering.backends-set", "offering", offering.Id, null,
             $"{offering.Key} on {(backends.Count == 0 ? "no backend" : string.Join(", ", backends.Select(b => b.Name).Order()))}");
         await db.SaveChangesAsync(ct);
-        var sites = backends.ToDictionary(b => b.Id, b => b.Site);
+        var sites = backends.Where(b => b.RetiredAt is null).ToDictionary(b => b.Id, b => b.Site);
         return CatalogMapping.ToView(offering, sites, drivers);
     }
 }

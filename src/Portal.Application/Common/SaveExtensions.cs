@@ -46,4 +46,17 @@ public static class SaveExtensions
             throw new ConflictException(duplicateMessage);
         }
     }
+
+    /// <summary>Saves a removal; a row that something came to reference meanwhile is a conflict with that message.</summary>
+    public static async Task SaveRemovalOrConflictAsync(this PortalDbContext db, string referencedMessage, CancellationToken ct)
+    {
+        try
+        {
+            await db.SaveChangesAsync(ct);
+        }
+        catch (DbUpdateException e) when (e.InnerException is PostgresException { SqlState: PostgresErrorCodes.ForeignKeyViolation })
+        {
+            throw new ConflictException(referencedMessage);
+        }
+    }
 }

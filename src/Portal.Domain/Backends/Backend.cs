@@ -38,6 +38,12 @@ public sealed class Backend
 
     public DateTimeOffset CreatedAt { get; init; }
 
+    /// <summary>
+    /// When a platform admin retired the server: placement puts no new instance here, the instances on it live on
+    /// until they are deleted. Null: in service.
+    /// </summary>
+    public DateTimeOffset? RetiredAt { get; set; }
+
     /// <summary>Result of the last "test connection".</summary>
     public bool? LastCheckHealthy { get; set; }
 
