@@ -47,15 +47,15 @@ public static class EgressPolicy
             var who = isLiteral ? $"{address}" : $"{host} resolves to {address}, which";
             var networks = allowed.Select(e => e.Network).OfType<IPNetwork>().ToList();
 
+            if (EgressAddress.Classify(address) is { } range && !networks.Any(n => n.Contains(address) || Contains(n, EgressAddress.EmbeddedIPv4(address))))
+            {
+                return $"{who} is {Article(range.Name)} {range.Name} address; egress to {range.Name} addresses is denied ({Advice}).";
+            }
+
             // The portal and its backends are denied even inside an allowed network; only the exact address opens them.
             if (protectedAddresses.TryGetValue(address, out var what) && !networks.Any(n => IsSingle(n) && n.Contains(address)))
             {
                 return $"{who} is {what}; egress to the portal and its backends is denied ({Advice}, for that exact address).";
-            }
-
-            if (EgressAddress.Classify(address) is { } range && !networks.Any(n => n.Contains(address) || Contains(n, EgressAddress.EmbeddedIPv4(address))))
-            {
-                return $"{who} is {Article(range.Name)} {range.Name} address; egress to {range.Name} addresses is denied ({Advice}).";
             }
         }
 
@@ -67,5 +67,6 @@ public static class EgressPolicy
     private static bool IsSingle(IPNetwork network) =>
         network.PrefixLength == (network.BaseAddress.AddressFamily == AddressFamily.InterNetwork ? 32 : 128);
 
-    private static string Article(string word) => word.Length > 0 && "aeiou".Contains(word[0], StringComparison.Ordinal) ? "an" : "a";
+    private static string Article(string word) =>
+        word.Length > 0 && "aeiou".Contains(word[0], StringComparison.Ordinal) && !word.StartsWith("uni", StringComparison.Ordinal) ? "an" : "a";
 }
