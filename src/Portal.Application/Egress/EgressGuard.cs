@@ -21,10 +21,17 @@ public sealed class EgressGuard(IDbContextFactory<PortalDbContext> dbFactory)
     /// <summary>Refuses, as Problem Details naming each field, every URL the policy denies; nothing is changed.</summary>
     public async Task RequireAllowedAsync(IEnumerable<(string Field, string Url)> urls, EgressScope scope, CancellationToken ct)
     {
-        var validator = new Validator();
-        foreach (var (field, url) in urls)
+        var list = urls.ToList();
+        if (list.Count == 0)
         {
-            var refusal = await CheckAsync(url, scope, ct);
+            return;
+        }
+
+        var validator = new Validator();
+        var rules = await RulesAsync(scope, ct);
+        foreach (var (field, url) in list)
+        {
+            var refusal = await CheckAsync(url, rules, ct);
             validator.Require(refusal is null, field, $"{url}: {refusal}");
         }
 
@@ -37,9 +44,10 @@ public sealed class EgressGuard(IDbContextFactory<PortalDbContext> dbFactory)
     /// </summary>
     public async Task EnsureAllowedAsync(IEnumerable<(string Field, string Url)> urls, EgressScope scope, CancellationToken ct)
     {
-        if (await FirstRefusalAsync(urls, scope, ct) is { } refusal)
+        var refusals = await RefusalsAsync(urls, scope, ct);
+        if (refusals.Count > 0)
         {
-            throw new EgressDeniedException(refusal);
+            throw new EgressDeniedException(refusals[0]);
         }
     }
 
@@ -47,9 +55,16 @@ public sealed class EgressGuard(IDbContextFactory<PortalDbContext> dbFactory)
     public async Task<IReadOnlyList<string>> RefusalsAsync(IEnumerable<(string Field, string Url)> urls, EgressScope scope, CancellationToken ct)
     {
         var refusals = new List<string>();
-        foreach (var (field, url) in urls)
+        var list = urls.ToList();
+        if (list.Count == 0)
         {
-            if (await CheckAsync(url, scope, ct) is { } refusal)
+            return refusals;
+        }
+
+        var rules = await RulesAsync(scope, ct);
+        foreach (var (field, url) in list)
+        {
+            if (await CheckAsync(url, rules, ct) is { } refusal)
             {
                 refusals.Add($"{field}: {url}: {refusal}");
             }
@@ -58,31 +73,15 @@ public sealed class EgressGuard(IDbContextFactory<PortalDbContext> dbFactory)
         return refusals;
     }
 
-    private async Task<string?> FirstRefusalAsync(IEnumerable<(string Field, string Url)> urls, EgressScope scope, CancellationToken ct)
-    {
-        var refusals = await RefusalsAsync(urls, scope, ct);
-        return refusals.Count > 0 ? refusals[0] : null;
-    }
-
-    /// <summary>Why a URL is refused (its form, or where its host resolves to now), or null when it is allowed.</summary>
-    public async Task<string?> CheckAsync(string url, EgressScope scope, CancellationToken ct)
-    {
-        if (EgressUrl.TryParse(url, out var parsed) is { } error)
-        {
-            return error;
-        }
-
-        var (refusal, _) = await JudgeAsync(parsed!.Host, scope, ct);
-        return refusal;
-    }
-
     /// <summary>
     /// The addresses a client may connect to for <paramref name="host"/>, resolved now; throws
     /// <see cref="EgressDeniedException"/> when any of them is denied. Connect to these, never resolve again.
     /// </summary>
     public async Task<IPAddress[]> ResolveAllowedAsync(string host, EgressScope scope, CancellationToken ct)
     {
-        var (refusal, addresses) = await JudgeAsync(host, scope, ct);
+        var rules = await RulesAsync(scope, ct);
+        var addresses = await ResolveAsync(host, ct);
+        var refusal = EgressPolicy.Judge(host, addresses, rules.Allowed, rules.Protected);
         if (refusal is not null || addresses.Length == 0)
         {
             throw new EgressDeniedException(refusal ?? $"{host} does not resolve to an address.");
@@ -91,11 +90,18 @@ public sealed class EgressGuard(IDbContextFactory<PortalDbContext> dbFactory)
         return addresses;
     }
 
-    private async Task<(string? Refusal, IPAddress[] Addresses)> JudgeAsync(string host, EgressScope scope, CancellationToken ct)
+    private static async Task<string?> CheckAsync(string url, Rules rules, CancellationToken ct) =>
+        EgressUrl.TryParse(url, out var parsed) is { } error
+            ? error
+            : EgressPolicy.Judge(parsed!.Host, await ResolveAsync(parsed.Host, ct), rules.Allowed, rules.Protected);
+
+    /// <summary>What the policy is judged against, read once per check: the allow entries that hold here, the protected addresses.</summary>
+    private sealed record Rules(IReadOnlyList<EgressAllowEntry> Allowed, IReadOnlyDictionary<IPAddress, string> Protected);
+
+    private async Task<Rules> RulesAsync(EgressScope scope, CancellationToken ct)
     {
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var allowed = (await db.EgressAllowList.AsNoTracking().ToListAsync(ct)).Where(e => e.AppliesTo(scope)).ToList();
-        var addresses = await ResolveAsync(host, ct);
         var backends = await db.Backends.AsNoTracking().Select(b => new { b.Name, b.Host, b.Settings }).ToListAsync(ct);
         var protectedAddresses = new Dictionary<IPAddress, string>();
         foreach (var backend in backends)
@@ -118,7 +124,7 @@ public sealed class EgressGuard(IDbContextFactory<PortalDbContext> dbFactory)
             protectedAddresses.TryAdd(address, "an address of the portal's own host");
         }
 
-        return (EgressPolicy.Judge(host, addresses, allowed, protectedAddresses), addresses);
+        return new Rules(allowed, protectedAddresses);
     }
 
     /// <summary>What a host resolves to now, canonical (IPv4-mapped as IPv4); empty when it does not resolve.</summary>
