@@ -118,18 +118,7 @@ public sealed partial class MonitoringDriver : IMonitoringDriver
 
     /// <inheritdoc />
     /// <remarks>Prometheus scrapes the targets and Alertmanager posts to the webhook: both connect.</remarks>
-    public IReadOnlyList<ParameterUrl> ParameterUrls(IReadOnlyDictionary<string, string> parameters)
-    {
-        ArgumentNullException.ThrowIfNull(parameters);
-        var urls = MonitoringSpec.TargetUrls(parameters.GetValueOrDefault(MonitoringSpec.TargetsParameter))
-            .Select(url => new ParameterUrl(MonitoringSpec.TargetsParameter, url, Connects: true)).ToList();
-        if (parameters.GetValueOrDefault(MonitoringSpec.AlertWebhookParameter) is { } webhook && !string.IsNullOrWhiteSpace(webhook))
-        {
-            urls.Add(new ParameterUrl(MonitoringSpec.AlertWebhookParameter, webhook.Trim(), Connects: true));
-        }
-
-        return urls;
-    }
+    public IReadOnlyList<ParameterUrl> ParameterUrls(IReadOnlyDictionary<string, string> parameters) => MonitoringSpec.ParameterUrls(parameters);
 
     /// <inheritdoc />
     public async Task<ProvisionResult> ProvisionAsync(InstanceContext instance, CancellationToken ct)

@@ -183,6 +183,20 @@ public sealed record MonitoringSpec(
         return null;
     }
 
+    /// <summary>The targets and the alert webhook as written, for the egress policy: Prometheus and Alertmanager connect to them.</summary>
+    public static IReadOnlyList<ParameterUrl> ParameterUrls(IReadOnlyDictionary<string, string> parameters)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        var urls = TargetUrls(parameters.GetValueOrDefault(TargetsParameter))
+            .Select(url => new ParameterUrl(TargetsParameter, url, Connects: true)).ToList();
+        if (parameters.GetValueOrDefault(AlertWebhookParameter) is { } webhook && !string.IsNullOrWhiteSpace(webhook))
+        {
+            urls.Add(new ParameterUrl(AlertWebhookParameter, webhook.Trim(), Connects: true));
+        }
+
+        return urls;
+    }
+
     /// <summary>The targets as URLs, as written: <c>host:port</c> with <c>http://</c> in front (for the egress policy).</summary>
     public static IEnumerable<string> TargetUrls(string? text) =>
         SplitTargets(text).Select(entry => entry.Contains("://", StringComparison.Ordinal) ? entry : "http://" + entry);
