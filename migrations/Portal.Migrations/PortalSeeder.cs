@@ -9,6 +9,7 @@ using Portal.Domain.Access;
 using Portal.Domain.Audit;
 using Portal.Domain.Backends;
 using Portal.Domain.Catalog;
+using Portal.Domain.Egress;
 using Portal.Domain.Teams;
 using Portal.Provisioning;
 
@@ -33,6 +34,12 @@ public sealed class DemoOptions
     /// assigned to the offering of that kind.
     /// </summary>
     public Dictionary<string, string> Backends { get; set; } = [];
+
+    /// <summary>
+    /// Allow the demo monitoring backend to reach 127.0.0.1 (the demo's apps run on this machine). The tests turn it off
+    /// and allow what each of them needs.
+    /// </summary>
+    public bool AllowLoopbackScrapes { get; set; } = true;
 }
 
 public sealed class DemoBackendOptions
@@ -171,6 +178,30 @@ public sealed class PortalSeeder(
             await SeedDemoBackendAsync(db, $"demo-{kind}", kind, BackendEndpoint.Parse(endpoint), ct);
         }
 
+        await db.SaveChangesAsync(ct);
+        await SeedDemoEgressAsync(db, ct);
+    }
+
+    /// <summary>
+    /// The demo's apps run on this machine, so the demo Prometheus may scrape loopback (and its Alertmanager post there):
+    /// one allow entry for that backend alone. Team and platform webhooks stay under the default policy.
+    /// </summary>
+    private async Task SeedDemoEgressAsync(PortalDbContext db, CancellationToken ct)
+    {
+        var monitoring = await db.Backends.FirstOrDefaultAsync(b => b.Name == "demo-monitoring" && b.Kind == "monitoring", ct);
+        const string loopback = "127.0.0.1/32";
+        if (!demo.Value.AllowLoopbackScrapes || monitoring is null || await db.EgressAllowList.AnyAsync(e => e.Target == loopback && e.BackendId == monitoring.Id, ct))
+        {
+            return;
+        }
+
+        var entry = new EgressAllowEntry
+        {
+            Target = loopback, BackendId = monitoring.Id, Note = "Demo: the apps the demo monitors run on this machine.",
+            CreatedAt = clock.GetUtcNow(), CreatedBy = "portal-migrator",
+        };
+        db.EgressAllowList.Add(entry);
+        db.AuditEvents.Add(SystemEvent("egress.allowed", "egress-allow-entry", entry.Id, $"{loopback} for backend {monitoring.Name} (demo seed)"));
         await db.SaveChangesAsync(ct);
     }
 

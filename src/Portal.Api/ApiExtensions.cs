@@ -64,6 +64,7 @@ public static class ApiExtensions
         api.MapAuditApi();
         api.MapApprovalsApi();
         api.MapWebhooksApi();
+        api.MapEgressApi();
         api.MapNotificationsApi();
         api.MapObservabilityApi();
         api.MapBindingFormatsApi();

@@ -46,7 +46,9 @@ public static class ApplicationExtensions
         builder.Services.AddScoped<Approvals.ApprovalDeadlinesJob>();
         builder.Services.AddScoped<Webhooks.WebhookPublisher>();
         builder.Services.AddScoped<Webhooks.WebhookDeliveryJob>();
-        builder.Services.AddHttpClient(nameof(Webhooks.WebhookDeliveryJob), c => c.Timeout = TimeSpan.FromSeconds(10));
+        builder.Services.AddSingleton<Egress.EgressGuard>();
+        builder.Services.AddHttpClient(nameof(Webhooks.WebhookDeliveryJob), c => c.Timeout = TimeSpan.FromSeconds(10))
+            .ConfigurePrimaryHttpMessageHandler(sp => Egress.EgressHttp.Handler(sp.GetRequiredService<Egress.EgressGuard>(), Portal.Domain.Egress.EgressScope.Portal));
         builder.Services.AddOptions<Approvals.ApprovalOptions>().BindConfiguration("Approvals");
         builder.Services.AddScoped<Leases.LeaseJob>();
         builder.Services.AddOptions<Leases.LeaseOptions>().BindConfiguration("Leases");

@@ -8,6 +8,7 @@ using Portal.Domain.Audit;
 using Portal.Domain.Backends;
 using Portal.Domain.Bindings;
 using Portal.Domain.Catalog;
+using Portal.Domain.Egress;
 using Portal.Domain.Instances;
 using Portal.Domain.Notifications;
 using Portal.Domain.Operations;
@@ -62,6 +63,8 @@ public sealed class PortalDbContext(DbContextOptions<PortalDbContext> options)
     public DbSet<Notification> Notifications => Set<Notification>();
 
     public DbSet<WebhookDelivery> WebhookDeliveries => Set<WebhookDelivery>();
+
+    public DbSet<EgressAllowEntry> EgressAllowList => Set<EgressAllowEntry>();
 
     public DbSet<DataProtectionKey> DataProtectionKeys => Set<DataProtectionKey>();
 

@@ -83,7 +83,20 @@ public interface IServiceDriver
     /// </summary>
     IReadOnlyDictionary<string, string> ValidateParameters(IReadOnlyDictionary<string, string> parameters) =>
         new Dictionary<string, string>();
+
+    /// <summary>
+    /// The URLs in an instance's parameters, as the requester wrote them. Those the backend connects to
+    /// (<see cref="ParameterUrl.Connects"/>: scrape targets, alert webhooks) are judged by the portal's egress policy when
+    /// requested and before each apply and reconcile; the others (redirect URIs, which browsers follow) by their form only.
+    /// </summary>
+    IReadOnlyList<ParameterUrl> ParameterUrls(IReadOnlyDictionary<string, string> parameters) => [];
 }
+
+/// <summary>A URL in an instance parameter.</summary>
+/// <param name="Parameter">The parameter's name, e.g. <c>targets</c>.</param>
+/// <param name="Url">The URL as written (a bare <c>host:port</c> target with <c>http://</c> in front).</param>
+/// <param name="Connects">True when the backend connects to it; false when only browsers do.</param>
+public sealed record ParameterUrl(string Parameter, string Url, bool Connects);
 
 /// <summary>A named value a driver reads, with the label and help a form shows for it.</summary>
 public sealed record DriverField(string Name, string Label, string Help, bool Required = false);

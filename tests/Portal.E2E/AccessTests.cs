@@ -49,7 +49,7 @@ public sealed partial class AccessTests(BrowserFixture fixture) : IClassFixture<
         await Assertions.Expect(page.Locator("[data-testid=offering-postgresql]").GetByText("Join a team as a developer or owner")).ToBeVisibleAsync();
 
         // Admin pages and the jobs dashboard are closed.
-        foreach (var path in new[] { "/admin/backends", "/admin/ca", "/ops/jobs" })
+        foreach (var path in new[] { "/admin/backends", "/admin/ca", "/admin/egress", "/ops/jobs" })
         {
             await page.GotoAsync(path);
             await page.WaitForURLAsync(DeniedUrl());

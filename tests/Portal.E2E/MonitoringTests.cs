@@ -16,6 +16,7 @@ public sealed class MonitoringTests(BrowserFixture fixture) : IClassFixture<Brow
     public async Task Developer_MonitorsAnApp_SeesTargetUpAndAChart()
     {
         TestEnvironment.BackendOf("monitoring");
+        await fixture.AllowEgressAsync("127.0.0.1"); // the app below listens on loopback
         var probe = new TcpListener(IPAddress.Loopback, 0);
         probe.Start();
         var port = ((IPEndPoint)probe.LocalEndpoint).Port;

@@ -177,6 +177,7 @@ public sealed class DriftTests(DriftTests.Fixture fixture) : IClassFixture<Drift
     [Fact]
     public async Task ReconcileJob_OneRun_MarksTheDriftedInstanceAndLeavesFreshInstancesOfEveryKindReady()
     {
+        await fixture.AllowEgressAsync("127.0.0.1"); // the monitoring instance's target
         var (api, teamId) = await fixture.DemoDeveloperAsync();
         var fresh = new List<Guid>();
         foreach (var (kind, plan) in new[] { ("postgresql", "small"), ("rabbitmq", "small"), ("etcd", "standard"), ("redis", "shared"), ("s3", "small"), ("logging", "week") })

@@ -61,6 +61,7 @@ public sealed class MonitoringFlowTests(MonitoringFlowTests.Fixture fixture) : I
     public async Task AppEndpoint_BecomesUpTarget_TeamAndAppReadOnlyItsOwnSeries()
     {
         TestEnvironment.BackendOf("monitoring");
+        await fixture.AllowEgressAsync("127.0.0.1"); // the apps below listen on loopback
         var (api, teamId) = await fixture.DemoDeveloperAsync();
         using var orders = new MetricsApp("# TYPE portal_flow_orders_total counter\nportal_flow_orders_total{shop=\"east\"} 42\n");
         using var billing = new MetricsApp("# TYPE portal_flow_orders_total counter\nportal_flow_orders_total{shop=\"billing\"} 7\n");

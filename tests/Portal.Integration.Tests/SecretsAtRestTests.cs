@@ -35,6 +35,7 @@ public sealed class SecretsAtRestTests(SecretsAtRestTests.Fixture fixture) : ICl
     [Fact]
     public async Task NeitherTheDatabaseDumpNorTheLogsHoldAnySecret()
     {
+        await fixture.AllowEgressAsync("127.0.0.1"); // the monitoring instance's target
         var (api, teamId) = await fixture.DemoDeveloperAsync();
         var secrets = new List<(string What, string Value)>();
         var kinds = new (string Kind, string Plan, object? Parameters, bool Certificate)[]

@@ -23,6 +23,7 @@ public sealed class WebhookTests(WebhookTests.Fixture fixture) : IClassFixture<W
     [Fact]
     public async Task InstanceRequest_TeamWebhook_ReceivesSignedSubmittedAndReadyEvents()
     {
+        await fixture.AllowEgressAsync("127.0.0.1"); // the receiver listens on loopback
         await using var receiver = await Receiver.StartAsync();
         var received = receiver.Received;
         var url = receiver.Url;
@@ -88,6 +89,7 @@ public sealed class WebhookTests(WebhookTests.Fixture fixture) : IClassFixture<W
     [Fact]
     public async Task BindingLifecycle_TeamWebhook_HearsEachCredentialChange_WithoutSecrets()
     {
+        await fixture.AllowEgressAsync("127.0.0.1"); // the receiver listens on loopback
         await using var receiver = await Receiver.StartAsync();
         var admin = await fixture.AdminAsync();
         var team = await fixture.RunAsync<CreateTeamHandler, TeamSummary>(h => h.HandleAsync(admin, new CreateTeam("Bound hooks", null)));

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using System.Globalization;
 using Npgsql;
 using Portal.Application.Access;
+using Portal.Application.Egress;
 using Portal.Data;
 using Portal.Migrations;
 using Xunit;
@@ -70,6 +71,8 @@ public class PortalAppFactory : WebApplicationFactory<Program>, IAsyncLifetime
             ["ConnectionStrings:Portal"] = ConnectionString,
             ["Demo:Enabled"] = "true",
             ["Demo:AdminPasswordFile"] = _passwordFile,
+            // No egress exceptions from the demo: a test that needs loopback allows it (AllowEgressAsync).
+            ["Demo:AllowLoopbackScrapes"] = "false",
             ["Demo:PostgresBackend:Host"] = backend.Host,
             ["Demo:PostgresBackend:Port"] = backend.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Demo:PostgresBackend:AdminUser"] = backend.Username,
@@ -176,6 +179,20 @@ public class PortalAppFactory : WebApplicationFactory<Program>, IAsyncLifetime
     {
         await using var scope = Services.CreateAsyncScope();
         return await use(scope.ServiceProvider.GetRequiredService<THandler>());
+    }
+
+    /// <summary>
+    /// Adds an egress allow entry as the admin — for tests whose listeners or scrape targets are on loopback, which the
+    /// egress policy denies by default. Everywhere unless a site or backend is named; an entry that exists is returned.
+    /// </summary>
+    public async Task<EgressAllowEntryView> AllowEgressAsync(string target, string? site = null, Guid? backendId = null)
+    {
+        var admin = await AdminAsync();
+        Assert.Null(Portal.Domain.Egress.EgressAllowEntry.NormalizeTarget(target, out var normalized));
+        var existing = (await RunAsync<ListEgressAllowListHandler, IReadOnlyList<EgressAllowEntryView>>(h => h.HandleAsync(admin)))
+            .FirstOrDefault(e => e.Target == normalized && e.Site == site && e.BackendId == backendId);
+        return existing ?? await RunAsync<AddEgressAllowEntryHandler, EgressAllowEntryView>(h =>
+            h.HandleAsync(admin, new AddEgressAllowEntry(target, site, backendId, "test")));
     }
 
     /// <summary>The seeded platform admin as an actor.</summary>

@@ -1026,6 +1026,48 @@ namespace Portal.Migrations.Migrations
                     b.ToTable("Plans");
                 });
 
+            modelBuilder.Entity("Portal.Domain.Egress.EgressAllowEntry", b =>
+                {
+                    b.Property<Guid>("Id")
+                        .ValueGeneratedOnAdd()
+                        .HasColumnType("uuid");
+
+                    b.Property<Guid?>("BackendId")
+                        .HasColumnType("uuid");
+
+                    b.Property<DateTimeOffset>("CreatedAt")
+                        .HasColumnType("timestamp with time zone");
+
+                    b.Property<string>("CreatedBy")
+                        .IsRequired()
+                        .HasMaxLength(256)
+                        .HasColumnType("character varying(256)");
+
+                    b.Property<string>("Note")
+                        .HasMaxLength(500)
+                        .HasColumnType("character varying(500)");
+
+                    b.Property<string>("Site")
+                        .HasMaxLength(40)
+                        .HasColumnType("character varying(40)");
+
+                    b.Property<string>("Target")
+                        .IsRequired()
+                        .HasMaxLength(253)
+                        .HasColumnType("character varying(253)");
+
+                    b.HasKey("Id");
+
+                    b.HasIndex("BackendId");
+
+                    b.HasIndex("Target", "Site", "BackendId")
+                        .IsUnique();
+
+                    NpgsqlIndexBuilderExtensions.AreNullsDistinct(b.HasIndex("Target", "Site", "BackendId"), false);
+
+                    b.ToTable("EgressAllowList");
+                });
+
             modelBuilder.Entity("Portal.Domain.Instances.Instance", b =>
                 {
                     b.Property<Guid>("Id")
@@ -1493,6 +1535,14 @@ namespace Portal.Migrations.Migrations
                         .HasForeignKey("OfferingId")
                         .OnDelete(DeleteBehavior.Cascade)
                         .IsRequired();
+                });
+
+            modelBuilder.Entity("Portal.Domain.Egress.EgressAllowEntry", b =>
+                {
+                    b.HasOne("Portal.Domain.Backends.Backend", null)
+                        .WithMany()
+                        .HasForeignKey("BackendId")
+                        .OnDelete(DeleteBehavior.Cascade);
                 });
 
             modelBuilder.Entity("Portal.Domain.Instances.Instance", b =>

@@ -3,6 +3,7 @@ using Portal.Application.Access;
 using Portal.Application.Backends;
 using Portal.Application.Audit;
 using Portal.Application.Common;
+using Portal.Application.Egress;
 using Portal.Application.Operations;
 using Portal.Application.Notifications;
 using Portal.Application.Quotas;
@@ -11,6 +12,7 @@ using Portal.Domain.Webhooks;
 using Portal.Data;
 using Portal.Domain.Access;
 using Portal.Domain.Approvals;
+using Portal.Domain.Egress;
 using Portal.Domain.Instances;
 using Portal.Domain.Operations;
 using Portal.Provisioning;
@@ -34,7 +36,7 @@ public sealed record RequestInstance(
 /// </summary>
 public sealed class RequestInstanceHandler(
     IDbContextFactory<PortalDbContext> dbFactory, OperationQueue queue, QuotaService quotas, WebhookPublisher webhooks, DriverRegistry drivers,
-    TimeProvider clock)
+    EgressGuard egress, TimeProvider clock)
 {
     public async Task<AcceptedChange<InstanceSummary>> HandleAsync(Actor actor, RequestInstance request, CancellationToken ct = default)
     {
@@ -57,7 +59,8 @@ public sealed class RequestInstanceHandler(
             ?? throw ValidationException.For("offering", $"The catalog has no offering '{request.Offering}'.");
         var plan = offering.Plans.FirstOrDefault(p => p.Key == request.Plan && p.IsActive)
             ?? throw ValidationException.For("plan", $"{offering.Name} has no plan '{request.Plan}'. Plans: {string.Join(", ", offering.Plans.Where(p => p.IsActive).Select(p => p.Key))}.");
-        var parameters = ValidParameters(drivers.Get(offering.Kind), request.Parameters);
+        var driver = drivers.Get(offering.Kind);
+        var parameters = ValidParameters(driver, request.Parameters);
 
         if (await db.Instances.Live().AnyAsync(i => i.TeamId == request.TeamId && i.Name == request.Name, ct))
         {
@@ -68,6 +71,9 @@ public sealed class RequestInstanceHandler(
         await using var transaction = await db.Database.BeginTransactionAsync(ct);
         await quotas.EnsureRoomAsync(db, request.TeamId, offering.Key, plan.MonthlyCost, ct);
         var backend = await Placement.ChooseAsync(db, offering, request.Site, ct);
+
+        // Where the backend will connect (scrape targets, alert webhooks) is judged for that backend and its site.
+        await egress.RequireAllowedAsync(EgressUrls(driver, parameters), new EgressScope(backend.Site, backend.Id), ct);
         var now = clock.GetUtcNow();
         var instance = new Instance
         {
@@ -154,7 +160,18 @@ public sealed class RequestInstanceHandler(
             validator.Require(false, $"parameters.{name}", error);
         }
 
+        // Every URL in the parameters is read strictly, whether the backend or only browsers will follow it.
+        foreach (var url in driver.ParameterUrls(parameters))
+        {
+            var error = EgressUrl.TryParse(url.Url, out _);
+            validator.Require(error is null, $"parameters.{url.Parameter}", $"{url.Url}: {error}");
+        }
+
         validator.ThrowIfInvalid();
         return parameters;
     }
+
+    /// <summary>The parameter URLs the instance's backend will connect to, by field, for <see cref="EgressGuard"/>.</summary>
+    public static IEnumerable<(string Field, string Url)> EgressUrls(IServiceDriver driver, IReadOnlyDictionary<string, string> parameters) =>
+        driver.ParameterUrls(parameters).Where(u => u.Connects).Select(u => ($"parameters.{u.Parameter}", u.Url));
 }

@@ -32,6 +32,7 @@ public sealed class OperationJob(
     IBackgroundJobClient jobs,
     Webhooks.WebhookPublisher webhooks,
     BackendReachability reachability,
+    Egress.EgressGuard egress,
     IOptions<OperationOptions> options,
     Microsoft.Extensions.Configuration.IConfiguration configuration,
     TimeProvider clock,
@@ -82,6 +83,13 @@ public sealed class OperationJob(
 
             var context = new InstanceContext(instance.Id, await endpoints.ForAsync(backend, ct), plan.Limits, progress) { Parameters = instance.Parameters };
             var driver = drivers.Get(backend.Kind);
+            if (operation.Kind is OperationKind.Provision or OperationKind.Update or OperationKind.Repair)
+            {
+                // Judged again before the backend is told where to connect: allow entries go, and names move.
+                await egress.EnsureAllowedAsync(RequestInstanceHandler.EgressUrls(driver, instance.Parameters),
+                    new Portal.Domain.Egress.EgressScope(backend.Site, backend.Id), ct);
+            }
+
             await RunDriverAsync(db, driver, operation, instance, binding, context, ct);
             var wasWaiting = operation.BackendUnreachableSince is not null;
             operation.BackendUnreachableSince = null;
@@ -431,6 +439,11 @@ public sealed class OperationJob(
             error = $"backend {backend.Name} unreachable for {waited.TotalMinutes:0.#} min: {error}";
             operation.Error = error.Length > 4000 ? error[..4000] : error;
             operation.Attempts = MaxAttempts;
+        }
+
+        if (exception is Egress.EgressDeniedException)
+        {
+            operation.Attempts = MaxAttempts; // The policy will say the same on a retry.
         }
 
         if (operation.Attempts < MaxAttempts)

@@ -19,7 +19,8 @@ public sealed record DriftFindings(IReadOnlyList<string> Differences, IReadOnlyL
 /// Compares what a driver observes on the backend (<see cref="IServiceDriver.ObserveAsync"/>) with what Portal recorded of
 /// an instance and its bindings. Read-only on both sides.
 /// </summary>
-public sealed class DriftCheck(IDbContextFactory<PortalDbContext> dbFactory, DriverRegistry drivers, BackendEndpoints endpoints)
+public sealed class DriftCheck(
+    IDbContextFactory<PortalDbContext> dbFactory, DriverRegistry drivers, BackendEndpoints endpoints, Egress.EgressGuard egress)
 {
     /// <summary>Observes the instance on its backend and compares; throws when the backend cannot be reached.</summary>
     public async Task<DriftFindings> CheckAsync(Guid instanceId, CancellationToken ct)
@@ -33,7 +34,15 @@ public sealed class DriftCheck(IDbContextFactory<PortalDbContext> dbFactory, Dri
         {
             Parameters = instance.Parameters,
         };
-        return Compare(instance.State, bindings, await drivers.Get(backend.Kind).ObserveAsync(context, ct));
+        var driver = drivers.Get(backend.Kind);
+        var findings = Compare(instance.State, bindings, await driver.ObserveAsync(context, ct));
+
+        // A URL the backend connects to that the egress policy denies now (an allow entry went, a name moved) is drift:
+        // the instance is marked Drifted and its repair refuses to apply it until the URL or the allow list changes.
+        var refusals = await egress.RefusalsAsync(Instances.RequestInstanceHandler.EgressUrls(driver, instance.Parameters),
+            new Portal.Domain.Egress.EgressScope(backend.Site, backend.Id), ct);
+        return refusals.Count == 0 ? findings
+            : findings with { Differences = [.. findings.Differences, .. refusals.Select(r => $"egress denied: {r}")] };
     }
 
     /// <summary>The generations of a binding whose credentials must work now: the current one, and the one in its overlap.</summary>

@@ -12,7 +12,8 @@ namespace Portal.Application.Webhooks;
 
 /// <summary>
 /// Posts one delivery. The body is signed with HMAC-SHA256 over <c>{timestamp}.{body}</c> with the
-/// webhook's secret, so receivers can check the sender and refuse replays of old timestamps.
+/// webhook's secret, so receivers can check the sender and refuse replays of old timestamps. The client judges every
+/// connection by the egress policy and follows no redirects (<see cref="Egress.EgressHttp"/>): a 3xx is a failed delivery.
 /// </summary>
 [AutomaticRetry(Attempts = 6, DelaysInSeconds = [5, 30, 120, 600, 1800, 3600])]
 public sealed class WebhookDeliveryJob(
@@ -55,6 +56,15 @@ public sealed class WebhookDeliveryJob(
             response.EnsureSuccessStatusCode();
             delivery.DeliveredAt = clock.GetUtcNow();
             delivery.LastError = null;
+        }
+        catch (HttpRequestException e) when (e.InnerException is Egress.EgressDeniedException denied)
+        {
+            // Checked at connect time, so a name that now resolves inside the platform (DNS rebinding) or an allow entry
+            // that was removed stops the delivery. Retrying cannot help; the next event tries again.
+            delivery.LastError = $"Refused by the egress policy: {denied.Message}";
+            await db.SaveChangesAsync(CancellationToken.None);
+            logger.LogWarning("Webhook delivery {Delivery} to {Url} refused by the egress policy: {Reason}", delivery.Id, hook.Url, denied.Message);
+            return;
         }
         catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
         {

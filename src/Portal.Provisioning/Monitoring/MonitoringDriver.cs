@@ -117,6 +117,10 @@ public sealed partial class MonitoringDriver : IMonitoringDriver
         MonitoringSpec.Validate(parameters);
 
     /// <inheritdoc />
+    /// <remarks>Prometheus scrapes the targets and Alertmanager posts to the webhook: both connect.</remarks>
+    public IReadOnlyList<ParameterUrl> ParameterUrls(IReadOnlyDictionary<string, string> parameters) => MonitoringSpec.ParameterUrls(parameters);
+
+    /// <inheritdoc />
     public async Task<ProvisionResult> ProvisionAsync(InstanceContext instance, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(instance);

@@ -148,7 +148,7 @@ public sealed record MonitoringSpec(
     internal static string? ParseTargets(string? text, out List<ScrapeEndpoint> targets)
     {
         targets = [];
-        var entries = (text ?? "").Split([' ', ',', '\t', '\r', '\n'], StringSplitOptions.RemoveEmptyEntries);
+        var entries = SplitTargets(text);
         if (entries.Length == 0)
         {
             return "Give at least one metrics endpoint: host:port or an http(s) URL.";
@@ -182,6 +182,27 @@ public sealed record MonitoringSpec(
 
         return null;
     }
+
+    /// <summary>The targets and the alert webhook as written, for the egress policy: Prometheus and Alertmanager connect to them.</summary>
+    public static IReadOnlyList<ParameterUrl> ParameterUrls(IReadOnlyDictionary<string, string> parameters)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        var urls = TargetUrls(parameters.GetValueOrDefault(TargetsParameter))
+            .Select(url => new ParameterUrl(TargetsParameter, url, Connects: true)).ToList();
+        if (parameters.GetValueOrDefault(AlertWebhookParameter) is { } webhook && !string.IsNullOrWhiteSpace(webhook))
+        {
+            urls.Add(new ParameterUrl(AlertWebhookParameter, webhook.Trim(), Connects: true));
+        }
+
+        return urls;
+    }
+
+    /// <summary>The targets as URLs, as written: <c>host:port</c> with <c>http://</c> in front (for the egress policy).</summary>
+    public static IEnumerable<string> TargetUrls(string? text) =>
+        SplitTargets(text).Select(entry => entry.Contains("://", StringComparison.Ordinal) ? entry : "http://" + entry);
+
+    private static string[] SplitTargets(string? text) =>
+        (text ?? "").Split([' ', ',', '\t', '\r', '\n'], StringSplitOptions.RemoveEmptyEntries);
 
     private static string? ParseTarget(string entry, out ScrapeEndpoint target)
     {

@@ -68,6 +68,18 @@ public sealed class OidcDriver(IServiceScopeFactory scopes, IHttpClientFactory h
     }
 
     /// <inheritdoc />
+    /// <remarks>
+    /// Browsers follow redirect URIs, the portal never connects to them: they get the egress policy's rules of form (no
+    /// user info, hosts in their one spelling) but may name loopback, which native apps use (RFC 8252 §7.3).
+    /// </remarks>
+    public IReadOnlyList<ParameterUrl> ParameterUrls(IReadOnlyDictionary<string, string> parameters)
+    {
+        ArgumentNullException.ThrowIfNull(parameters);
+        return SplitUris(parameters.GetValueOrDefault(RedirectUrisParameter))
+            .Select(uri => new ParameterUrl(RedirectUrisParameter, uri, Connects: false)).ToList();
+    }
+
+    /// <inheritdoc />
     public async Task<ProvisionResult> ProvisionAsync(InstanceContext instance, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(instance);

@@ -4,6 +4,24 @@ namespace Portal.Provisioning.Tests.Monitoring;
 
 public sealed class MonitoringSpecTests
 {
+    [Fact]
+    public void ParameterUrls_TargetsAndAlertWebhook_AreListedAsWrittenForTheEgressPolicy()
+    {
+        var urls = MonitoringSpec.ParameterUrls(new Dictionary<string, string>
+        {
+            [MonitoringSpec.TargetsParameter] = "2130706433:9100, https://app.example/stats\n[::1]:9100",
+            [MonitoringSpec.AlertWebhookParameter] = " http://hooks.example/alerts ",
+        });
+
+        Assert.Equal(
+        [
+            new ParameterUrl("targets", "http://2130706433:9100", true),
+            new ParameterUrl("targets", "https://app.example/stats", true),
+            new ParameterUrl("targets", "http://[::1]:9100", true),
+            new ParameterUrl("alertWebhook", "http://hooks.example/alerts", true),
+        ], urls);
+    }
+
     [Theory]
     [InlineData("127.0.0.1:9100", "http://127.0.0.1:9100/metrics")]
     [InlineData("app.internal:8080", "http://app.internal:8080/metrics")]
