@@ -4,6 +4,7 @@ using MudBlazor.Services;
 using Portal.Api.Auth;
 using Portal.Api.V1;
 using Portal.Web.Components;
+using Portal.Web.Security;
 using Portal.Web.Services;
 using Scalar.AspNetCore;
 
@@ -28,13 +29,18 @@ public static class WebExtensions
 
     public static WebApplication UsePortalWeb(this WebApplication app)
     {
+        app.UsePortalSecurityHeaders();
         app.UseExceptionHandler();
         if (!app.Environment.IsDevelopment())
         {
+            // Strict-Transport-Security on answers over HTTPS (never on plain HTTP, where it would mean nothing).
             app.UseHsts();
         }
 
         app.UseStatusCodePages();
+        // Before authentication: OpenIddict answers a token request with a wrong client secret while authenticating,
+        // so a limiter placed later would never count those.
+        app.UseRateLimiter();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseAntiforgery();
