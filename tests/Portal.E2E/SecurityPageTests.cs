@@ -5,7 +5,8 @@ namespace Portal.E2E;
 
 /// <summary>
 /// The portal's pages in real Chromium under their Content-Security-Policy: every page renders and becomes interactive
-/// (the Blazor circuit's WebSocket is allowed) with no CSP violation; signing out ends the session for the cookie too.
+/// (the Blazor circuit's WebSocket is allowed) with no CSP violation; signing out ends the session for a copied cookie
+/// and, within the revalidation minute, for a tab left open.
 /// </summary>
 public sealed partial class SecurityPageTests(BrowserFixture fixture, ITestOutputHelper output) : IClassFixture<BrowserFixture>
 {
@@ -56,11 +57,17 @@ public sealed partial class SecurityPageTests(BrowserFixture fixture, ITestOutpu
         Assert.True(violations.Count == 0, string.Join('\n', violations));
         output.WriteLine($"figures: {headers} pages opened signed in, each with a nonce CSP and interactive; CSP violations and page errors: {violations.Count}");
 
+        // A second tab stays open on an interactive page (its circuit has its own copy of the sign-in).
+        var openTab = await page.Context.NewPageAsync();
+        await openTab.GotoAsync("/teams");
+        await openTab.Locator("[data-testid=interactive]").WaitForAsync(new() { State = WaitForSelectorState.Attached });
+
         // Sign out with the app bar's button; the cookie from before, in a fresh browser, no longer signs anyone in.
         var before = await page.Context.CookiesAsync();
         Assert.Contains(before, c => c.Name == "portal.auth");
         await page.ClickAsync("[aria-label='Sign out']");
         await page.WaitForURLAsync(LoginUrl());
+        var signedOutAt = DateTimeOffset.UtcNow;
         var replay = await fixture.Browser.NewContextAsync(new BrowserNewContextOptions { BaseURL = fixture.BaseUrl });
         await replay.AddCookiesAsync(before.Where(c => c.Name == "portal.auth").Select(c => new Cookie
         {
@@ -70,6 +77,10 @@ public sealed partial class SecurityPageTests(BrowserFixture fixture, ITestOutpu
         await thief.GotoAsync("/admin/users");
         await thief.WaitForURLAsync(LoginUrl());
         await replay.CloseAsync();
+
+        // The open tab's circuit checks the session every minute and is sent to the sign-in page.
+        await openTab.WaitForURLAsync(LoginUrl(), new() { Timeout = 100_000 });
+        output.WriteLine($"figures: the tab left open was sent to sign-in {(DateTimeOffset.UtcNow - signedOutAt).TotalSeconds:0} s after sign-out");
     }
 
     [GeneratedRegex("/(instances)?$")]

@@ -20,6 +20,7 @@ public static class WebExtensions
         builder.WebHost.UseStaticWebAssets();
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddCascadingAuthenticationState();
+        builder.Services.AddScoped<Microsoft.AspNetCore.Components.Authorization.AuthenticationStateProvider, SessionRevalidation>();
         builder.Services.AddMudServices();
         builder.Services.AddScoped<CurrentActor>();
         builder.Services.AddHttpContextAccessor();
