@@ -24,7 +24,9 @@ public static class AccountRules
         options.Password.RequireUppercase = false;
         options.Password.RequireLowercase = false;
         options.Password.RequireDigit = false;
-        options.Lockout.MaxFailedAccessAttempts = 10;
-        options.Lockout.DefaultLockoutTimeSpan = TimeSpan.FromMinutes(5);
+        // A slow backstop against guessing from many addresses; the per-address rate limit on the sign-in form is the
+        // first line. A low threshold would let anyone lock anyone out (the admin too) with a few wrong passwords.
+        options.Lockout.MaxFailedAccessAttempts = 50;
+        options.Lockout.DefaultLockoutTimeSpan = TimeSpan.FromMinutes(15);
     }
 }

@@ -95,7 +95,8 @@ public sealed class ApprovalTests(ApprovalTests.Fixture fixture) : IClassFixture
         Assert.Equal("prod-db", item["instanceName"]!.GetValue<string>());
         Assert.Equal(15m, item["monthlyCost"]!.GetValue<decimal>());
         Assert.Equal(1, item["teamQuota"]!["instances"]!.GetValue<int>());
-        Assert.Equal(HttpStatusCode.Forbidden, (await approver.SendAsync(HttpMethod.Post, $"{location}/approve", new { text = "looks fine" })).Status);
+        // Not theirs to decide yet, so not theirs to see: 404, as reading it answers.
+        Assert.Equal(HttpStatusCode.NotFound, (await approver.SendAsync(HttpMethod.Post, $"{location}/approve", new { text = "looks fine" })).Status);
 
         // Stage 1 by the owner; stage 2 by the platform approver; then it provisions.
         var (decided, view, _) = await owner.SendAsync(HttpMethod.Post, $"{location}/approve", new { text = "we need it for the launch" });
@@ -236,7 +237,7 @@ public sealed class ApprovalTests(ApprovalTests.Fixture fixture) : IClassFixture
         var (_, body, response) = await dev.SendAsync(HttpMethod.Post, "/api/v1/instances", new { teamId = team.Id, offering = "postgresql", plan = "small", name = "grouped-db" });
         var id = body!["value"]!["id"]!.GetValue<string>();
         var location = response.Headers.Location!.OriginalString;
-        Assert.Equal(HttpStatusCode.Forbidden, (await approver.SendAsync(HttpMethod.Post, $"{location}/approve", new { text = "not my group" })).Status);
+        Assert.Equal(HttpStatusCode.NotFound, (await approver.SendAsync(HttpMethod.Post, $"{location}/approve", new { text = "not my group" })).Status);
         Assert.Single((await dba.GetOkAsync("/api/v1/approvals")).AsArray());
         Assert.Contains((await dba.GetOkAsync("/api/v1/notifications")).AsArray(), n => n!["title"]!.GetValue<string>() == "grouped-db waits for your approval");
         Assert.Equal(HttpStatusCode.OK, (await dba.SendAsync(HttpMethod.Post, $"{location}/approve", new { text = "schema reviewed" })).Status);

@@ -30,8 +30,18 @@ public sealed class CredentialFormatsTests(CredentialFormatsTests.Fixture fixtur
         var password = credentials["password"]!.GetValue<string>();
         var uri = credentials["uri"]!.GetValue<string>();
 
-        async Task<HttpResponseMessage> GetAsync(string format) =>
-            await api.Http.GetAsync($"/api/v1/bindings/{bindingId}/credentials?format={format}", Ct);
+        // Every rendering holds the credentials: none may stay in a browser or proxy cache.
+        async Task<HttpResponseMessage> GetAsync(string format)
+        {
+            var response = await api.Http.GetAsync($"/api/v1/bindings/{bindingId}/credentials?format={format}", Ct);
+            Assert.True(response.Headers.CacheControl?.NoStore == true, $"{format}: Cache-Control is '{response.Headers.CacheControl}'");
+            return response;
+        }
+
+        using (var plain = await api.Http.GetAsync($"/api/v1/instances/{instanceId}/bindings/{bindingId}/credentials", Ct))
+        {
+            Assert.True(plain.Headers.CacheControl?.NoStore == true, $"credentials: Cache-Control is '{plain.Headers.CacheControl}'");
+        }
 
         // JSON: the Open Service Broker credentials object.
         using (var json = await GetAsync("json"))

@@ -50,8 +50,25 @@ public sealed class FailureAndRetryTests(FailureAndRetryTests.Fixture fixture) :
         var failed = await dev.WaitForAsync($"/api/v1/instances/{id}",
             i => i["instance"]!["state"]!.GetValue<string>() == "Failed", "the instance to fail", seconds: 30);
 
-        Assert.Contains("password authentication failed", failed["instance"]!["statusMessage"]!.GetValue<string>());
+        // The team reads a safe message with the operation id; the driver's words (the backend's admin user) are for
+        // platform admins, in the operator API.
         var provision = failed["operations"]!.AsArray().Single()!;
+        var operationId = provision["id"]!.GetValue<string>();
+        var statusMessage = failed["instance"]!["statusMessage"]!.GetValue<string>();
+        Assert.Contains("platform admins can see the details", statusMessage);
+        Assert.Contains(operationId, statusMessage);
+        var notifications = (await dev.GetOkAsync("/api/v1/notifications")).ToJsonString();
+        Assert.Contains("platform admins can see the details", notifications);
+        foreach (var teamView in new[] { failed.ToJsonString(), notifications, (await dev.GetOkAsync($"/api/v1/operations/{operationId}")).ToJsonString() })
+        {
+            Assert.DoesNotContain("password authentication failed", teamView);
+            Assert.DoesNotContain("for user", teamView);
+            Assert.DoesNotContain(real.Host!, teamView);
+        }
+
+        var adminView = await platform.GetOkAsync($"/api/v1/operations/{operationId}");
+        Assert.Contains("password authentication failed", adminView["error"]!.GetValue<string>());
+        Assert.Contains(real.Username!, adminView["error"]!.GetValue<string>());
         Assert.Equal(3, provision["attempts"]!.GetValue<int>());
         Assert.Equal("Failed", provision["state"]!.GetValue<string>());
         Assert.Equal(2, provision["lines"]!.AsArray().Count(l => l!["message"]!.GetValue<string>().Contains("retrying")));

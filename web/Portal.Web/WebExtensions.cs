@@ -4,6 +4,7 @@ using MudBlazor.Services;
 using Portal.Api.Auth;
 using Portal.Api.V1;
 using Portal.Web.Components;
+using Portal.Web.Security;
 using Portal.Web.Services;
 using Scalar.AspNetCore;
 
@@ -19,6 +20,7 @@ public static class WebExtensions
         builder.WebHost.UseStaticWebAssets();
         builder.Services.AddRazorComponents().AddInteractiveServerComponents();
         builder.Services.AddCascadingAuthenticationState();
+        builder.Services.AddScoped<Microsoft.AspNetCore.Components.Authorization.AuthenticationStateProvider, SessionRevalidation>();
         builder.Services.AddMudServices();
         builder.Services.AddScoped<CurrentActor>();
         builder.Services.AddHttpContextAccessor();
@@ -28,13 +30,18 @@ public static class WebExtensions
 
     public static WebApplication UsePortalWeb(this WebApplication app)
     {
+        app.UsePortalSecurityHeaders();
         app.UseExceptionHandler();
         if (!app.Environment.IsDevelopment())
         {
+            // Strict-Transport-Security on answers over HTTPS (never on plain HTTP, where it would mean nothing).
             app.UseHsts();
         }
 
         app.UseStatusCodePages();
+        // Before authentication: OpenIddict answers a token request with a wrong client secret while authenticating,
+        // so a limiter placed later would never count those.
+        app.UseRateLimiter();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseAntiforgery();

@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
@@ -54,6 +55,13 @@ public static class AuthExtensions
             o.SlidingExpiration = true;
             o.ExpireTimeSpan = TimeSpan.FromHours(8);
         });
+        // Sign-out must end the session on the server, not just ask the browser to drop the cookie. Sign-out changes the
+        // account's security stamp and every request checks the cookie's stamp against the database (interval zero), so
+        // a copied cookie is refused from then on. Chosen over a server-side ticket store because it needs no new table
+        // and Identity already keeps the stamp: a password or role change takes effect at once too. The price: signing
+        // out ends that person's sessions in every browser, and each cookie request reads the account (one indexed query).
+        services.Configure<SecurityStampValidatorOptions>(o => o.ValidationInterval = TimeSpan.Zero);
+        services.AddPortalSignInLimits();
         services.AddPortalAccounts()
             .AddSignInManager()
             .AddDefaultTokenProviders();
@@ -76,6 +84,9 @@ public static class AuthExtensions
                 o.SetAccessTokenLifetime(TimeSpan.FromHours(1));
                 // The token request is answered by our own endpoint below, which decides the claims.
                 o.UseAspNetCore().EnableTokenEndpointPassthrough().EnableAuthorizationEndpointPassthrough();
+                // Refused token requests (a wrong client secret is refused by OpenIddict before our endpoint runs) go to
+                // the audit trail; the rate limit in front bounds how many rows a guesser can write.
+                o.AddEventHandler<OpenIddictServerEvents.ApplyTokenResponseContext>(b => b.UseInlineHandler(AuditRefusedTokenRequestAsync));
             })
             .AddValidation(o =>
             {
@@ -113,14 +124,48 @@ public static class AuthExtensions
     /// <summary>The OIDC token endpoint (client credentials) and cookie sign-out.</summary>
     public static IEndpointRouteBuilder MapPortalAuth(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/connect/token", IssueTokenAsync).ExcludeFromDescription();
+        app.MapPost("/connect/token", IssueTokenAsync).RequireRateLimiting(SignInLimits.TokenPolicy).ExcludeFromDescription();
         app.MapMethods("/connect/authorize", [HttpMethods.Get, HttpMethods.Post], AppSignIn.AuthorizeAsync).ExcludeFromDescription();
-        app.MapPost("/account/logout", async (SignInManager<PortalUser> signIn) =>
-        {
-            await signIn.SignOutAsync();
-            return Results.LocalRedirect("/account/login");
-        }).RequireAuthorization().ExcludeFromDescription();
+        app.MapPost("/account/logout", SignOutAsync).RequireAuthorization().ExcludeFromDescription();
         return app;
+    }
+
+    /// <summary>
+    /// Cookie sign-out, from the form in the app bar. It needs the form's antiforgery token (another site must not sign
+    /// people out), and it changes the account's security stamp so the cookie is refused from now on, wherever copied.
+    /// </summary>
+    private static async Task<IResult> SignOutAsync(
+        HttpContext http, IAntiforgery antiforgery, SignInManager<PortalUser> signIn, UserManager<PortalUser> users,
+        Application.Audit.AuditWriter audit)
+    {
+        // Minimal APIs check the token only for form-bound parameters; this endpoint binds none, so it checks here.
+        if (!await antiforgery.IsRequestValidAsync(http))
+        {
+            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Bad request",
+                detail: "The sign-out form's antiforgery token is missing or wrong; sign out from the portal's own page.");
+        }
+
+        if (await users.GetUserAsync(http.User) is { } user)
+        {
+            await users.UpdateSecurityStampAsync(user);
+            await audit.WriteSignOutAsync(user.UserName!, user.Id, http.Connection.RemoteIpAddress?.ToString());
+        }
+
+        await signIn.SignOutAsync();
+        return Results.LocalRedirect("/account/login");
+    }
+
+    private static async ValueTask AuditRefusedTokenRequestAsync(OpenIddictServerEvents.ApplyTokenResponseContext context)
+    {
+        if (string.IsNullOrEmpty(context.Error) || context.Transaction.GetHttpRequest() is not { } request)
+        {
+            return;
+        }
+
+        var audit = request.HttpContext.RequestServices.GetRequiredService<Application.Audit.AuditWriter>();
+        await audit.WriteSignInAsync(context.Request?.ClientId ?? "(no client id)", userId: null,
+            Portal.Domain.Audit.AuditActorKinds.ServiceAccount, request.HttpContext.Connection.RemoteIpAddress?.ToString(), succeeded: false,
+            $"token request refused: {context.Error}", request.HttpContext.RequestAborted);
     }
 
     private static async Task<IResult> IssueTokenAsync(

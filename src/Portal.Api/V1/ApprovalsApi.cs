@@ -19,11 +19,11 @@ public static class ApprovalsApi
         approvals.MapPost("/{requestId:guid}/reject", Reject).WithSummary("Reject the request, with a comment");
 
         var policy = api.MapGroup("/approval-policy").WithTags("Approvals");
-        policy.MapGet("/", GetPolicy).WithSummary("The approval policy: ordered rules, first match wins");
+        policy.MapGet("/", GetPolicy).WithSummary("The approval policy: ordered rules, first match wins (platform admins and approvers)");
         policy.MapPut("/", ReplacePolicy).WithSummary("Replace the whole policy (platform admins)");
 
         var groups = api.MapGroup("/approver-groups").WithTags("Approvals");
-        groups.MapGet("/", ListGroups).WithSummary("Approver groups and their members");
+        groups.MapGet("/", ListGroups).WithSummary("Approver groups and their members (platform admins and approvers)");
         groups.MapPut("/{name}", SetGroup).WithSummary("Create or replace an approver group, members by e-mail or client id (platform admins)");
         groups.MapDelete("/{name}", DeleteGroup).WithSummary("Delete an approver group the policy does not use (platform admins)");
 
@@ -47,15 +47,15 @@ public static class ApprovalsApi
     public static async Task<Ok<ApprovalView>> Reject(HttpContext http, Guid requestId, Comment comment, DecideApprovalHandler handler, CancellationToken ct) =>
         TypedResults.Ok(await handler.HandleAsync(http.Actor(), requestId, new Decide(false, comment.Text), ct));
 
-    public static async Task<Ok<IReadOnlyList<ApprovalRuleView>>> GetPolicy(GetApprovalPolicyHandler handler, CancellationToken ct) =>
-        TypedResults.Ok(await handler.HandleAsync(ct));
+    public static async Task<Ok<IReadOnlyList<ApprovalRuleView>>> GetPolicy(HttpContext http, GetApprovalPolicyHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.HandleAsync(http.Actor(), ct));
 
     public static async Task<Ok<IReadOnlyList<ApprovalRuleView>>> ReplacePolicy(
         HttpContext http, ApprovalRuleView[] rules, ReplaceApprovalPolicyHandler handler, CancellationToken ct) =>
         TypedResults.Ok(await handler.HandleAsync(http.Actor(), rules, ct));
 
-    public static async Task<Ok<IReadOnlyList<ApproverGroupView>>> ListGroups(ListApproverGroupsHandler handler, CancellationToken ct) =>
-        TypedResults.Ok(await handler.HandleAsync(ct));
+    public static async Task<Ok<IReadOnlyList<ApproverGroupView>>> ListGroups(HttpContext http, ListApproverGroupsHandler handler, CancellationToken ct) =>
+        TypedResults.Ok(await handler.HandleAsync(http.Actor(), ct));
 
     public static async Task<Ok<ApproverGroupView>> SetGroup(
         HttpContext http, string name, SetApproverGroup request, SetApproverGroupHandler handler, CancellationToken ct) =>

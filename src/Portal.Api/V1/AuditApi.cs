@@ -30,8 +30,13 @@ public static class AuditApi
     public static async Task<Ok<Page<AuditEventView>>> ListEvents(HttpContext http, [AsParameters] AuditFilter filter, ListAuditEventsHandler handler, CancellationToken ct) =>
         TypedResults.Ok(await handler.HandleAsync(http.Actor(), filter.ToQuery(), ct));
 
-    public static async Task<FileContentHttpResult> Export(HttpContext http, [AsParameters] AuditFilter filter, ExportAuditCsvHandler handler, CancellationToken ct) =>
-        TypedResults.File(System.Text.Encoding.UTF8.GetBytes(await handler.HandleAsync(http.Actor(), filter.ToQuery(), ct)), "text/csv", "audit.csv");
+    public static async Task<FileContentHttpResult> Export(HttpContext http, [AsParameters] AuditFilter filter, ExportAuditCsvHandler handler, CancellationToken ct)
+    {
+        var csv = await handler.HandleAsync(http.Actor(), filter.ToQuery(), ct);
+        // Who did what from where: not for a browser or proxy cache (the host sets this on every answer; said here too).
+        http.Response.Headers.CacheControl = "no-store";
+        return TypedResults.File(System.Text.Encoding.UTF8.GetBytes(csv), "text/csv", "audit.csv");
+    }
 
     public static async Task<Ok<AuditChainReport>> Verify(HttpContext http, VerifyAuditChainHandler handler, CancellationToken ct) =>
         TypedResults.Ok(await handler.HandleAsync(http.Actor(), ct));

@@ -9,6 +9,9 @@ namespace Portal.Api.V1;
 /// <summary>A binding's credentials as JSON, .env, VCAP_SERVICES, a Kubernetes Secret or a binding directory (.tar.gz).</summary>
 public static class BindingFormatsApi
 {
+    /// <summary>Credentials must not stay in a browser or proxy cache (the host sets this on every answer; said here too).</summary>
+    private const string NoStore = "no-store";
+
     public static RouteGroupBuilder MapBindingFormatsApi(this RouteGroupBuilder api)
     {
         api.MapGet("/bindings/{bindingId:guid}/credentials", ExportAsync).WithTags("Bindings")
@@ -24,6 +27,7 @@ public static class BindingFormatsApi
                 HttpContext http, Guid bindingId, string? format, ExportCredentialsHandler handler, CancellationToken ct) =>
             {
                 var rendered = await handler.HandleAsync(http.Actor(), bindingId, format, ct);
+                http.Response.Headers.CacheControl = NoStore;
                 return Results.File(rendered.Content, rendered.ContentType, rendered.FileName);
             })
             .RequireAuthorization().ExcludeFromDescription();
@@ -34,6 +38,7 @@ public static class BindingFormatsApi
         HttpContext http, Guid bindingId, string? format, ExportCredentialsHandler handler, CancellationToken ct)
     {
         var rendered = await handler.HandleAsync(http.Actor(), bindingId, format, ct);
+        http.Response.Headers.CacheControl = NoStore;
         // Text formats inline (curl, scripts); the archive as a file.
         return rendered.Format == "tar"
             ? Results.File(rendered.Content, rendered.ContentType, rendered.FileName)

@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Portal.Application.Access;
+using Portal.Application.Common;
 using Portal.Application.Quotas;
 using Portal.Data;
 using Portal.Domain.Access;
@@ -18,6 +19,28 @@ public sealed class ApprovalAccess(QuotaService quotas)
             ApproverKind.Group => await db.ApproverGroups.AnyAsync(g => g.Name == stage.Group && g.Members.Contains(actor.UserId), ct),
             _ => false,
         };
+
+    /// <summary>
+    /// The policy and the approver groups name teams, rules and approvers' e-mail addresses: for platform admins and
+    /// approvers (the platform role, or a member of any approver group), not for every team's accounts.
+    /// </summary>
+    public static async Task RequireMayReadPolicyAsync(PortalDbContext db, Actor actor, CancellationToken ct)
+    {
+        if (!actor.IsPlatformAdmin && !actor.IsApprover && !await db.ApproverGroups.AnyAsync(g => g.Members.Contains(actor.UserId), ct))
+        {
+            throw new ForbiddenException("Only platform admins and approvers may read the approval policy and the approver groups.");
+        }
+    }
+
+    /// <summary>
+    /// Whether the actor may see the request at all: its team's members, platform admins, those who may decide it now
+    /// and those who decided on it. Everyone else gets 404 for every action on it, as for a request that does not exist.
+    /// </summary>
+    public static async Task<bool> MaySeeAsync(PortalDbContext db, Actor actor, ApprovalRequest request, CancellationToken ct) =>
+        actor.IsPlatformAdmin
+        || request.Decisions.Any(d => d.ApproverId == actor.UserId)
+        || await db.TeamMembers.AnyAsync(m => m.TeamId == request.TeamId && m.UserId == actor.UserId, ct)
+        || await CanDecideAsync(db, actor, request, ct);
 
     /// <summary>Whether the actor may decide the request's current stage now.</summary>
     public static async Task<bool> CanDecideAsync(PortalDbContext db, Actor actor, ApprovalRequest request, CancellationToken ct)

@@ -34,6 +34,11 @@ public sealed class DecideApprovalHandler(
         await db.Database.ExecuteSqlAsync($"SELECT pg_advisory_xact_lock({BitConverter.ToInt64(requestId.ToByteArray(), 8)})", ct);
         var request = await db.ApprovalRequests.Include(r => r.Decisions).FirstOrDefaultAsync(r => r.Id == requestId, ct)
             ?? throw new NotFoundException("Approval request");
+        if (!await ApprovalAccess.MaySeeAsync(db, actor, request, ct))
+        {
+            throw new NotFoundException("Approval request");
+        }
+
         var decisions = request.Decisions.Select(d => d.ToDecision()).ToList();
         if (ApprovalProgress.RefusalFor(actor.UserId, request.RequestedBy, request.Stages, decisions) is { } refusal)
         {

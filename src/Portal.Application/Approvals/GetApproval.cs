@@ -13,13 +13,11 @@ public sealed class GetApprovalHandler(IDbContextFactory<PortalDbContext> dbFact
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var request = await db.ApprovalRequests.AsNoTracking().Include(r => r.Decisions).FirstOrDefaultAsync(r => r.Id == requestId, ct)
             ?? throw new NotFoundException("Approval request");
-        var view = await access.ToViewAsync(db, actor, request, ct);
-        var member = await db.TeamMembers.AnyAsync(m => m.TeamId == request.TeamId && m.UserId == actor.UserId, ct);
-        if (!actor.IsPlatformAdmin && !member && !view.CanDecide && !request.Decisions.Any(d => d.ApproverId == actor.UserId))
+        if (!await ApprovalAccess.MaySeeAsync(db, actor, request, ct))
         {
             throw new NotFoundException("Approval request");
         }
 
-        return view;
+        return await access.ToViewAsync(db, actor, request, ct);
     }
 }

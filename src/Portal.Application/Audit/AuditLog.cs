@@ -40,6 +40,10 @@ public sealed class AuditWriter(IDbContextFactory<PortalDbContext> dbFactory, Ti
         await db.SaveChangesAsync(ct);
     }
 
+    /// <summary>A person signed out: their cookie sessions ended.</summary>
+    public Task WriteSignOutAsync(string name, Guid userId, string? address, CancellationToken ct = default) =>
+        WriteAsync(new Actor(userId, name, IsPlatformAdmin: false, Address: address), "auth.signed-out", "account", userId, ct: ct);
+
     /// <summary>A sign-in attempt by a person or a service account, including the ones that failed.</summary>
     public async Task WriteSignInAsync(
         string name, Guid? userId, string kind, string? address, bool succeeded, string? details = null, CancellationToken ct = default)

@@ -36,7 +36,7 @@ public sealed class GetInstanceHandler(IDbContextFactory<PortalDbContext> dbFact
         return new InstanceDetails(
             summary,
             bindings.Select(b => Bindings.BindingMapping.ToView(b, placement.Limits)).ToList(),
-            operations.Select(Operations.OperationMapping.ToView).ToList(),
+            operations.Select(o => Operations.OperationMapping.ToView(o, actor)).ToList(),
             new InstancePermissions(role.Allows(TeamPermission.Deploy), role.Allows(TeamPermission.ReadSecrets), role.Allows(TeamPermission.ManageTeam)),
             placement.MaxLeaseDays, placement.Site, placement.Parameters, placement.Kind)
         {

@@ -39,11 +39,11 @@ public sealed class FailOperationHandler(IDbContextFactory<PortalDbContext> dbFa
             throw new ConflictException($"The operation has finished ({operation.State}).");
         }
 
-        var error = $"Failed by a platform admin ({actor.Name}): {reason}";
-        var instance = await OperationFailure.RecordAsync(db, operation, error, actor, clock.GetUtcNow(), ct);
+        var error = $"{OperationErrors.FailedByAdminPrefix}{actor.Name}): {reason}";
+        var instance = await OperationFailure.RecordAsync(db, operation, error, teamMessage: error, actor, clock.GetUtcNow(), ct);
         db.OperationLines.Add(new OperationLine { OperationId = operation.Id, At = clock.GetUtcNow(), Message = error });
         await db.SaveOrConflictAsync("The operation changed at the same moment; reload and try again.", ct);
         await OperationFailure.PublishAsync(webhooks, operation, instance, error, ct);
-        return OperationMapping.ToView(operation);
+        return OperationMapping.ToView(operation, actor);
     }
 }

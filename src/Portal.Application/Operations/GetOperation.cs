@@ -17,6 +17,6 @@ public sealed class GetOperationHandler(IDbContextFactory<PortalDbContext> dbFac
             .Include(o => o.Lines.OrderBy(l => l.Id))
             .FirstOrDefaultAsync(o => o.Id == operationId, ct) ?? throw new NotFoundException("Operation");
         await db.RequireInstanceAsync(actor, operation.InstanceId, TeamPermission.View, ct);
-        return OperationMapping.ToView(operation);
+        return OperationMapping.ToView(operation, actor);
     }
 }

@@ -410,7 +410,11 @@ public sealed class OperationJob(
         var operation = await db.Operations.FirstAsync(o => o.Id == operationId, ct);
         operation.Error = error.Length > 4000 ? error[..4000] : error;
         var queue = await OperationQueue.QueueOfAsync(db, operationId, ct);
-        if (backend is not null && BackendErrors.IsUnreachable(exception))
+        var unreachable = backend is not null && BackendErrors.IsUnreachable(exception);
+        // The driver's words stay on the operation for platform admins; progress lines, state messages, notifications
+        // and webhooks are read by the team.
+        var teamMessage = OperationErrors.ForTeam(operation, unreachable);
+        if (backend is not null && unreachable)
         {
             // The server did not answer: wait for it without using up attempts, up to BackendDownTimeout.
             var since = operation.BackendUnreachableSince ??= clock.GetUtcNow();
@@ -431,12 +435,13 @@ public sealed class OperationJob(
                 await db.SaveChangesAsync(ct);
                 await reachability.RecordUnreachableAsync(backend.Id, backend.Name, error, ct);
                 await progress.WriteAsync(
-                    $"Backend {backend.Name} unreachable ({error}) — retrying in {wait.TotalSeconds:0.#} s; the operation waits for it " +
+                    $"Backend {backend.Name} unreachable ({teamMessage}) — retrying in {wait.TotalSeconds:0.#} s; the operation waits for it " +
                     $"up to {options.Value.BackendDownTimeout.TotalMinutes:0.#} min", ct);
                 return;
             }
 
             error = $"backend {backend.Name} unreachable for {waited.TotalMinutes:0.#} min: {error}";
+            teamMessage = $"The backend did not answer for {waited.TotalMinutes:0.#} min; platform admins can see the details (operation {operation.Id}).";
             operation.Error = error.Length > 4000 ? error[..4000] : error;
             operation.Attempts = MaxAttempts;
         }
@@ -452,14 +457,14 @@ public sealed class OperationJob(
             operation.State = OperationState.Queued;
             operation.JobId = jobs.Schedule<OperationJob>(queue, job => job.RunAsync(operationId, CancellationToken.None), delay);
             await db.SaveChangesAsync(ct);
-            await progress.WriteAsync($"Attempt {operation.Attempts} failed: {error} — retrying in {delay.TotalSeconds:0.#} s", ct);
+            await progress.WriteAsync($"Attempt {operation.Attempts} failed: {teamMessage} — retrying in {delay.TotalSeconds:0.#} s", ct);
             return;
         }
 
-        var instance = await OperationFailure.RecordAsync(db, operation, error, null, clock.GetUtcNow(), ct);
+        var instance = await OperationFailure.RecordAsync(db, operation, error, teamMessage, null, clock.GetUtcNow(), ct);
         await db.SaveChangesAsync(ct);
-        await progress.WriteAsync($"Gave up after {operation.Attempts} attempts: {error}", ct);
-        await OperationFailure.PublishAsync(webhooks, operation, instance, error, ct);
+        await progress.WriteAsync($"Gave up after {operation.Attempts} attempts: {teamMessage}", ct);
+        await OperationFailure.PublishAsync(webhooks, operation, instance, teamMessage, ct);
     }
 }
 

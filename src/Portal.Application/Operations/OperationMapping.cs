@@ -1,4 +1,5 @@
 using Microsoft.EntityFrameworkCore;
+using Portal.Application.Access;
 using Portal.Application.Common;
 using Portal.Application.Instances;
 using Portal.Data;
@@ -8,8 +9,9 @@ namespace Portal.Application.Operations;
 
 public static class OperationMapping
 {
-    public static OperationView ToView(Operation o) => new(
-        o.Id, o.InstanceId, o.BindingId, o.Kind.ToString(), o.State.ToString(), o.Attempts, o.Error,
+    /// <summary>The operation as the actor may read it: the driver's own error words for platform admins only.</summary>
+    public static OperationView ToView(Operation o, Actor actor) => new(
+        o.Id, o.InstanceId, o.BindingId, o.Kind.ToString(), o.State.ToString(), o.Attempts, OperationErrors.ErrorFor(o, actor),
         o.CreatedAt, o.StartedAt, o.FinishedAt, o.Lines.Select(l => new OperationLineView(l.At, l.Message)).ToList());
 
     /// <summary>One instance never has two operations at once: a new one waits until the last has finished.</summary>

@@ -42,6 +42,6 @@ public sealed class RetryOperationHandler(IDbContextFactory<PortalDbContext> dbF
         db.Audit(actor, now, "operation.retried", "operation", operation.Id, instance.TeamId, $"{operation.Kind} of {instance.Name}");
         await db.SaveOrConflictAsync("The operation changed at the same moment; reload and try again.", ct);
         await queue.EnqueueAsync(operation.Id);
-        return OperationMapping.ToView(operation);
+        return OperationMapping.ToView(operation, actor);
     }
 }

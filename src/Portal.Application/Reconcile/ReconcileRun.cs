@@ -51,7 +51,10 @@ public sealed class ReconcileRun(
         catch (Exception e) when (BackendErrors.IsUnreachable(e))
         {
             logger.LogInformation("Reconcile skipped instance {InstanceId}: its backend did not answer ({Error})", instanceId, e.Message);
-            return new ReconcileOutcome(false, instance.State.ToString(), [], $"the backend did not answer: {e.Message}");
+            // The driver's words name the backend's host: for platform admins (and the log), not for the team.
+            return new ReconcileOutcome(false, instance.State.ToString(), [], actor is { IsPlatformAdmin: false }
+                ? "the backend did not answer; platform admins can see the details in the portal's log"
+                : $"the backend did not answer: {e.Message}");
         }
 
         var now = clock.GetUtcNow();

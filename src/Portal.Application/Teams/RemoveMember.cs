@@ -16,6 +16,7 @@ public sealed class RemoveMemberHandler(IDbContextFactory<PortalDbContext> dbFac
         await db.RequireAsync(actor, teamId, TeamPermission.ManageTeam, "Team", ct);
         var member = await db.TeamMembers.FirstOrDefaultAsync(m => m.TeamId == teamId && m.UserId == userId, ct)
             ?? throw new NotFoundException("Member");
+        await TeamOwners.EnsureMayChangeAsync(db, actor, member, ct);
         await TeamOwners.EnsureAnOwnerRemainsAsync(db, teamId, member, staysOwner: false, ct);
         db.TeamMembers.Remove(member);
         db.Audit(actor, clock.GetUtcNow(), "team.member-removed", "team", teamId, teamId, $"user {userId}");

@@ -33,6 +33,11 @@ public sealed class SetMemberHandler(IDbContextFactory<PortalDbContext> dbFactor
         }
         else
         {
+            if (role < member.Role)
+            {
+                await TeamOwners.EnsureMayChangeAsync(db, actor, member, ct);
+            }
+
             await TeamOwners.EnsureAnOwnerRemainsAsync(db, teamId, member, role == TeamRole.Owner, ct);
             member.Role = role;
         }
