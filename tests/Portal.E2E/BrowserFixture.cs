@@ -7,7 +7,7 @@ using Portal.Testing;
 namespace Portal.E2E;
 
 /// <summary>The real portal on a Kestrel port, and a headless Debian Chromium driven by Playwright.</summary>
-public sealed class BrowserFixture : PortalAppFactory
+public class BrowserFixture : PortalAppFactory
 {
     private IPlaywright? _playwright;
 
@@ -97,5 +97,12 @@ public sealed class BrowserFixture : PortalAppFactory
 
         _playwright?.Dispose();
         await base.DisposeAsync();
+        GC.SuppressFinalize(this);
     }
+}
+
+/// <summary>A <see cref="BrowserFixture"/> with the sign-in rate limits of appsettings.json, for the tests of those limits.</summary>
+public sealed class LimitedBrowserFixture : BrowserFixture
+{
+    protected override bool KeepsSignInLimits => true;
 }

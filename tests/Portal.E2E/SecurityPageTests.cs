@@ -94,7 +94,7 @@ public sealed partial class SecurityPageTests(BrowserFixture fixture, ITestOutpu
 }
 
 /// <summary>Too many sign-in attempts from one browser: the portal answers 429 and the browser shows why.</summary>
-public sealed class SignInThrottleTests(BrowserFixture fixture, ITestOutputHelper output) : IClassFixture<BrowserFixture>
+public sealed class SignInThrottleTests(LimitedBrowserFixture fixture, ITestOutputHelper output) : IClassFixture<LimitedBrowserFixture>
 {
     [Fact]
     public async Task WrongPasswords_FromOneBrowser_EndInATooManyAttemptsPage()

@@ -28,6 +28,8 @@ public sealed partial class SessionSecurityTests(SessionSecurityTests.Fixture fi
 
     public sealed class Fixture : PortalAppFactory
     {
+        protected override bool KeepsSignInLimits => true;
+
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
             base.ConfigureWebHost(builder);

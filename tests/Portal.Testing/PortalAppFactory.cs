@@ -47,12 +47,25 @@ public class PortalAppFactory : WebApplicationFactory<Program>, IAsyncLifetime
         // The tests' CA, which issued the test servers' certificates: the portal imports it on first start.
         builder.UseSetting("Ca:CertificateFile", Path.Combine(TestEnvironment.CaDirectory, "ca.crt"));
         builder.UseSetting("Ca:KeyFile", Path.Combine(TestEnvironment.CaDirectory, "ca.key"));
+        if (!KeepsSignInLimits)
+        {
+            // In memory every test client comes from one address; a class signs in service accounts by the dozen.
+            builder.UseSetting("Auth:RateLimits:SignInsPerMinute", "100000");
+            builder.UseSetting("Auth:RateLimits:TokenRequestsPerMinute", "100000");
+        }
+
         builder.ConfigureLogging(logging => logging.AddProvider(_recentLogs));
         builder.ConfigureTestServices(services =>
             // The oidc driver fetches the issuer's discovery document; in memory, that is this test server.
             services.AddHttpClient(Portal.Provisioning.Oidc.OidcDriver.HttpClientName)
                 .ConfigurePrimaryHttpMessageHandler(() => Server.CreateHandler()));
     }
+
+    /// <summary>
+    /// True for fixtures that test the sign-in and token rate limits: they keep appsettings.json's limits. Others
+    /// lift them, since all their clients share one address.
+    /// </summary>
+    protected virtual bool KeepsSignInLimits => false;
 
     /// <summary>The issuer of the in-memory test server (the base address of its clients).</summary>
     public const string TestIssuer = "http://localhost/";
