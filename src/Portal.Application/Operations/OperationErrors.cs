@@ -13,6 +13,9 @@ public static class OperationErrors
     /// <summary>How an operation a platform admin ended begins; the admin wrote the reason for the team, so it is shown whole.</summary>
     public const string FailedByAdminPrefix = "Failed by a platform admin (";
 
+    /// <summary>How an operation refused by the egress policy begins; it names the team's own URL and the rule, so it is shown whole.</summary>
+    public const string EgressDeniedPrefix = "Refused by the egress policy: ";
+
     /// <summary>The team's words for a driver's failure.</summary>
     public static string ForTeam(Operation operation, bool unreachable) => unreachable
         ? $"The backend did not answer; platform admins can see the details (operation {operation.Id})."
@@ -21,6 +24,7 @@ public static class OperationErrors
     /// <summary>The operation's error as the actor may read it: whole for platform admins, safe for everyone else.</summary>
     public static string? ErrorFor(Operation operation, Actor actor) =>
         operation.Error is null || actor.IsPlatformAdmin || operation.Error.StartsWith(FailedByAdminPrefix, StringComparison.Ordinal)
+            || operation.Error.StartsWith(EgressDeniedPrefix, StringComparison.Ordinal)
             ? operation.Error
             : ForTeam(operation, unreachable: false);
 }

@@ -405,7 +405,7 @@ public sealed class OperationJob(
 
     private async Task RecordFailureAsync(Guid operationId, Exception exception, Backend? backend, OperationProgress progress, CancellationToken ct)
     {
-        var error = exception.Message;
+        var error = exception is Egress.EgressDeniedException ? OperationErrors.EgressDeniedPrefix + exception.Message : exception.Message;
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var operation = await db.Operations.FirstAsync(o => o.Id == operationId, ct);
         operation.Error = error.Length > 4000 ? error[..4000] : error;
@@ -413,7 +413,8 @@ public sealed class OperationJob(
         var unreachable = backend is not null && BackendErrors.IsUnreachable(exception);
         // The driver's words stay on the operation for platform admins; progress lines, state messages, notifications
         // and webhooks are read by the team.
-        var teamMessage = OperationErrors.ForTeam(operation, unreachable);
+        // An egress refusal is about the team's own URL, not the backend: it is theirs to read whole.
+        var teamMessage = exception is Egress.EgressDeniedException ? error : OperationErrors.ForTeam(operation, unreachable);
         if (backend is not null && unreachable)
         {
             // The server did not answer: wait for it without using up attempts, up to BackendDownTimeout.
