@@ -26,7 +26,7 @@ public static class BindingFormatsApi
                 var rendered = await handler.HandleAsync(http.Actor(), bindingId, format, ct);
                 return Results.File(rendered.Content, rendered.ContentType, rendered.FileName);
             })
-            .RequireAuthorization().ExcludeFromDescription();
+            .RequireAuthorization().WithInputRules().ExcludeFromDescription();
         return app;
     }
 

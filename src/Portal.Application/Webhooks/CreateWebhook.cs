@@ -9,7 +9,7 @@ using Portal.Domain.Webhooks;
 
 namespace Portal.Application.Webhooks;
 
-public sealed record CreateWebhook(string Url);
+public sealed record CreateWebhook([Text(InputRules.UrlLength, Plain = true)] string Url);
 
 /// <summary>
 /// Adds a webhook for a team's events (team owners) or every team's (teamId null: platform admins). The signing
@@ -20,6 +20,7 @@ public sealed class CreateWebhookHandler(IDbContextFactory<PortalDbContext> dbFa
     public async Task<WebhookCreated> HandleAsync(Actor actor, Guid? teamId, CreateWebhook request, CancellationToken ct = default)
     {
         new Validator()
+            .Input(request)
             .Require(Uri.TryCreate(request.Url, UriKind.Absolute, out var uri) && uri.Scheme is "https" or "http", "url",
                 "Give an absolute http or https URL.")
             .ThrowIfInvalid();
