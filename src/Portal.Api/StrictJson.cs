@@ -41,7 +41,11 @@ internal static partial class StrictJson
             return null;
         }
 
-        var field = json.Path is null or "$" ? "body" : json.Path.TrimStart('$').TrimStart('.');
+        // A list body's items are named after its parameter, as the input rules name them: rules[0].name.
+        var list = json.Path?.StartsWith("$[", StringComparison.Ordinal) == true && ParameterName().Match(exception.Message) is { Success: true } p
+            ? p.Groups[1].Value
+            : "";
+        var field = json.Path is null or "$" ? "body" : list + json.Path.TrimStart('$').TrimStart('.');
         var where = json.LineNumber is { } line
             ? $" (line {line + 1}, position {json.BytePositionInLine.GetValueOrDefault() + 1})"
             : "";
@@ -84,6 +88,10 @@ internal static partial class StrictJson
         var text = cut >= 0 ? message[..cut] : message;
         return TypeName().Replace(text, "the expected type").Trim();
     }
+
+    // ASP.NET Core's words: Failed to read parameter "ApprovalRuleView[] rules" from the request body as JSON.
+    [GeneratedRegex("parameter \"[^\" ]+ ([^\" ]+)\"")]
+    private static partial Regex ParameterName();
 
     [GeneratedRegex("missing required properties including: (.*)$", RegexOptions.Singleline)]
     private static partial Regex MissingFields();
