@@ -8,7 +8,8 @@ namespace Portal.Api;
 
 /// <summary>
 /// How the API reads JSON bodies: a field that is neither nullable nor has a default must be present (never a silent
-/// 0 or false), a property given twice is refused rather than the last one winning, enums only by name. A body that
+/// 0 or false), a property given twice is refused rather than the last one winning, numbers as numbers and enums only
+/// by name. A body that
 /// does not read becomes a 400 naming the field and saying where (line and position) it went wrong.
 /// </summary>
 internal static partial class StrictJson
@@ -18,6 +19,8 @@ internal static partial class StrictJson
         // Enums travel by name ("TeamOwners", "Create"), as they are stored; numbers (0, -1) are not names.
         options.Converters.Add(new JsonStringEnumConverter(namingPolicy: null, allowIntegerValues: false));
         options.AllowDuplicateProperties = false;
+        // A number is a JSON number: "1" is text (the web defaults would read it as 1).
+        options.NumberHandling = JsonNumberHandling.Strict;
         options.TypeInfoResolver = (options.TypeInfoResolver ?? new DefaultJsonTypeInfoResolver()).WithAddedModifier(RequireNonOptionalFields);
     }
 
