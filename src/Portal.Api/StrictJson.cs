@@ -12,9 +12,9 @@ namespace Portal.Api;
 /// by name. A body that
 /// does not read becomes a 400 naming the field and saying where (line and position) it went wrong.
 /// </summary>
-internal static partial class StrictJson
+public static partial class StrictJson
 {
-    public static void Configure(JsonSerializerOptions options)
+    public static JsonSerializerOptions Configure(JsonSerializerOptions options)
     {
         // Enums travel by name ("TeamOwners", "Create"), as they are stored; numbers (0, -1) are not names.
         options.Converters.Add(new JsonStringEnumConverter(namingPolicy: null, allowIntegerValues: false));
@@ -22,6 +22,7 @@ internal static partial class StrictJson
         // A number is a JSON number: "1" is text (the web defaults would read it as 1).
         options.NumberHandling = JsonNumberHandling.Strict;
         options.TypeInfoResolver = (options.TypeInfoResolver ?? new DefaultJsonTypeInfoResolver()).WithAddedModifier(RequireNonOptionalFields);
+        return options;
     }
 
     /// <summary>Constructor parameters that are not nullable and have no default value are required.</summary>
@@ -37,7 +38,7 @@ internal static partial class StrictJson
     }
 
     /// <summary>Problem Details for a body that could not be read, or null when the failure was not the JSON's.</summary>
-    public static Microsoft.AspNetCore.Mvc.ProblemDetails? ProblemFor(BadHttpRequestException exception)
+    internal static Microsoft.AspNetCore.Mvc.ProblemDetails? ProblemFor(BadHttpRequestException exception)
     {
         if (exception.InnerException is not JsonException json)
         {

@@ -90,6 +90,8 @@ public sealed partial class HostileInputTests(HostileInputTests.Fixture fixture)
         Assert.True(operations.Count > 50, $"the OpenAPI document lists {operations.Count} operations");
 
         var inputs = 0;
+        var waited = TimeSpan.Zero;
+        var slowest = new Dictionary<string, TimeSpan>(StringComparer.Ordinal);
         var refused = 0;
         var failures = new List<string>();
         var changes = new List<string>();
@@ -110,7 +112,9 @@ public sealed partial class HostileInputTests(HostileInputTests.Fixture fixture)
                     }
 
                     inputs++;
+                    var sent = DateTime.UtcNow;
                     var (status, text) = await SendAsync(api, request);
+                    slowest[operation.ToString()] = slowest.GetValueOrDefault(operation.ToString()) + (DateTime.UtcNow - sent);
                     if (status >= 500)
                     {
                         failures.Add($"{who} {operation} {attempt.What}: {status} {Shorten(text)}");
@@ -129,7 +133,9 @@ public sealed partial class HostileInputTests(HostileInputTests.Fixture fixture)
                     else
                     {
                         // An accepted change may start work in the background: let it finish before the next comparison.
+                        var waiting = DateTime.UtcNow;
                         snapshot = operation.Safe ? await SnapshotAsync() : await QuietSnapshotAsync();
+                        waited += DateTime.UtcNow - waiting;
                     }
                 }
             }
@@ -137,7 +143,9 @@ public sealed partial class HostileInputTests(HostileInputTests.Fixture fixture)
 
         TestContext.Current.TestOutputHelper?.WriteLine(
             $"figures: hostile input operations {operations.Count}, inputs {inputs}, 5xx {failures.Count}, changes {changes.Count}");
-        TestContext.Current.TestOutputHelper?.WriteLine($"(as admin and as team owner: {refused} refused with 4xx, {inputs - refused - failures.Count} accepted; {(DateTime.UtcNow - started).TotalSeconds:0} s)");
+        TestContext.Current.TestOutputHelper?.WriteLine($"(as admin and as team owner: {refused} refused with 4xx, {inputs - refused - failures.Count} accepted; {(DateTime.UtcNow - started).TotalSeconds:0} s, " +
+            $"{waited.TotalSeconds:0} s of them waiting for accepted work; slowest: " +
+            string.Join(", ", slowest.OrderByDescending(s => s.Value).Take(5).Select(s => $"{s.Key} {s.Value.TotalSeconds:0.0} s")) + ")");
         Assert.True(failures.Count == 0, $"{failures.Count} answers were 5xx:\n{string.Join('\n', failures.Take(40))}");
         Assert.True(changes.Count == 0, $"{changes.Count} refused requests changed something:\n{string.Join('\n', changes.Take(40))}");
     }
