@@ -15,7 +15,7 @@ namespace Portal.Application.Backends;
 /// <param name="Settings">The kind's further settings, e.g. RabbitMQ's <c>managementUrl</c>.</param>
 /// <param name="WorkerQueue">The job queue of a worker beside the server (drivers that write its files); null: default.</param>
 public sealed record RegisterBackend(
-    string Name, string Kind, [Text(253, Plain = true)] string Host, [Range(1, 65535)] int Port, [Text(InputRules.NameLength, Plain = true)] string AdminUser,
+    string Name, string Kind, [Text(253)] string Host, int Port, [Text(InputRules.NameLength, Plain = true)] string AdminUser,
     [Text(1000)] string AdminPassword, string? Site = null, [Range(0, 100_000)] int? Capacity = null,
     [Text(InputRules.UrlLength, Plain = true)] Dictionary<string, string>? Settings = null, string? WorkerQueue = null);
 

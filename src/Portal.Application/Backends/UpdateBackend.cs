@@ -16,7 +16,7 @@ namespace Portal.Application.Backends;
 /// <param name="Settings">The kind's settings, or null to keep them.</param>
 /// <param name="WorkerQueue">The job queue of a worker beside the server; null or empty: the default queue.</param>
 public sealed record UpdateBackend(
-    [Text(253, Plain = true)] string Host, [Range(1, 65535)] int Port, [Text(InputRules.NameLength, Plain = true)] string AdminUser,
+    [Text(253)] string Host, int Port, [Text(InputRules.NameLength, Plain = true)] string AdminUser,
     [Text(1000)] string? AdminPassword, string? Site = null, [Range(0, 100_000)] int? Capacity = null,
     [Text(InputRules.UrlLength, Plain = true)] Dictionary<string, string>? Settings = null, string? WorkerQueue = null);
 
