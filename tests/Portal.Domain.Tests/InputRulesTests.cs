@@ -78,12 +78,12 @@ public sealed class InputRulesTests
     [Fact]
     public void Request_FieldsAreNamedInCamelCase_WithTheirOwnLimits()
     {
-        var request = new RegisterBackend("db one", "postgresql", "host\r\n", 70000, "admin\nX: y", new string('p', 1001),
+        var request = new RegisterBackend("db one", "postgresql", "host\r\n", 5432, "admin\nX: y", new string('p', 1001), Capacity: -1,
             Settings: new Dictionary<string, string> { ["managementUrl"] = "<script>", ["bad\u0000key"] = "v" });
 
         var errors = Errors(request);
 
-        Assert.Equal(["adminPassword", "adminUser", "host", "port", "settings", "settings.managementUrl"], errors.Keys.Order());
+        Assert.Equal(["adminPassword", "adminUser", "capacity", "host", "settings", "settings.managementUrl"], errors.Keys.Order());
     }
 
     [Fact]
