@@ -17,8 +17,10 @@ public static class ApiExtensions
     public static IHostApplicationBuilder AddPortalApi(this IHostApplicationBuilder builder)
     {
         builder.Services.AddProblemDetails();
-        // Enums travel by name ("TeamOwners", "Create"), as they are stored.
-        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.Converters.Add(new System.Text.Json.Serialization.JsonStringEnumConverter()));
+        builder.Services.ConfigureHttpJsonOptions(o => StrictJson.Configure(o.SerializerOptions));
+        // A body or query value that does not bind throws, so the exception handler answers Problem Details saying what
+        // is wrong and where (by default only Development does; elsewhere the 400 has no body).
+        builder.Services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.AddExceptionHandler<ProblemDetailsExceptionHandler>();
         builder.Services.AddOpenApi("v1", o => o.AddDocumentTransformer((doc, _, _) =>
         {
@@ -55,7 +57,8 @@ public static class ApiExtensions
             .ProducesProblem(StatusCodes.Status400BadRequest)
             .ProducesProblem(StatusCodes.Status403Forbidden)
             .ProducesProblem(StatusCodes.Status404NotFound)
-            .ProducesProblem(StatusCodes.Status409Conflict);
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .WithInputRules();
         api.MapTeamsApi();
         api.MapCatalogApi();
         api.MapInstancesApi();
@@ -80,4 +83,8 @@ public static class ApiExtensions
         app.MapCaDownload();
         return app;
     }
+
+    /// <summary>Checks query strings, route values and the JSON body against <see cref="Application.Common.InputRules"/> first.</summary>
+    public static TBuilder WithInputRules<TBuilder>(this TBuilder builder) where TBuilder : IEndpointConventionBuilder =>
+        builder.AddEndpointFilterFactory(InputRulesFilter.Create);
 }

@@ -10,7 +10,7 @@ namespace Portal.Api;
 /// Turns the application's refusals into RFC 9457 Problem Details. Anything else stays a 500 whose
 /// body says nothing about the inside.
 /// </summary>
-internal sealed class ProblemDetailsExceptionHandler(IProblemDetailsService problems) : IExceptionHandler
+internal sealed partial class ProblemDetailsExceptionHandler(IProblemDetailsService problems) : IExceptionHandler
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext http, Exception exception, CancellationToken ct)
     {
@@ -29,7 +29,7 @@ internal sealed class ProblemDetailsExceptionHandler(IProblemDetailsService prob
             },
             PortalException p => new ProblemDetails { Status = p.StatusCode, Title = p.Title, Detail = p.Message },
             InvalidStateTransitionException t => new ProblemDetails { Status = 409, Title = "Conflict", Detail = t.Message },
-            BadHttpRequestException b => new ProblemDetails { Status = b.StatusCode, Title = "Bad request", Detail = b.Message },
+            BadHttpRequestException b => StrictJson.ProblemFor(b) ?? BindingProblem(b),
             _ => null,
         };
         if (details is null)
@@ -40,4 +40,17 @@ internal sealed class ProblemDetailsExceptionHandler(IProblemDetailsService prob
         http.Response.StatusCode = details.Status!.Value;
         return await problems.TryWriteAsync(new ProblemDetailsContext { HttpContext = http, ProblemDetails = details, Exception = exception });
     }
+
+    /// <summary>A query or route value that does not bind, e.g. <c>page=abc</c>: named when the message names it.</summary>
+    private static ProblemDetails BindingProblem(BadHttpRequestException b) =>
+        BoundParameter().Match(b.Message) is { Success: true } m
+            ? new HttpValidationProblemDetails(new Dictionary<string, string[]> { [m.Groups[1].Value] = ["The value has the wrong type or format."] })
+            {
+                Status = b.StatusCode, Title = "The request is not valid", Detail = $"The value of {m.Groups[1].Value} cannot be read.",
+            }
+            : new ProblemDetails { Status = b.StatusCode, Title = "Bad request", Detail = b.Message };
+
+    // ASP.NET Core's words: Failed to bind parameter "int page" from "abc". / Required parameter "string metric" was not provided from …
+    [System.Text.RegularExpressions.GeneratedRegex("parameter \"[^\" ]+ ([^\" ]+)\"")]
+    private static partial System.Text.RegularExpressions.Regex BoundParameter();
 }

@@ -22,9 +22,9 @@ public sealed class QuotaTests(QuotaTests.Fixture fixture) : IClassFixture<Quota
             h => h.HandleAsync(admin, new CreatePlatformServiceAccount("quota-admin")));
         var platform = await ApiClient.SignInAsync(fixture.CreateClient(), platformAccount.ClientId, platformAccount.ClientSecret);
 
-        // Only the platform sets quotas.
+        // Only the platform sets quotas. (A PUT names every limit; null means the default.)
         Assert.Equal(HttpStatusCode.Forbidden,
-            (await api.SendAsync(HttpMethod.Put, $"/api/v1/teams/{team.Id}/quota", new { maxInstances = 100 })).Status);
+            (await api.SendAsync(HttpMethod.Put, $"/api/v1/teams/{team.Id}/quota", new { maxInstances = 100, maxMonthlyCost = (decimal?)null, maxInstancesPerOffering = (object?)null })).Status);
         var (status, quota, _) = await platform.SendAsync(HttpMethod.Put, $"/api/v1/teams/{team.Id}/quota",
             new { maxInstances = 2, maxMonthlyCost = 80, maxInstancesPerOffering = new Dictionary<string, int>() });
         Assert.Equal(HttpStatusCode.OK, status);
@@ -69,7 +69,13 @@ public sealed class QuotaTests(QuotaTests.Fixture fixture) : IClassFixture<Quota
         Assert.Equal(HttpStatusCode.Conflict, refused);
         Assert.Equal("instances of postgresql", problem!["quota"]!.GetValue<string>());
 
-        var bad = await platform.SendAsync(HttpMethod.Put, $"/api/v1/teams/{team.Id}/quota", new { maxInstances = -1 });
+        var bad = await platform.SendAsync(HttpMethod.Put, $"/api/v1/teams/{team.Id}/quota",
+            new { maxInstances = -1, maxMonthlyCost = (decimal?)null, maxInstancesPerOffering = (object?)null });
         Assert.Equal(HttpStatusCode.BadRequest, bad.Status);
+        Assert.NotNull(bad.Body!["errors"]!["maxInstances"]);
+        // Every limit is named: one left out is refused, not reset to the default.
+        var partial = await platform.SendAsync(HttpMethod.Put, $"/api/v1/teams/{team.Id}/quota", new { maxInstances = 5 });
+        Assert.Equal(HttpStatusCode.BadRequest, partial.Status);
+        Assert.NotNull(partial.Body!["errors"]!["maxMonthlyCost"]);
     }
 }

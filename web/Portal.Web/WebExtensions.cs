@@ -63,6 +63,21 @@ public static class WebExtensions
     /// <summary>The Hangfire dashboard, for platform admins only.</summary>
     public static WebApplication MapPortalJobsDashboard(this WebApplication app)
     {
+        // Hangfire's stats route reads a posted form whatever the request is, and threw (500) on anything else. Runs after
+        // the authorization middleware, so only platform admins learn this.
+        app.UseWhen(c => c.Request.Path.Equals("/ops/jobs/stats", StringComparison.OrdinalIgnoreCase)
+                         && !(HttpMethods.IsPost(c.Request.Method) && c.Request.HasFormContentType),
+            refuse => refuse.Run(c =>
+            {
+                var post = HttpMethods.IsPost(c.Request.Method);
+                if (!post)
+                {
+                    c.Response.Headers.Allow = HttpMethods.Post;
+                }
+
+                return Results.Problem(statusCode: post ? StatusCodes.Status415UnsupportedMediaType : StatusCodes.Status405MethodNotAllowed,
+                    detail: "The dashboard's statistics are read with a form POST.").ExecuteAsync(c);
+            }));
         // The endpoint policy decides; Hangfire's own default filter would allow local requests only.
         app.MapHangfireDashboard("/ops/jobs", new DashboardOptions { Authorization = [], AppPath = "/", DashboardTitle = "Portal jobs" })
             .RequireAuthorization(AuthExtensions.PlatformAdminPolicy);

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Routing;
 using Portal.Api.Auth;
 using Portal.Application.Accounts;
 using Portal.Application.Approvals;
+using Portal.Application.Common;
 
 namespace Portal.Api.V1;
 
@@ -31,7 +32,7 @@ public static class ApprovalsApi
         return api;
     }
 
-    public sealed record Comment(string Text);
+    public sealed record Comment([Text(2000, MultiLine = true)] string Text);
 
     public sealed record Roles(string[] PlatformRoles);
 

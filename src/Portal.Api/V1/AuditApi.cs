@@ -23,7 +23,7 @@ public static class AuditApi
     /// <summary>The audit page's CSV download, with the page's cookie (the API's export takes a bearer token).</summary>
     public static IEndpointRouteBuilder MapAuditDownload(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/audit/export.csv", Export).RequireAuthorization().ExcludeFromDescription();
+        app.MapGet("/audit/export.csv", Export).RequireAuthorization().WithInputRules().ExcludeFromDescription();
         return app;
     }
 

@@ -30,7 +30,7 @@ public static class BindingFormatsApi
                 http.Response.Headers.CacheControl = NoStore;
                 return Results.File(rendered.Content, rendered.ContentType, rendered.FileName);
             })
-            .RequireAuthorization().ExcludeFromDescription();
+            .RequireAuthorization().WithInputRules().ExcludeFromDescription();
         return app;
     }
 

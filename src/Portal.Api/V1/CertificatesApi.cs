@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Portal.Api.Auth;
 using Portal.Application.Certificates;
+using Portal.Application.Common;
 
 namespace Portal.Api.V1;
 
@@ -38,7 +39,8 @@ public static class CertificatesApi
         return Results.File(System.Text.Encoding.ASCII.GetBytes(view.CertificatePem), PemContentType, "portal-ca.crt");
     }
 
-    public sealed record CaImport(string? CertificatePem, string? KeyPem);
+    public sealed record CaImport(
+        [Text(InputRules.PemLength, MultiLine = true)] string? CertificatePem, [Text(InputRules.PemLength, MultiLine = true)] string? KeyPem);
 
     public static async Task<Ok<CaView>> ImportCa(HttpContext http, CaImport request, ImportPlatformCaHandler handler, CancellationToken ct) =>
         TypedResults.Ok(await handler.HandleAsync(http.Actor(), request.CertificatePem, request.KeyPem, ct));

@@ -30,7 +30,8 @@ public static class ObservabilityApi
         var read = app.MapGroup("/read/v1/bindings/{bindingId:guid}").WithTags("Read API (binding read tokens)")
             .AllowAnonymous()
             .ProducesProblem(StatusCodes.Status401Unauthorized)
-            .ProducesProblem(StatusCodes.Status409Conflict);
+            .ProducesProblem(StatusCodes.Status409Conflict)
+            .WithInputRules();
         read.MapGet("/logs", TokenLogs).WithSummary("The binding's log stream, with its read token");
         read.MapGet("/metrics", TokenMetricNames).WithSummary("Metric names of the binding's monitoring instance, with its read token");
         read.MapGet("/metrics/{metric}", TokenQuery).WithSummary("A range query over the binding's instance's own series, with its read token");

@@ -6,7 +6,7 @@ using Portal.Data;
 
 namespace Portal.Application.Accounts;
 
-public sealed record ChangePassword(string CurrentPassword, string NewPassword);
+public sealed record ChangePassword([Text(1000)] string CurrentPassword, [Text(1000)] string NewPassword);
 
 /// <summary>Changes the signed-in person's own password (e.g. the generated first one).</summary>
 public sealed class ChangePasswordHandler(UserManager<PortalUser> users, AuditWriter audit)
@@ -20,6 +20,7 @@ public sealed class ChangePasswordHandler(UserManager<PortalUser> users, AuditWr
         }
 
         new Validator()
+            .Input(request)
             .Require(!string.IsNullOrEmpty(request.CurrentPassword), "currentPassword", "Enter your current password.")
             .Require((request.NewPassword?.Length ?? 0) >= 12, "newPassword", "The new password needs at least 12 characters.")
             .ThrowIfInvalid();

@@ -22,7 +22,7 @@ public sealed class CreatePlatformServiceAccountHandler(
     {
         actor.RequirePlatformAdmin();
         var name = request.Name?.Trim() ?? "";
-        new Validator().Require(name.Length is >= 2 and <= 60, "name", "Give the service account a name of 2 to 60 characters.").ThrowIfInvalid();
+        new Validator().Input(request).Require(name.Length is >= 2 and <= 60, "name", "Give the service account a name of 2 to 60 characters.").ThrowIfInvalid();
         var created = await ServiceAccountFactory.CreateAsync(applications, name, "platform", PlatformRoles.Admin, clock.GetUtcNow(), async user =>
         {
             IdentityResults.Check(await users.CreateAsync(user));

@@ -8,7 +8,7 @@ using Portal.Domain.Access;
 
 namespace Portal.Application.Accounts;
 
-public sealed record CreateUser(string Email, string DisplayName, bool IsPlatformAdmin);
+public sealed record CreateUser([Text(254)] string Email, string DisplayName, bool IsPlatformAdmin);
 
 /// <summary>The first password is shown once, to the admin who made the account, to hand over.</summary>
 public sealed record UserCreated(UserView User, string Password);
@@ -22,6 +22,7 @@ public sealed class CreateUserHandler(UserManager<PortalUser> users, AuditWriter
         var email = request.Email?.Trim() ?? "";
         var name = request.DisplayName?.Trim() ?? "";
         new Validator()
+            .Input(request)
             .Require(System.Net.Mail.MailAddress.TryCreate(email, out var parsed) && parsed.Address == email, "email", "Give a valid e-mail address.")
             .Require(name.Length is >= 2 and <= 100, "displayName", "Give a display name of 2 to 100 characters.")
             .ThrowIfInvalid();

@@ -15,6 +15,7 @@ public sealed class SetPlatformRolesHandler(UserManager<PortalUser> users, Audit
     {
         actor.RequirePlatformAdmin();
         new Validator()
+            .Input(roles, "platformRoles")
             .Require(roles.All(PlatformRoles.All.Contains), "platformRoles", $"Platform roles are {string.Join(", ", PlatformRoles.All)}.")
             .Require(userId != actor.UserId || roles.Contains(PlatformRoles.Admin), "platformRoles", "You cannot take your own platform-admin role.")
             .ThrowIfInvalid();

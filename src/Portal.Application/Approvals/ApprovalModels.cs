@@ -1,3 +1,4 @@
+using RangeAttribute = System.ComponentModel.DataAnnotations.RangeAttribute;
 using Portal.Domain.Approvals;
 using Portal.Domain.Quotas;
 
@@ -16,5 +17,5 @@ public sealed record ApprovalView(
 
 /// <summary>One rule as the API and the policy page read and write it.</summary>
 public sealed record ApprovalRuleView(
-    string Name, string? Offering, string? Plan, Guid? TeamId, string? Environment, decimal? MinMonthlyCost, ApprovalOperation? Operation,
+    string Name, string? Offering, string? Plan, Guid? TeamId, string? Environment, [Range(0d, 100_000_000d)] decimal? MinMonthlyCost, ApprovalOperation? Operation,
     bool AutoApprove, IReadOnlyList<ApprovalStage> Stages);

@@ -12,7 +12,7 @@ using Portal.Domain.Operations;
 
 namespace Portal.Application.Approvals;
 
-public sealed record Decide(bool Approve, string Comment);
+public sealed record Decide(bool Approve, [Text(2000, MultiLine = true)] string Comment);
 
 /// <summary>
 /// Approves or rejects the current stage of a request, with a comment. Nobody decides on their own request
@@ -25,6 +25,7 @@ public sealed class DecideApprovalHandler(
     public async Task<ApprovalView> HandleAsync(Actor actor, Guid requestId, Decide decision, CancellationToken ct = default)
     {
         new Validator()
+            .Input(decision)
             .Require(decision.Comment?.Trim().Length is >= 2 and <= 2000, "comment", "Say why, in 2 to 2000 characters.")
             .ThrowIfInvalid();
 

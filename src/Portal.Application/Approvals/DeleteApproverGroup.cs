@@ -13,6 +13,7 @@ public sealed class DeleteApproverGroupHandler(IDbContextFactory<PortalDbContext
     public async Task HandleAsync(Actor actor, string name, CancellationToken ct = default)
     {
         actor.RequirePlatformAdmin();
+        new Validator().Text(name, "name").ThrowIfInvalid();
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var group = await db.ApproverGroups.FirstOrDefaultAsync(g => g.Name == name, ct) ?? throw new NotFoundException("Approver group");
         var rules = await db.ApprovalRules.AsNoTracking().ToListAsync(ct);

@@ -13,6 +13,8 @@ public sealed class ReplaceApprovalPolicyHandler(IDbContextFactory<PortalDbConte
     public async Task<IReadOnlyList<ApprovalRuleView>> HandleAsync(Actor actor, IReadOnlyList<ApprovalRuleView> rules, CancellationToken ct = default)
     {
         actor.RequirePlatformAdmin();
+        // Nulls and bad text first: the checks below read every rule's stages.
+        new Validator().Input(rules, "rules").ThrowIfInvalid();
         var validator = new Validator();
         for (var i = 0; i < rules.Count; i++)
         {
@@ -32,8 +34,18 @@ public sealed class ReplaceApprovalPolicyHandler(IDbContextFactory<PortalDbConte
 
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var groups = await db.ApproverGroups.Select(g => g.Name).ToListAsync(ct);
+        var plans = await db.Offerings.AsNoTracking().SelectMany(o => o.Plans.Select(p => new { Offering = o.Key, Plan = p.Key })).ToListAsync(ct);
+        var offerings = await db.Offerings.AsNoTracking().Select(o => o.Key).ToListAsync(ct);
+        var teamIds = rules.Where(r => r.TeamId is not null).Select(r => r.TeamId!.Value).Distinct().ToList();
+        var teams = await db.Teams.AsNoTracking().Where(t => teamIds.Contains(t.Id)).Select(t => t.Id).ToListAsync(ct);
         for (var i = 0; i < rules.Count; i++)
         {
+            var r = rules[i];
+            validator
+                .Require(r.Offering is null || offerings.Contains(r.Offering), $"rules[{i}].offering", $"There is no offering '{r.Offering}'.")
+                .Require(r.Plan is null || plans.Any(p => p.Plan == r.Plan && (r.Offering is null || p.Offering == r.Offering)), $"rules[{i}].plan",
+                    $"There is no plan '{r.Plan}'{(r.Offering is null ? "" : $" in the offering '{r.Offering}'")}.")
+                .Require(r.TeamId is null || teams.Contains(r.TeamId.Value), $"rules[{i}].teamId", "There is no such team.");
             foreach (var missing in rules[i].Stages.Where(s => s.Approvers == ApproverKind.Group && !groups.Contains(s.Group!)))
             {
                 validator.Require(false, $"rules[{i}].stages", $"There is no approver group '{missing.Group}'.");

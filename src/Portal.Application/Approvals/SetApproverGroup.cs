@@ -10,7 +10,8 @@ using Portal.Domain.Instances;
 namespace Portal.Application.Approvals;
 
 /// <param name="Members">The members' e-mail addresses (or service account client ids).</param>
-public sealed record SetApproverGroup(string? Description, IReadOnlyList<string> Members);
+public sealed record SetApproverGroup(
+    [Text(InputRules.DescriptionLength, MultiLine = true)] string? Description, [Text(254)] IReadOnlyList<string> Members);
 
 /// <summary>Creates or replaces an approver group with exactly these members. Platform admins only.</summary>
 public sealed class SetApproverGroupHandler(IDbContextFactory<PortalDbContext> dbFactory, UserManager<PortalUser> users, TimeProvider clock)
@@ -18,7 +19,10 @@ public sealed class SetApproverGroupHandler(IDbContextFactory<PortalDbContext> d
     public async Task<ApproverGroupView> HandleAsync(Actor actor, string name, SetApproverGroup request, CancellationToken ct = default)
     {
         actor.RequirePlatformAdmin();
-        new Validator().Require(ResourceName.IsValid(name), "name", $"A group name must be {ResourceName.Rule}.").ThrowIfInvalid();
+        new Validator()
+            .Input(request)
+            .Require(ResourceName.IsValid(name), "name", $"A group name must be {ResourceName.Rule}.")
+            .ThrowIfInvalid();
         var members = new List<Guid>();
         foreach (var who in request.Members ?? [])
         {

@@ -1,5 +1,6 @@
 using Microsoft.EntityFrameworkCore;
 using Portal.Application.Access;
+using Portal.Application.Common;
 using Portal.Data;
 using Portal.Domain.Access;
 using Portal.Domain.Audit;
@@ -14,6 +15,7 @@ internal static class AuditQueries
 {
     public static IQueryable<AuditEvent> Filter(PortalDbContext db, Actor actor, AuditQuery query)
     {
+        InputRules.Check(query);
         var events = db.AuditEvents.AsNoTracking();
         if (!actor.IsPlatformAdmin)
         {

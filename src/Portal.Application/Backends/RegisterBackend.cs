@@ -1,3 +1,4 @@
+using RangeAttribute = System.ComponentModel.DataAnnotations.RangeAttribute;
 using Microsoft.EntityFrameworkCore;
 using Portal.Application.Access;
 using Portal.Application.Audit;
@@ -14,18 +15,21 @@ namespace Portal.Application.Backends;
 /// <param name="Settings">The kind's further settings, e.g. RabbitMQ's <c>managementUrl</c>.</param>
 /// <param name="WorkerQueue">The job queue of a worker beside the server (drivers that write its files); null: default.</param>
 public sealed record RegisterBackend(
-    string Name, string Kind, string Host, int Port, string AdminUser, string AdminPassword,
-    string? Site = null, int? Capacity = null, Dictionary<string, string>? Settings = null, string? WorkerQueue = null);
+    string Name, string Kind, [Text(253)] string Host, int Port, [Text(InputRules.NameLength, Plain = true)] string AdminUser,
+    [Text(1000)] string AdminPassword, string? Site = null, [Range(0, 100_000)] int? Capacity = null,
+    [Text(InputRules.UrlLength, Plain = true)] Dictionary<string, string>? Settings = null, string? WorkerQueue = null);
 
 /// <summary>Registers a backend server; its admin password is stored encrypted. Platform admins only.</summary>
-public sealed class RegisterBackendHandler(
+public sealed partial class RegisterBackendHandler(
     IDbContextFactory<PortalDbContext> dbFactory, SecretProtector secrets, DriverRegistry drivers, TimeProvider clock)
 {
     public async Task<BackendView> HandleAsync(Actor actor, RegisterBackend request, CancellationToken ct = default)
     {
         actor.RequirePlatformAdmin();
         new Validator()
+            .Input(request)
             .Require(request.Name?.Trim().Length is >= 2 and <= 100, "name", "Give the backend a name of 2 to 100 characters.")
+            .Require(request.Name is null || NameCharacters().IsMatch(request.Name), "name", "A backend name holds letters, digits, spaces and . _ - only.")
             .Require(drivers.Find(request.Kind) is not null, "kind", $"The kind must be one of: {string.Join(", ", drivers.Kinds)}.")
             .Require(Uri.CheckHostName(request.Host) != UriHostNameType.Unknown, "host", "The host must be a host name or an IP address.")
             .Require(request.Port is > 0 and < 65536, "port", "The port must be between 1 and 65535.")
@@ -61,4 +65,7 @@ public sealed class RegisterBackendHandler(
         await db.SaveOrConflictAsync($"A backend named '{name}' exists already.", ct);
         return backend.ToView();
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[\p{L}\p{N} ._-]*\z")]
+    private static partial System.Text.RegularExpressions.Regex NameCharacters();
 }

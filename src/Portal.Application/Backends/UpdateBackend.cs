@@ -1,3 +1,4 @@
+using RangeAttribute = System.ComponentModel.DataAnnotations.RangeAttribute;
 using Microsoft.EntityFrameworkCore;
 using Portal.Application.Access;
 using Portal.Application.Audit;
@@ -15,8 +16,9 @@ namespace Portal.Application.Backends;
 /// <param name="Settings">The kind's settings, or null to keep them.</param>
 /// <param name="WorkerQueue">The job queue of a worker beside the server; null or empty: the default queue.</param>
 public sealed record UpdateBackend(
-    string Host, int Port, string AdminUser, string? AdminPassword,
-    string? Site = null, int? Capacity = null, Dictionary<string, string>? Settings = null, string? WorkerQueue = null);
+    [Text(253)] string Host, int Port, [Text(InputRules.NameLength, Plain = true)] string AdminUser,
+    [Text(1000)] string? AdminPassword, string? Site = null, [Range(0, 100_000)] int? Capacity = null,
+    [Text(InputRules.UrlLength, Plain = true)] Dictionary<string, string>? Settings = null, string? WorkerQueue = null);
 
 /// <summary>
 /// Changes where a backend is or how the portal signs in to it (e.g. after the admin password was
@@ -31,6 +33,7 @@ public sealed class UpdateBackendHandler(
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var backend = await db.Backends.FirstOrDefaultAsync(b => b.Id == backendId, ct) ?? throw new NotFoundException("Backend");
         new Validator()
+            .Input(request)
             .Require(Uri.CheckHostName(request.Host) != UriHostNameType.Unknown, "host", "The host must be a host name or an IP address.")
             .Require(request.Port is > 0 and < 65536, "port", "The port must be between 1 and 65535.")
             .Require(!string.IsNullOrWhiteSpace(request.AdminUser), "adminUser", "Name the admin user.")

@@ -22,6 +22,7 @@ public sealed class CreateBindingHandler(
     public async Task<AcceptedChange<BindingView>> HandleAsync(Actor actor, Guid instanceId, CreateBinding request, CancellationToken ct = default)
     {
         new Validator()
+            .Input(request)
             .Require(ResourceName.IsValid(request.AppName), "appName", $"The app name must be {ResourceName.Rule}.")
             .ThrowIfInvalid();
         await using var db = await dbFactory.CreateDbContextAsync(ct);

@@ -1,3 +1,4 @@
+using RangeAttribute = System.ComponentModel.DataAnnotations.RangeAttribute;
 using Microsoft.EntityFrameworkCore;
 using Portal.Application.Access;
 using Portal.Application.Audit;
@@ -12,7 +13,7 @@ using Portal.Domain.Operations;
 namespace Portal.Application.Bindings;
 
 /// <param name="OverlapMinutes">How long the current credentials keep working beside the new ones; 0 ends them at once.</param>
-public sealed record RotateBinding(int? OverlapMinutes);
+public sealed record RotateBinding([Range(0, RotationOverlap.MaxMinutes)] int? OverlapMinutes);
 
 /// <summary>
 /// Rotates a binding: a rotate operation makes the next generation of credentials (new password, new certificate)
@@ -25,6 +26,7 @@ public sealed class RotateBindingHandler(IDbContextFactory<PortalDbContext> dbFa
     {
         var overlap = request.OverlapMinutes ?? 0;
         new Validator()
+            .Input(request)
             .Require(overlap is >= 0 and <= RotationOverlap.MaxMinutes, "overlapMinutes",
                 $"The overlap is 0 (the old credentials stop at once) to {RotationOverlap.MaxMinutes} minutes (7 days).")
             .ThrowIfInvalid();

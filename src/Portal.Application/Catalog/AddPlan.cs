@@ -1,3 +1,4 @@
+using RangeAttribute = System.ComponentModel.DataAnnotations.RangeAttribute;
 using Microsoft.EntityFrameworkCore;
 using Portal.Application.Access;
 using Portal.Application.Audit;
@@ -10,7 +11,10 @@ using Portal.Provisioning;
 namespace Portal.Application.Catalog;
 
 /// <param name="MaxLeaseDays">The longest an instance may live; null: no limit.</param>
-public sealed record AddPlan(string Key, string Name, string? Description, decimal MonthlyCost, Dictionary<string, int>? Limits, int? MaxLeaseDays = null);
+public sealed record AddPlan(
+    string Key, string Name, [Text(InputRules.DescriptionLength, MultiLine = true)] string? Description,
+    [Range(0d, Plan.MaxMonthlyCost)] decimal MonthlyCost, [Range(0, 100_000_000)] Dictionary<string, int>? Limits,
+    [Range(1, 3650)] int? MaxLeaseDays = null);
 
 /// <summary>Adds a plan to an offering. Platform admins only.</summary>
 public sealed class AddPlanHandler(IDbContextFactory<PortalDbContext> dbFactory, DriverRegistry drivers, TimeProvider clock)
@@ -19,6 +23,7 @@ public sealed class AddPlanHandler(IDbContextFactory<PortalDbContext> dbFactory,
     {
         actor.RequirePlatformAdmin();
         new Validator()
+            .Input(request)
             .Require(ResourceName.IsValid(request.Key), "key", $"The plan key must be {ResourceName.Rule}.")
             .Require(request.Name?.Trim().Length is >= 2 and <= 100, "name", "Give the plan a name of 2 to 100 characters.")
             .Require(request.MonthlyCost >= 0, "monthlyCost", "The monthly cost cannot be negative.")

@@ -66,6 +66,8 @@ public sealed class PlatformCa(
     {
         actor.RequirePlatformAdmin();
         new Validator()
+            .Text(certificatePem, "certificatePem", InputRules.PemLength, multiLine: true)
+            .Text(keyPem, "keyPem", InputRules.PemLength, multiLine: true)
             .Require(!string.IsNullOrWhiteSpace(certificatePem), "certificatePem", "Give the CA certificate (PEM).")
             .Require(!string.IsNullOrWhiteSpace(keyPem), "keyPem", "Give the CA's private key (PEM, unencrypted).")
             .ThrowIfInvalid();

@@ -23,6 +23,7 @@ public sealed class ChangePlanHandler(IDbContextFactory<PortalDbContext> dbFacto
 {
     public async Task<AcceptedChange<InstanceSummary>> HandleAsync(Actor actor, Guid instanceId, ChangePlan request, CancellationToken ct = default)
     {
+        InputRules.Check(request);
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         var (instance, _) = await db.RequireInstanceAsync(actor, instanceId, TeamPermission.Deploy, ct);
         if (!instance.State.AcceptsBindings())

@@ -1,11 +1,13 @@
+using RangeAttribute = System.ComponentModel.DataAnnotations.RangeAttribute;
 using Microsoft.EntityFrameworkCore;
 using Portal.Application.Access;
+using Portal.Application.Common;
 using Portal.Data;
 
 namespace Portal.Application.Instances;
 
 public sealed record ListInstances(
-    int Page = 0, int PageSize = 25, string? SortBy = null, bool Descending = true, Guid? TeamId = null, string? Search = null,
+    [Range(0, 1_000_000)] int Page = 0, [Range(1, 200)] int PageSize = 25, string? SortBy = null, bool Descending = true, Guid? TeamId = null, string? Search = null,
     bool IncludeDeleted = false);
 
 /// <summary>Instances of the actor's teams, paged and sorted in SQL.</summary>
@@ -13,6 +15,7 @@ public sealed class ListInstancesHandler(IDbContextFactory<PortalDbContext> dbFa
 {
     public async Task<Page<InstanceSummary>> HandleAsync(Actor actor, ListInstances query, CancellationToken ct = default)
     {
+        InputRules.Check(query);
         var pageSize = Math.Clamp(query.PageSize, 1, 200);
         var page = Math.Max(query.Page, 0);
         await using var db = await dbFactory.CreateDbContextAsync(ct);

@@ -28,7 +28,7 @@ namespace Portal.Application.Instances;
 /// <param name="Parameters">The offering's instance parameters, e.g. redirect URIs (see the catalog).</param>
 public sealed record RequestInstance(
     Guid TeamId, string Offering, string Plan, string Name, string? Environment = null, string? Site = null,
-    Dictionary<string, string>? Parameters = null);
+    [Text(InputRules.UrlLength)] Dictionary<string, string>? Parameters = null);
 
 /// <summary>
 /// Requests a new instance: records it with its provision operation in one transaction, then hands the
@@ -41,6 +41,7 @@ public sealed class RequestInstanceHandler(
     public async Task<AcceptedChange<InstanceSummary>> HandleAsync(Actor actor, RequestInstance request, CancellationToken ct = default)
     {
         new Validator()
+            .Input(request)
             .Require(request.TeamId != Guid.Empty, "teamId", "Pick the team that will own the instance.")
             .Require(!string.IsNullOrWhiteSpace(request.Offering), "offering", "Pick an offering from the catalog.")
             .Require(!string.IsNullOrWhiteSpace(request.Plan), "plan", "Pick a plan.")

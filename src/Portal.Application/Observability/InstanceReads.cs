@@ -75,7 +75,7 @@ public sealed partial class InstanceReads(IDbContextFactory<PortalDbContext> dbF
     public static LogQuery ValidLogQuery(string? contains, DateTimeOffset? since, int? limit)
     {
         new Validator()
-            .Require(contains is null || contains.Length <= 200, "contains", "Search for at most 200 characters.")
+            .Text(contains, "contains", 200)
             .Require(limit is null or (> 0 and <= MaxLogEntries), "limit", $"The limit is 1 to {MaxLogEntries}.")
             .ThrowIfInvalid();
         return new LogQuery(string.IsNullOrWhiteSpace(contains) ? null : contains, since, limit ?? 200);
@@ -88,6 +88,7 @@ public sealed partial class InstanceReads(IDbContextFactory<PortalDbContext> dbF
         var from = start ?? to.AddHours(-1);
         var step = TimeSpan.FromSeconds(stepSeconds ?? Math.Max(1, (int)Math.Ceiling((to - from).TotalSeconds / 240)));
         new Validator()
+            .Text(metric, "metric")
             .Require(metric is not null && MetricName().IsMatch(metric), "metric", "Name one metric, e.g. http_requests_total.")
             .Require(from < to && to - from <= TimeSpan.FromDays(7), "start", "The window runs forwards and spans at most 7 days.")
             .Require(step >= TimeSpan.FromSeconds(1) && (to - from) / step <= MaxPoints, "step", $"Use a step that gives at most {MaxPoints} points.")

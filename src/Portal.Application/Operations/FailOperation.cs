@@ -8,7 +8,7 @@ using Portal.Domain.Operations;
 namespace Portal.Application.Operations;
 
 /// <param name="Reason">Why the operator ends it; shown to the team as the failure's reason.</param>
-public sealed record FailOperation(string Reason);
+public sealed record FailOperation([Text(500, MultiLine = true)] string Reason);
 
 /// <summary>
 /// An operator's way out: ends an unfinished operation as Failed with a reason, as if its job had given up (the
@@ -21,6 +21,7 @@ public sealed class FailOperationHandler(IDbContextFactory<PortalDbContext> dbFa
         actor.RequirePlatformAdmin();
         var reason = request.Reason?.Trim() ?? "";
         new Validator()
+            .Input(request)
             .Require(reason.Length is >= 3 and <= 500, "reason", "Say why, in 3 to 500 characters: the team reads it.")
             .ThrowIfInvalid();
         await using var db = await dbFactory.CreateDbContextAsync(ct);

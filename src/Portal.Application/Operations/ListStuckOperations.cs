@@ -1,3 +1,4 @@
+using RangeAttribute = System.ComponentModel.DataAnnotations.RangeAttribute;
 using Microsoft.EntityFrameworkCore;
 using Portal.Application.Access;
 using Portal.Application.Common;
@@ -7,7 +8,7 @@ using Portal.Domain.Operations;
 namespace Portal.Application.Operations;
 
 /// <param name="OlderThanMinutes">Unfinished operations requested at least this long ago (default 10).</param>
-public sealed record ListStuckOperations(int? OlderThanMinutes);
+public sealed record ListStuckOperations([Range(0, 60 * 24 * 30)] int? OlderThanMinutes);
 
 /// <summary>An operation that has not finished, with where it stands, for the platform team.</summary>
 public sealed record StuckOperationView(
@@ -25,6 +26,7 @@ public sealed class ListStuckOperationsHandler(IDbContextFactory<PortalDbContext
         actor.RequirePlatformAdmin();
         var minutes = query.OlderThanMinutes ?? DefaultMinutes;
         new Validator()
+            .Input(query)
             .Require(minutes is >= 0 and <= 60 * 24 * 30, "olderThanMinutes", "Give 0 to 43200 minutes (30 days).")
             .ThrowIfInvalid();
         var before = clock.GetUtcNow() - TimeSpan.FromMinutes(minutes);

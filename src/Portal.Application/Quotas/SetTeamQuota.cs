@@ -1,4 +1,6 @@
+using RangeAttribute = System.ComponentModel.DataAnnotations.RangeAttribute;
 using System.Globalization;
+using System.Text.Json.Serialization;
 using Microsoft.EntityFrameworkCore;
 using Portal.Application.Access;
 using Portal.Application.Audit;
@@ -11,7 +13,11 @@ namespace Portal.Application.Quotas;
 /// <param name="MaxInstances">Null: the default.</param>
 /// <param name="MaxMonthlyCost">Null: the default.</param>
 /// <param name="MaxInstancesPerOffering">Offering key → maximum; null or empty: the defaults.</param>
-public sealed record SetTeamQuota(int? MaxInstances, decimal? MaxMonthlyCost, Dictionary<string, int>? MaxInstancesPerOffering);
+/// <remarks>All three must be given (null to mean the default): a PUT that leaves one out does not reset it silently.</remarks>
+public sealed record SetTeamQuota(
+    [property: JsonRequired][Range(0, 100_000)] int? MaxInstances,
+    [property: JsonRequired][Range(0d, 100_000_000d)] decimal? MaxMonthlyCost,
+    [property: JsonRequired][Range(0, 100_000)] Dictionary<string, int>? MaxInstancesPerOffering);
 
 /// <summary>Overrides a team's quota (null limits fall back to the defaults). Platform admins only.</summary>
 public sealed class SetTeamQuotaHandler(IDbContextFactory<PortalDbContext> dbFactory, QuotaService quotas, TimeProvider clock)
@@ -20,6 +26,7 @@ public sealed class SetTeamQuotaHandler(IDbContextFactory<PortalDbContext> dbFac
     {
         actor.RequirePlatformAdmin();
         new Validator()
+            .Input(request)
             .Require(request.MaxInstances is null or >= 0, "maxInstances", "The instance limit cannot be negative.")
             .Require(request.MaxMonthlyCost is null or >= 0, "maxMonthlyCost", "The cost limit cannot be negative.")
             .Require(request.MaxInstancesPerOffering?.Values.All(v => v >= 0) ?? true, "maxInstancesPerOffering", "Limits cannot be negative.")

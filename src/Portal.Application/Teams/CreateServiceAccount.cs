@@ -22,6 +22,7 @@ public sealed class CreateServiceAccountHandler(
     {
         var name = request.Name?.Trim() ?? "";
         new Validator()
+            .Input(request)
             .Require(name.Length is >= 2 and <= 60, "name", "Give the service account a name of 2 to 60 characters.")
             .Require(TeamRoles.TryParse(request.Role, out var role), "role", "The role must be owner, developer or viewer.")
             .ThrowIfInvalid();

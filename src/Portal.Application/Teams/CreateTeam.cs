@@ -20,6 +20,7 @@ public sealed partial class CreateTeamHandler(IDbContextFactory<PortalDbContext>
         var name = request.Name?.Trim() ?? "";
         var slug = string.IsNullOrWhiteSpace(request.Slug) ? Slugify(name) : request.Slug.Trim();
         new Validator()
+            .Input(request)
             .Require(name.Length is >= 2 and <= 100, "name", "Give the team a name of 2 to 100 characters.")
             .Require(ResourceName.IsValid(slug), "slug", $"The team's short name must be {ResourceName.Rule}.")
             .ThrowIfInvalid();

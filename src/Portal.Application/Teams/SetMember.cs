@@ -8,7 +8,7 @@ using Portal.Domain.Teams;
 
 namespace Portal.Application.Teams;
 
-public sealed record SetMember(string Email, string Role);
+public sealed record SetMember([Text(254)] string Email, string Role);
 
 /// <summary>Adds a member to a team, or changes an existing member's role. Owners only.</summary>
 public sealed class SetMemberHandler(IDbContextFactory<PortalDbContext> dbFactory, TimeProvider clock)
@@ -16,6 +16,7 @@ public sealed class SetMemberHandler(IDbContextFactory<PortalDbContext> dbFactor
     public async Task<TeamMemberView> HandleAsync(Actor actor, Guid teamId, SetMember request, CancellationToken ct = default)
     {
         new Validator()
+            .Input(request)
             .Require(!string.IsNullOrWhiteSpace(request.Email), "email", "Name the person by their e-mail address.")
             .Require(TeamRoles.TryParse(request.Role, out var role), "role", "The role must be owner, developer or viewer.")
             .ThrowIfInvalid();

@@ -11,7 +11,7 @@ using Portal.Domain.Webhooks;
 
 namespace Portal.Application.Webhooks;
 
-public sealed record CreateWebhook(string Url);
+public sealed record CreateWebhook([Text(InputRules.UrlLength, Plain = true)] string Url);
 
 /// <summary>
 /// Adds a webhook for a team's events (team owners) or every team's (teamId null: platform admins). The signing
@@ -24,8 +24,8 @@ public sealed class CreateWebhookHandler(IDbContextFactory<PortalDbContext> dbFa
     {
         var urlError = EgressUrl.TryParse(request.Url?.Trim(), out _);
         new Validator()
+            .Input(request)
             .Require(urlError is null, "url", urlError ?? "")
-            .Require(request.Url is null || request.Url.Length <= 2000, "url", "Keep the URL under 2000 characters.")
             .ThrowIfInvalid();
         await using var db = await dbFactory.CreateDbContextAsync(ct);
         await db.RequireWebhookManagerAsync(actor, teamId, ct);

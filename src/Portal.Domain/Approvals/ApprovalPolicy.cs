@@ -1,3 +1,5 @@
+using System.ComponentModel.DataAnnotations;
+
 namespace Portal.Domain.Approvals;
 
 /// <summary>What a request asks for.</summary>
@@ -29,7 +31,7 @@ public sealed record RequestFacts(
     string Offering, string Plan, Guid TeamId, string Environment, decimal MonthlyCost, ApprovalOperation Operation);
 
 /// <summary>One approval stage: who may approve it, and how many distinct approvals it needs.</summary>
-public sealed record ApprovalStage(string Name, ApproverKind Approvers, string? Group, int RequiredApprovals);
+public sealed record ApprovalStage(string Name, ApproverKind Approvers, string? Group, [Range(1, 100)] int RequiredApprovals);
 
 /// <summary>
 /// One rule of the approval policy. Every condition that is set must hold (null = any); the first

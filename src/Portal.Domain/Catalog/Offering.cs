@@ -43,6 +43,9 @@ public sealed class Plan
 
     public required string Description { get; set; }
 
+    /// <summary>The most a plan may cost a month: a bound for typing mistakes (an extra digit or three), far below what the column holds.</summary>
+    public const double MaxMonthlyCost = 1_000_000;
+
     public decimal MonthlyCost { get; set; }
 
     /// <summary>The longest an instance of this plan may live before it is deprovisioned; null: no limit.</summary>
