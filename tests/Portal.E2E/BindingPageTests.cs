@@ -50,6 +50,13 @@ public sealed class BindingPageTests(BrowserFixture fixture) : IClassFixture<Bro
         await page.ClickAsync(".mud-tab:has-text('.env')");
         await Assertions.Expect(page.Locator("[data-testid=format-env]")).ToContainTextAsync("PORTAL_REPORTS_DB_TLS_CRT=\"-----BEGIN CERTIFICATE-----");
 
+        // The signed-in download of the credentials (what the download buttons fetch with the cookie) is never cached.
+        var bindingId = new Uri(page.Url).Segments[^1];
+        var download = await page.APIRequest.GetAsync($"/bindings/{bindingId}/credentials/download?format=env");
+        Assert.Equal(200, download.Status);
+        Assert.Contains("no-store", download.Headers["cache-control"], StringComparison.Ordinal);
+        Assert.Contains("PORTAL_REPORTS_DB_TLS_CRT", await download.TextAsync(), StringComparison.Ordinal);
+
         var ca = await page.RunAndWaitForDownloadAsync(() => page.ClickAsync("[data-testid=download-ca]"));
         Assert.StartsWith("-----BEGIN CERTIFICATE-----", await File.ReadAllTextAsync(await ca.PathAsync()));
 
