@@ -124,6 +124,22 @@ public sealed class InputRulesTests
         Assert.Equal(["members"], errors.Keys);
     }
 
+    [Theory]
+    [InlineData("a\u0000b", "a\uFFFDb")]
+    [InlineData("line\r\nbreak", "line\uFFFD\uFFFDbreak")]
+    [InlineData("evil\u202Etxt.exe", "evil\uFFFDtxt.exe")]
+    [InlineData("emoji \ud83d\ude00 ok", "emoji \ud83d\ude00 ok")]
+    public void Recordable_CallersText_ControlAndBrokenCharactersReplaced(string given, string recorded) =>
+        Assert.Equal(recorded, InputRules.Recordable(given, 100));
+
+    [Fact]
+    public void Recordable_LoneSurrogate_IsReplaced() =>
+        Assert.Equal("lone\uFFFD", InputRules.Recordable("lone" + (char)0xD800, 100));
+
+    [Fact]
+    public void Recordable_OversizeText_IsCut() =>
+        Assert.Equal(new string('x', 256), InputRules.Recordable(new string('x', 10_000), 256));
+
     private static IReadOnlyDictionary<string, string[]> Errors(object request) =>
         Assert.Throws<ValidationException>(() => InputRules.Check(request)).Errors;
 }

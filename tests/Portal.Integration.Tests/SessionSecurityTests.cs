@@ -269,6 +269,37 @@ public sealed partial class SessionSecurityTests(SessionSecurityTests.Fixture fi
     }
 
     [Fact]
+    public async Task HostileNamesAtSignIn_AreRefusedAsAnyWrongName_AndRecordedSafely()
+    {
+        // The sign-in form and the token endpoint are outside the API's input rules; what they record must still be safe.
+        var overriding = "evil\u202Eadmin" + new string('x', 5_000);
+        using var form = await new Browser(fixture, "10.5.0.1").SignInAsync(overriding, "whatever");
+        Assert.True(form.StatusCode == HttpStatusCode.OK, $"{(int)form.StatusCode} {await form.Content.ReadAsStringAsync()}");
+        Assert.Equal(FailedSignIn, await SignInErrorAsync(form));
+        // Control characters do not even reach the form's handler: the form is refused whole (400), nothing recorded.
+        using var controls = await new Browser(fixture, "10.5.0.3").SignInAsync("evil\u0000\r\nadmin", "whatever");
+        Assert.Equal(HttpStatusCode.BadRequest, controls.StatusCode);
+
+        var http = fixture.CreateClient();
+        http.DefaultRequestHeaders.Add(AddressHeader, "10.5.0.2");
+        using var token = await http.PostAsync("/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
+        {
+            ["grant_type"] = "client_credentials", ["client_id"] = "evil\u0000\r\nadmin" + new string('x', 5_000), ["client_secret"] = "whatever",
+        }));
+        Assert.Equal(HttpStatusCode.BadRequest, token.StatusCode);
+        Assert.Equal("invalid_request", JsonNode.Parse(await token.Content.ReadAsStringAsync())!["error"]!.GetValue<string>());
+
+        // Only the form's attempt was recorded, its name made safe and cut to the column.
+        await using var scope = fixture.Services.CreateAsyncScope();
+        var db = scope.ServiceProvider.GetRequiredService<PortalDbContext>();
+        var recorded = await db.AuditEvents.Where(e => e.Action == "auth.sign-in-failed" && e.Address != null && e.Address.StartsWith("10.5.0."))
+            .ToDictionaryAsync(e => e.Address!, e => e.ActorName);
+        Assert.Equal(["10.5.0.1"], recorded.Keys);
+        Assert.StartsWith("evil\uFFFDadminxxx", recorded["10.5.0.1"], StringComparison.Ordinal);
+        Assert.All(recorded.Values, name => Assert.Equal(256, name.Length));
+    }
+
+    [Fact]
     public async Task WrongClientSecrets_Get429AfterTheLimit_AndEachRefusalIsAudited()
     {
         var teamId = await fixture.DemoTeamIdAsync();

@@ -42,6 +42,7 @@ public static class WebExtensions
         // Before authentication: OpenIddict answers a token request with a wrong client secret while authenticating,
         // so a limiter placed later would never count those.
         app.UseRateLimiter();
+        app.UseOidcInputRules();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseAntiforgery();

@@ -53,7 +53,8 @@ public sealed class AuditWriter(IDbContextFactory<PortalDbContext> dbFactory, Ti
         {
             At = clock.GetUtcNow(),
             ActorId = userId,
-            ActorName = name.Length > 256 ? name[..256] : name,
+            // The name a refused attempt tried is the caller's text (a form field, a client id): it may hold anything.
+            ActorName = Common.InputRules.Recordable(name, 256),
             ActorKind = kind,
             Action = succeeded ? "auth.signed-in" : "auth.sign-in-failed",
             ObjectType = "account",

@@ -87,6 +87,29 @@ public static class InputRules
         return null;
     }
 
+    /// <summary>
+    /// Text someone else gave, made safe to record (e.g. the name a refused sign-in tried): control characters, text-direction
+    /// overrides and broken characters become U+FFFD, and it is cut to <paramref name="maxLength"/>.
+    /// </summary>
+    public static string Recordable(string value, int maxLength)
+    {
+        var text = value.Length > maxLength ? value[..maxLength] : value;
+        var chars = text.ToCharArray();
+        for (var i = 0; i < chars.Length; i++)
+        {
+            if (char.IsHighSurrogate(chars[i]) && i + 1 < chars.Length && char.IsLowSurrogate(chars[i + 1]))
+            {
+                i++;
+            }
+            else if (char.IsControl(chars[i]) || IsBidiControl(chars[i]) || char.IsSurrogate(chars[i]))
+            {
+                chars[i] = '\uFFFD';
+            }
+        }
+
+        return new string(chars);
+    }
+
     /// <summary>U+202A–U+202E (embeddings, overrides) and U+2066–U+2069 (isolates): they make text read differently than it is.</summary>
     public static bool IsBidiControl(char c) => c is >= '\u202A' and <= '\u202E' or >= '\u2066' and <= '\u2069';
 
