@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Antiforgery;
 using Microsoft.AspNetCore.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Mvc;
@@ -30,6 +31,14 @@ internal sealed partial class ProblemDetailsExceptionHandler(IProblemDetailsServ
             PortalException p => new ProblemDetails { Status = p.StatusCode, Title = p.Title, Detail = p.Message },
             InvalidStateTransitionException t => new ProblemDetails { Status = 409, Title = "Conflict", Detail = t.Message },
             BadHttpRequestException b => StrictJson.ProblemFor(b) ?? BindingProblem(b),
+            // The form reader's limits (field count, key and value length) throw this wherever a form is read; antiforgery
+            // wraps it when it reads the form for its token.
+            InvalidDataException or AntiforgeryValidationException { InnerException: InvalidDataException } when http.Request.HasFormContentType =>
+                new ProblemDetails
+                {
+                    Status = StatusCodes.Status400BadRequest, Title = "Bad request",
+                    Detail = $"The form cannot be read: {(exception.InnerException ?? exception).Message}",
+                },
             _ => null,
         };
         if (details is null)

@@ -247,6 +247,21 @@ public sealed partial class HostileInputTests(HostileInputTests.Fixture fixture)
         Assert.Equal(HttpStatusCode.MethodNotAllowed, stats.StatusCode);
         using var statsPost = await browser.PostAsync("/ops/jobs/stats", new FormUrlEncodedContent([new("metrics[]", "enqueued:count")]), Ct);
         Assert.True((int)statsPost.StatusCode < 500, $"POST /ops/jobs/stats: {(int)statsPost.StatusCode}");
+
+        // Forms over ASP.NET Core's limits (1,024 fields; a key over 2 KiB) on every endpoint that reads a form: a 400, never a 500.
+        FormUrlEncodedContent[] overLimits =
+        [
+            new(Enumerable.Range(0, 2000).Select(i => new KeyValuePair<string, string>($"f{i}", "x"))),
+            new([new(new string('k', 3000), "x")]),
+        ];
+        foreach (var path in new[] { "/account/login", "/account/logout", "/ops/jobs/stats", "/connect/token", "/connect/authorize" })
+        {
+            foreach (var form in overLimits)
+            {
+                using var response = await browser.PostAsync(path, form, Ct);
+                Assert.True((int)response.StatusCode < 500, $"POST {path} with a form over the limits: {(int)response.StatusCode}\n{await fixture.JobsReportAsync()}");
+            }
+        }
     }
 
     /// <summary>A cookie client signed in through the login form, as a person is.</summary>
