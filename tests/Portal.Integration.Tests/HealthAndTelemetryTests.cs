@@ -29,7 +29,7 @@ public sealed class HealthAndTelemetryTests(HealthAndTelemetryTests.Fixture fixt
     /// <summary>The web host runs no jobs: the worker process runs them, with JSON console logs.</summary>
     public sealed class Fixture : PortalAppFactory
     {
-        public List<Activity> Spans { get; } = [];
+        public SpanCollection Spans { get; } = new();
 
         private WorkerProcess? _worker;
 
@@ -253,10 +253,7 @@ public sealed class HealthAndTelemetryTests(HealthAndTelemetryTests.Fixture fixt
         List<Activity> spans = [];
         await ApiClient.WaitUntilAsync(() =>
         {
-            lock (fixture.Spans)
-            {
-                spans = fixture.Spans.Where(s => s.TraceId == traceId).ToList();
-            }
+            spans = fixture.Spans.Snapshot().Where(s => s.TraceId == traceId).ToList();
 
             return Task.FromResult(spans.Any(s => s.Kind == ActivityKind.Server) && spans.Any(s => s.GetTagItem("db.system") is not null || s.GetTagItem("db.system.name") is not null));
         }, "the request's server span and its database spans", 15);
