@@ -277,6 +277,45 @@ public sealed class HealthAndTelemetryTests(HealthAndTelemetryTests.Fixture fixt
         await api.DeleteReadyAsync(id);
     }
 
+    [Fact]
+    public async Task DemoPrometheus_ScrapesThePortalWithItsToken_BesideTheDriversJob()
+    {
+        var worker = await fixture.WorkerAsync();
+        var dir = Directory.CreateTempSubdirectory("portal-scrape-").FullName;
+        try
+        {
+            // As ops/portal up does (configure_portal_scrape), with the worker's token and a short interval.
+            await File.WriteAllTextAsync(Path.Combine(dir, "metrics.token"), ScrapeToken, Ct);
+            var run = await OpsScripts.BashAsync(
+                $"source ops/lib/portal-scrape.sh && PORTAL_SCRAPE_INTERVAL=1s portal_scrape_configure '{dir}/monitoring' '{dir}/metrics.token' " +
+                $"'{worker.Address.GetLeftPart(UriPartial.Authority)}' && ops/backends/monitoring start '{dir}/monitoring'",
+                TimeSpan.FromMinutes(3));
+            Assert.True(run.ExitCode == 0, run.ToString());
+            var config = await File.ReadAllTextAsync(Path.Combine(dir, "monitoring", "prometheus.yml"), Ct);
+            Assert.Contains("job_name: portal-apps", config); // the driver's job is still there
+            Assert.Contains("job_name: portal\n", config);
+
+            var port = int.Parse(await File.ReadAllTextAsync(Path.Combine(dir, "monitoring", "ports"), Ct), System.Globalization.CultureInfo.InvariantCulture);
+            using var prometheus = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+            var password = await File.ReadAllTextAsync(Path.Combine(dir, "monitoring", "admin.password"), Ct);
+            prometheus.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Basic",
+                Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes($"portal:{password}")));
+            await ApiClient.WaitUntilAsync(
+                async () => (await QueryAsync(prometheus, "portal_approvals_pending{job=\"portal\"}")).Count == 1,
+                "Prometheus to hold the portal's series", 30);
+            var up = await QueryAsync(prometheus, "up{job=\"portal\"}");
+            Assert.Equal("1", up[0]!["value"]![1]!.GetValue<string>());
+        }
+        finally
+        {
+            await OpsScripts.BashAsync($"ops/backends/monitoring stop '{dir}/monitoring'", TimeSpan.FromMinutes(1));
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    private static async Task<JsonArray> QueryAsync(HttpClient prometheus, string query) =>
+        JsonNode.Parse(await prometheus.GetStringAsync("/api/v1/query?query=" + Uri.EscapeDataString(query), Ct))!["data"]!["result"]!.AsArray();
+
     private static async Task<string> ScrapeAsync(HttpClient client)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, "/metrics");
