@@ -208,6 +208,19 @@ public sealed class HealthAndTelemetryTests(HealthAndTelemetryTests.Fixture fixt
         Assert.Matches(Series("dotnet_gc_collections_total"), fromWorker);
         TestContext.Current.TestOutputHelper?.WriteLine($"figures: web scrape {scraped.Length} bytes, worker scrape {fromWorker.Length} bytes");
 
+        // A refused token request counts as a sign-in failure.
+        using (var refusedToken = await web.PostAsync("/connect/token", new FormUrlEncodedContent(new Dictionary<string, string>
+               {
+                   ["grant_type"] = "client_credentials", ["client_id"] = "no-such-client", ["client_secret"] = "wrong",
+               }), Ct))
+        {
+            Assert.True(refusedToken.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.Unauthorized, refusedToken.StatusCode.ToString());
+        }
+
+        // The exporter serves a scrape again for a moment (its response cache), so wait for the next one.
+        await ApiClient.WaitUntilAsync(async () => Series("portal_sign_in_failures_total", ("kind", "service-account")).IsMatch(await ScrapeAsync(web)),
+            "the web host's scrape to count the refused sign-in", 10);
+
         // Without the token, or with another: 401, and not a line of the metrics.
         foreach (var bearer in new string?[] { null, "wrong-token" })
         {

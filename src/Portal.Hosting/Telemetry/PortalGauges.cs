@@ -60,7 +60,7 @@ public sealed class PortalGauges
             () => Read<long>(s => s.Backends.Select(b => new Measurement<long>(b.Healthy ? 1 : 0,
                 new KeyValuePair<string, object?>("backend", b.Name), new KeyValuePair<string, object?>("kind", b.Kind),
                 new KeyValuePair<string, object?>("site", b.Site)))),
-            "1", "1 when the backend's last health check passed, 0 when it failed (backends never checked are left out).");
+            unit: null, "1 when the backend's last health check passed, 0 when it failed (backends never checked are left out).");
     }
 
     private IEnumerable<Measurement<T>> Read<T>(Func<Snapshot, IEnumerable<Measurement<T>>> pick) where T : struct =>
