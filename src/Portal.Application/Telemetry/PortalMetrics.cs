@@ -70,11 +70,23 @@ public sealed class PortalMetrics
 
     private static string KindLabel(OperationKind kind) => kind.ToString().ToLowerInvariant();
 
-    /// <summary>The key of the offering an operation's instance was made from (the <c>offering</c> label).</summary>
-    public static async Task<string> OfferingOfAsync(PortalDbContext db, Guid instanceId, CancellationToken ct) =>
-        await (from i in db.Instances
-               where i.Id == instanceId
-               join p in db.Plans on i.PlanId equals p.Id
-               join o in db.Offerings on p.OfferingId equals o.Id
-               select o.Key).FirstOrDefaultAsync(ct) ?? "unknown";
+    /// <summary>
+    /// The key of the offering an operation's instance was made from (the <c>offering</c> label); "unknown" when it
+    /// cannot be read, since counting must never fail the work it counts.
+    /// </summary>
+    public static async Task<string> OfferingOfAsync(PortalDbContext db, Guid instanceId, CancellationToken ct)
+    {
+        try
+        {
+            return await (from i in db.Instances
+                          where i.Id == instanceId
+                          join p in db.Plans on i.PlanId equals p.Id
+                          join o in db.Offerings on p.OfferingId equals o.Id
+                          select o.Key).FirstOrDefaultAsync(ct) ?? "unknown";
+        }
+        catch (Exception e) when (e is Npgsql.NpgsqlException or InvalidOperationException or TimeoutException)
+        {
+            return "unknown";
+        }
+    }
 }
