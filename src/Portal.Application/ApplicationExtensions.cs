@@ -36,6 +36,7 @@ public static class ApplicationExtensions
         builder.Services.AddScoped<Reconcile.ReconcileJob>();
         builder.Services.AddOptions<Reconcile.ReconcileOptions>().BindConfiguration("Reconcile");
         builder.Services.AddScoped<OperationQueue>();
+        builder.Services.AddSingleton<Telemetry.PortalMetrics>();
         builder.Services.AddScoped<Bindings.RetireDueJob>();
         builder.Services.AddScoped<Bindings.ScheduledRotationJob>();
         builder.Services.AddScoped<Bindings.CertificateRenewalJob>();

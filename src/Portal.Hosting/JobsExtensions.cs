@@ -4,6 +4,7 @@ using Hangfire.PostgreSql;
 using Hangfire.PostgreSql.Factories;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Portal.Application.Jobs;
 using Portal.Application.Operations;
@@ -64,6 +65,7 @@ public static class JobsExtensions
     /// <summary>A Hangfire server in this process, working the portal's queues.</summary>
     public static IHostApplicationBuilder AddPortalWorkers(this IHostApplicationBuilder builder)
     {
+        builder.Services.TryAddSingleton<Telemetry.JobTelemetryFilter>();
         builder.Services.AddHangfireServer((sp, options) =>
         {
             var configuration = sp.GetRequiredService<IConfiguration>();
@@ -76,6 +78,7 @@ public static class JobsExtensions
             options.HeartbeatInterval = TimeSpan.FromSeconds(10);
             options.ServerCheckInterval = TimeSpan.FromSeconds(30);
             options.ServerTimeout = TimeSpan.FromMinutes(1);
+            options.FilterProvider = Telemetry.JobTelemetryFilter.ProviderFor(sp.GetRequiredService<Telemetry.JobTelemetryFilter>());
         });
         builder.Services.AddHostedService<OperationSweeper>();
         builder.AddPortalRecurringJobs();

@@ -2,31 +2,44 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Npgsql;
+using OpenTelemetry.Trace;
 using Portal.Testing;
 
 namespace Portal.Integration.Tests;
 
 /// <summary>
-/// No secret in plaintext at rest or in the logs: after bindings of every kind (with a client certificate where the
-/// kind takes one), a real <c>pg_dump</c> of the portal's database and everything the portal logged hold none of the
-/// binding secrets, backend admin passwords or the platform CA's key.
+/// No secret in plaintext at rest, in the logs or in the telemetry: after bindings of every kind (with a client
+/// certificate where the kind takes one), a real <c>pg_dump</c> of the portal's database, everything the portal logged
+/// (as plain lines and as the JSON console writes them, with scopes and the database commands), every span it made and
+/// its Prometheus scrape hold none of the binding secrets, backend admin passwords or the platform CA's key.
 /// </summary>
 public sealed class SecretsAtRestTests(SecretsAtRestTests.Fixture fixture) : IClassFixture<SecretsAtRestTests.Fixture>
 {
-    /// <summary>The portal with every log line (message and exception) kept for inspection.</summary>
+    /// <summary>The portal with every log line (message and exception, and as JSON with scopes) and every span kept for inspection.</summary>
     public sealed class Fixture : PortalAppFactory
     {
+        public const string ScrapeToken = "secrets-test-scrape-token";
+
         private readonly LogCapture _everything = new();
 
         public ConcurrentQueue<string> Logged => _everything.Lines;
 
+        public JsonLogCapture Json { get; } = new();
+
+        public SpanCollection Spans { get; } = new();
+
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
             base.ConfigureWebHost(builder);
-            builder.ConfigureLogging(logging => logging.AddProvider(_everything));
+            // The SQL of every database command too (EF Core masks parameter values unless sensitive data logging is on).
+            builder.UseSetting("Logging:LogLevel:Microsoft.EntityFrameworkCore.Database.Command", "Information");
+            builder.UseSetting("Metrics:ScrapeToken", ScrapeToken);
+            builder.ConfigureLogging(logging => logging.AddProvider(_everything).AddProvider(Json));
+            builder.ConfigureTestServices(services => services.ConfigureOpenTelemetryTracerProvider(t => t.AddInMemoryExporter(Spans)));
         }
     }
 
@@ -105,10 +118,67 @@ public sealed class SecretsAtRestTests(SecretsAtRestTests.Fixture fixture) : ICl
             Assert.False(logged.Contains(value, StringComparison.Ordinal), $"The portal logged the {what}.");
         }
 
+        var json = fixture.Json.DecodedText();
+        Assert.Contains("Platform CA", json);
+        Assert.Contains("TraceId", json); // scopes are written, with the trace id
+        Assert.Contains("Executed DbCommand", json); // and the SQL of the database commands
+        foreach (var (what, value) in secrets)
+        {
+            Assert.False(json.Contains(value, StringComparison.Ordinal), $"The portal's JSON log holds the {what}.");
+        }
+
+        var spans = SpansText();
+        Assert.Matches("db.statement|db.query.text", spans); // the spans are real, with their SQL
+        Assert.Contains("http.request.method", spans);
+        foreach (var (what, value) in secrets)
+        {
+            Assert.False(spans.Contains(value, StringComparison.Ordinal), $"A span holds the {what}.");
+        }
+
+        using var scrape = new HttpRequestMessage(HttpMethod.Get, "/metrics");
+        scrape.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Fixture.ScrapeToken);
+        using var metricsResponse = await fixture.CreateClient().SendAsync(scrape, TestContext.Current.CancellationToken);
+        var metrics = await metricsResponse.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        Assert.Contains("portal_operations_finished_total", metrics);
+        foreach (var (what, value) in secrets)
+        {
+            Assert.False(metrics.Contains(value, StringComparison.Ordinal), $"The metrics hold the {what}.");
+        }
+
+        TestContext.Current.TestOutputHelper?.WriteLine(
+            $"figures: searched {fixture.Logged.Count} log lines, {fixture.Json.Lines.Count} JSON lines, {fixture.Spans.Count} spans and a {metrics.Length}-byte scrape for {secrets.Count} secrets");
+
         foreach (var id in instances)
         {
             await api.DeleteReadyAsync(id);
         }
+    }
+
+    /// <summary>Every span's name, status, tags and events, as text.</summary>
+    private string SpansText()
+    {
+        var text = new System.Text.StringBuilder();
+        {
+            foreach (var span in fixture.Spans.Snapshot())
+            {
+                text.AppendLine(span.DisplayName).AppendLine(span.StatusDescription);
+                foreach (var (key, value) in span.TagObjects)
+                {
+                    text.Append(key).Append('=').AppendLine(Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture));
+                }
+
+                foreach (var e in span.Events)
+                {
+                    text.AppendLine(e.Name);
+                    foreach (var (key, value) in e.Tags)
+                    {
+                        text.Append(key).Append('=').AppendLine(Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture));
+                    }
+                }
+            }
+        }
+
+        return text.ToString();
     }
 
     /// <summary>A PEM's base64 body on one line (a dump or log could wrap or escape the line breaks), else the value.</summary>

@@ -13,9 +13,10 @@ public sealed class WorkerProcess : IAsyncDisposable
     private readonly Process _process;
     private readonly ConcurrentQueue<string> _output = new();
 
-    private WorkerProcess(Process process)
+    private WorkerProcess(Process process, Uri address)
     {
         _process = process;
+        Address = address;
         process.OutputDataReceived += (_, e) => Keep(e.Data);
         process.ErrorDataReceived += (_, e) => Keep(e.Data);
         process.BeginOutputReadLine();
@@ -23,6 +24,12 @@ public sealed class WorkerProcess : IAsyncDisposable
     }
 
     public int ProcessId => _process.Id;
+
+    /// <summary>The worker's own HTTP listener (health and metrics endpoints), on a port of its own.</summary>
+    public Uri Address { get; }
+
+    /// <summary>Whether the process has ended (crashed, or killed).</summary>
+    public bool HasExited => _process.HasExited;
 
     /// <summary>The last lines the worker wrote, for a failing test's message.</summary>
     public string RecentOutput => string.Join('\n', _output);
@@ -39,9 +46,17 @@ public sealed class WorkerProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts a worker on the portal's database and waits until its job server is registered.</summary>
-    public static async Task<WorkerProcess> StartAsync(PortalAppFactory portal, IReadOnlyDictionary<string, string> settings, CancellationToken ct)
+    /// <summary>
+    /// Starts a worker on the portal's database, on a free loopback port, and waits until its job server is registered and
+    /// it answers /healthz/ready.
+    /// </summary>
+    public static Task<WorkerProcess> StartAsync(PortalAppFactory portal, IReadOnlyDictionary<string, string> settings, CancellationToken ct) =>
+        StartAsync(portal.ConnectionString, settings, ct);
+
+    /// <inheritdoc cref="StartAsync(PortalAppFactory, IReadOnlyDictionary{string, string}, CancellationToken)"/>
+    public static async Task<WorkerProcess> StartAsync(string connectionString, IReadOnlyDictionary<string, string> settings, CancellationToken ct)
     {
+        var address = new Uri($"http://127.0.0.1:{FreePort()}");
         var start = new ProcessStartInfo("dotnet", [WorkerAssembly])
         {
             RedirectStandardOutput = true,
@@ -49,7 +64,8 @@ public sealed class WorkerProcess : IAsyncDisposable
             WorkingDirectory = Path.GetDirectoryName(WorkerAssembly)!,
         };
         start.Environment["DOTNET_ENVIRONMENT"] = "Development";
-        start.Environment["ConnectionStrings__Portal"] = portal.ConnectionString;
+        start.Environment["ConnectionStrings__Portal"] = connectionString;
+        start.Environment["Urls"] = address.ToString();
         start.Environment["Auth__Issuer"] = PortalAppFactory.TestIssuer;
         start.Environment["Ca__CertificateFile"] = Path.Combine(TestEnvironment.CaDirectory, "ca.crt");
         start.Environment["Ca__KeyFile"] = Path.Combine(TestEnvironment.CaDirectory, "ca.key");
@@ -59,9 +75,67 @@ public sealed class WorkerProcess : IAsyncDisposable
             start.Environment[key.Replace(":", "__", StringComparison.Ordinal)] = value;
         }
 
-        var worker = new WorkerProcess(Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start"));
-        await worker.WaitUntilServingAsync(portal.ConnectionString, ct);
+        var worker = new WorkerProcess(Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start"), address);
+        await worker.WaitUntilServingAsync(connectionString, ct);
+        await worker.WaitUntilReadyAsync(ct);
         return worker;
+    }
+
+    /// <summary>A GET on the worker's listener.</summary>
+    public async Task<HttpResponseMessage> GetAsync(string path, string? bearer = null, CancellationToken ct = default)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(Address, path));
+        if (bearer is not null)
+        {
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", bearer);
+        }
+
+        return await Http.SendAsync(request, ct);
+    }
+
+    private static readonly HttpClient Http = new() { Timeout = TimeSpan.FromSeconds(30) };
+
+    /// <summary>
+    /// A port nobody listens on now. Another process could take it before the worker binds it; the worker then exits
+    /// and the start fails with its output, which says so.
+    /// </summary>
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private async Task WaitUntilReadyAsync(CancellationToken ct)
+    {
+        var until = DateTime.UtcNow.AddSeconds(60);
+        var last = "";
+        while (DateTime.UtcNow < until)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"The worker exited with code {_process.ExitCode}:\n{RecentOutput}");
+            }
+
+            try
+            {
+                using var response = await GetAsync("/healthz/ready", ct: ct);
+                if (response.IsSuccessStatusCode)
+                {
+                    return;
+                }
+
+                last = $"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync(ct)}";
+            }
+            catch (HttpRequestException e)
+            {
+                last = e.Message;
+            }
+
+            await Task.Delay(200, ct);
+        }
+
+        throw new TimeoutException($"The worker at {Address} did not answer ready within 60 s (last: {last}):\n{RecentOutput}");
     }
 
     /// <summary>SIGKILL: no shutdown, no cleanup, as when the host dies.</summary>

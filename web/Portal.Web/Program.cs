@@ -3,6 +3,7 @@ using Portal.Api.Auth;
 using Portal.Application;
 using Portal.Data;
 using Portal.Hosting;
+using Portal.Hosting.Telemetry;
 using Portal.Web;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -22,6 +23,7 @@ if (builder.Configuration.GetValue("Jobs:RunServer", true))
 builder.AddPortalLiveStatus();
 builder.AddPortalApi();
 builder.AddPortalWeb();
+builder.AddPortalHealthAndTelemetry();
 
 var app = builder.Build();
 
@@ -30,6 +32,7 @@ app.MapPortalAuth();
 app.MapPortalApi();
 app.MapPortalApiReference();
 app.MapPortalJobsDashboard();
+app.MapPortalHealthAndTelemetry();
 app.MapPortalPages();
 
 app.Run();

@@ -24,7 +24,6 @@ public static class WebExtensions
         builder.Services.AddMudServices();
         builder.Services.AddScoped<CurrentActor>();
         builder.Services.AddHttpContextAccessor();
-        builder.Services.AddHealthChecks();
         return builder;
     }
 
@@ -87,7 +86,6 @@ public static class WebExtensions
 
     public static WebApplication MapPortalPages(this WebApplication app)
     {
-        app.MapHealthChecks("/healthz").AllowAnonymous();
         app.MapAuditDownload();
         app.MapStaticAssets();
         app.MapRazorComponents<App>().AddInteractiveServerRenderMode();

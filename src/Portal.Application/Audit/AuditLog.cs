@@ -29,7 +29,7 @@ public static class AuditLog
 }
 
 /// <summary>Writes an audit event on its own, for actions that change nothing else in the portal's tables.</summary>
-public sealed class AuditWriter(IDbContextFactory<PortalDbContext> dbFactory, TimeProvider clock)
+public sealed class AuditWriter(IDbContextFactory<PortalDbContext> dbFactory, TimeProvider clock, Telemetry.PortalMetrics metrics)
 {
     public async Task WriteAsync(
         Actor? actor, string action, string objectType, object? objectId, Guid? teamId = null, string? details = null,
@@ -64,5 +64,9 @@ public sealed class AuditWriter(IDbContextFactory<PortalDbContext> dbFactory, Ti
             Details = details,
         });
         await db.SaveChangesAsync(ct);
+        if (!succeeded)
+        {
+            metrics.SignInFailed(kind);
+        }
     }
 }

@@ -14,7 +14,7 @@ public sealed record FailOperation([Text(500, MultiLine = true)] string Reason);
 /// An operator's way out: ends an unfinished operation as Failed with a reason, as if its job had given up (the
 /// instance or binding becomes Failed, which its team may retry). Refused while a worker runs it. Platform admins; audited.
 /// </summary>
-public sealed class FailOperationHandler(IDbContextFactory<PortalDbContext> dbFactory, Webhooks.WebhookPublisher webhooks, TimeProvider clock)
+public sealed class FailOperationHandler(IDbContextFactory<PortalDbContext> dbFactory, Webhooks.WebhookPublisher webhooks, TimeProvider clock, Telemetry.PortalMetrics metrics)
 {
     public async Task<OperationView> HandleAsync(Actor actor, Guid operationId, FailOperation request, CancellationToken ct = default)
     {
@@ -44,6 +44,7 @@ public sealed class FailOperationHandler(IDbContextFactory<PortalDbContext> dbFa
         var instance = await OperationFailure.RecordAsync(db, operation, error, teamMessage: error, actor, clock.GetUtcNow(), ct);
         db.OperationLines.Add(new OperationLine { OperationId = operation.Id, At = clock.GetUtcNow(), Message = error });
         await db.SaveOrConflictAsync("The operation changed at the same moment; reload and try again.", ct);
+        metrics.OperationFinished(operation, await Telemetry.PortalMetrics.OfferingOfAsync(db, operation.InstanceId, ct));
         await OperationFailure.PublishAsync(webhooks, operation, instance, error, ct);
         return OperationMapping.ToView(operation, actor);
     }

@@ -36,6 +36,7 @@ public sealed class OperationJob(
     IOptions<OperationOptions> options,
     Microsoft.Extensions.Configuration.IConfiguration configuration,
     TimeProvider clock,
+    Telemetry.PortalMetrics metrics,
     ILogger<OperationJob> logger)
 {
     public const int MaxAttempts = 3;
@@ -68,9 +69,16 @@ public sealed class OperationJob(
         // Counted and recorded before anything else can fail, so that every failure below is an attempt with a reason.
         operation.State = OperationState.Running;
         operation.Attempts++;
+        var firstStart = operation.StartedAt is null;
         operation.StartedAt ??= clock.GetUtcNow();
         operation.Error = null;
         await db.SaveChangesAsync(ct);
+        var offering = await Telemetry.PortalMetrics.OfferingOfAsync(db, operation.InstanceId, ct);
+        if (firstStart)
+        {
+            metrics.OperationStarted(operation.Kind, offering);
+        }
+
         var progress = new OperationProgress(dbFactory, operation.Id, operation.InstanceId, clock);
         Backend? backend = null;
         try
@@ -104,6 +112,7 @@ public sealed class OperationJob(
             db.Audit(null, operation.FinishedAt.Value, SucceededAction(operation.Kind), binding is null ? "instance" : "binding",
                 binding?.Id ?? instance.Id, instance.TeamId, $"{instance.Name}{(binding is null ? "" : $" / {binding.AppName}")}: {instance.State}");
             await db.SaveChangesAsync(ct);
+            metrics.OperationFinished(operation, offering);
             if (wasWaiting)
             {
                 await reachability.RecordReachableAsync(backend.Id, backend.Name, ct);
@@ -464,6 +473,7 @@ public sealed class OperationJob(
 
         var instance = await OperationFailure.RecordAsync(db, operation, error, teamMessage, null, clock.GetUtcNow(), ct);
         await db.SaveChangesAsync(ct);
+        metrics.OperationFinished(operation, await Telemetry.PortalMetrics.OfferingOfAsync(db, operation.InstanceId, ct));
         await progress.WriteAsync($"Gave up after {operation.Attempts} attempts: {teamMessage}", ct);
         await OperationFailure.PublishAsync(webhooks, operation, instance, teamMessage, ct);
     }

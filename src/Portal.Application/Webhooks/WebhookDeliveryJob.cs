@@ -17,7 +17,8 @@ namespace Portal.Application.Webhooks;
 /// </summary>
 [AutomaticRetry(Attempts = 6, DelaysInSeconds = [5, 30, 120, 600, 1800, 3600])]
 public sealed class WebhookDeliveryJob(
-    IDbContextFactory<PortalDbContext> dbFactory, IHttpClientFactory http, SecretProtector secrets, TimeProvider clock, ILogger<WebhookDeliveryJob> logger)
+    IDbContextFactory<PortalDbContext> dbFactory, IHttpClientFactory http, SecretProtector secrets, TimeProvider clock,
+    Telemetry.PortalMetrics metrics, ILogger<WebhookDeliveryJob> logger)
 {
     public const string SignatureHeader = "X-Portal-Signature";
     public const string TimestampHeader = "X-Portal-Timestamp";
@@ -63,6 +64,7 @@ public sealed class WebhookDeliveryJob(
             // that was removed stops the delivery. Retrying cannot help; the next event tries again.
             delivery.LastError = $"Refused by the egress policy: {denied.Message}";
             await db.SaveChangesAsync(CancellationToken.None);
+            metrics.WebhookDeliveryFailed(delivery.EventType, "egress_denied");
             logger.LogWarning("Webhook delivery {Delivery} to {Url} refused by the egress policy: {Reason}", delivery.Id, hook.Url, denied.Message);
             return;
         }
@@ -70,6 +72,7 @@ public sealed class WebhookDeliveryJob(
         {
             delivery.LastError = e.Message.Length > 2000 ? e.Message[..2000] : e.Message;
             await db.SaveChangesAsync(CancellationToken.None);
+            metrics.WebhookDeliveryFailed(delivery.EventType, "http");
             logger.LogWarning("Webhook delivery {Delivery} to {Url} failed (attempt {Attempt}): {Error}", delivery.Id, hook.Url, delivery.Attempts, e.Message);
             throw; // Hangfire retries with back-off.
         }
