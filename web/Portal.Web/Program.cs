@@ -4,6 +4,7 @@ using Portal.Application;
 using Portal.Data;
 using Portal.Hosting;
 using Portal.Web;
+using Portal.Web.Security;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.Configuration.AddPortalSettings();
@@ -22,9 +23,12 @@ if (builder.Configuration.GetValue("Jobs:RunServer", true))
 builder.AddPortalLiveStatus();
 builder.AddPortalApi();
 builder.AddPortalWeb();
+builder.AddPortalHttps();
 
 var app = builder.Build();
 
+// First: forwarded headers from known proxies only, then HTTPS redirection and HSTS, before anything reads the request.
+app.UsePortalHttps();
 app.UsePortalWeb();
 app.MapPortalAuth();
 app.MapPortalApi();
