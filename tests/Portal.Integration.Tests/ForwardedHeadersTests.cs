@@ -1,7 +1,10 @@
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.AspNetCore.Http;
 using Portal.Testing;
 
@@ -32,7 +35,28 @@ public sealed class ForwardedHeadersTests(ForwardedHeadersTests.Fixture fixture)
             // The names the cluster's web hosts get from the environment (ForwardedHeaders__KnownProxies__0=…).
             builder.UseSetting("ForwardedHeaders:KnownProxies:0", Proxy);
             builder.UseSetting("ForwardedHeaders:KnownNetworks:0", ProxyNetwork);
+            builder.ConfigureTestServices(services => services.AddSingleton<IStartupFilter, SenderAddressFromHeader>());
         }
+    }
+
+    /// <summary>The in-memory server has no connections: this header sets the sender's address before anything else runs.</summary>
+    private const string SenderHeader = "X-Test-Sender-Address";
+
+    private sealed class SenderAddressFromHeader : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use((http, nextMiddleware) =>
+            {
+                if (http.Request.Headers.TryGetValue(SenderHeader, out var value) && IPAddress.TryParse(value, out var address))
+                {
+                    http.Connection.RemoteIpAddress = address;
+                }
+
+                return nextMiddleware(http);
+            });
+            next(app);
+        };
     }
 
     /// <summary>One request as it reaches the server from <paramref name="from"/>, with the forwarded headers given.</summary>
@@ -40,7 +64,7 @@ public sealed class ForwardedHeadersTests(ForwardedHeadersTests.Fixture fixture)
     {
         return await fixture.Server.SendAsync(http =>
         {
-            http.Connection.RemoteIpAddress = IPAddress.Parse(from);
+            http.Request.Headers[SenderHeader] = from;
             http.Request.Method = method;
             http.Request.Path = path;
             if (forwardedFor is not null)

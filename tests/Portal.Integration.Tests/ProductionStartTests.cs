@@ -73,10 +73,12 @@ public class ProductionPortal : PortalAppFactory
 }
 
 /// <summary>Outside Development the web host refuses to start while a setting is unsafe, and says which setting fixes it.</summary>
-public sealed class ProductionStartTests(ProductionStartTests.Fixture fixture) : IClassFixture<ProductionStartTests.Fixture>
+/// <remarks>
+/// Apart from the tests of a running production host: a refused host has set Hangfire's process-wide logging to its own
+/// logger factory, disposed with it, so a host built before it in the same class could no longer enqueue jobs.
+/// </remarks>
+public sealed class ProductionRefusalTests
 {
-    public sealed class Fixture : ProductionPortal;
-
     /// <summary>Builds and starts a production host with one setting changed; returns why it refused to start.</summary>
     private static async Task<string> RefusalAsync(string key, string? value)
     {
@@ -114,6 +116,13 @@ public sealed class ProductionStartTests(ProductionStartTests.Fixture fixture) :
         Assert.DoesNotContain("Auth:RequireHttps", message);
     }
 
+}
+
+/// <summary>A production host with every setting safe: it starts, serves HTTPS, and its oidc bindings are https.</summary>
+public sealed class ProductionStartTests(ProductionStartTests.Fixture fixture) : IClassFixture<ProductionStartTests.Fixture>
+{
+    public sealed class Fixture : ProductionPortal;
+
     [Fact]
     public async Task Start_WithEverySettingSafe_ServesHttpsAndRedirectsPlainHttp()
     {
@@ -140,8 +149,18 @@ public sealed class ProductionStartTests(ProductionStartTests.Fixture fixture) :
     {
         var ct = TestContext.Current.CancellationToken;
         var (api, teamId) = await fixture.DemoDeveloperAsync();
-        var (instanceId, _) = await api.RequestReadyAsync(teamId, "oidc", "standard", "orders-api");
-        var (_, credentials) = await api.BindReadyAsync(instanceId, "orders-worker");
+        Guid instanceId;
+        JsonNode credentials;
+        try
+        {
+            (instanceId, _) = await api.RequestReadyAsync(teamId, "oidc", "standard", "orders-api");
+            (_, credentials) = await api.BindReadyAsync(instanceId, "orders-worker");
+        }
+        catch (Xunit.Sdk.XunitException e)
+        {
+            throw new Xunit.Sdk.XunitException($"{e.Message}\n{await fixture.JobsReportAsync()}", e);
+        }
+
         foreach (var url in new[] { "issuer", "discoveryUrl", "jwksUrl", "tokenEndpoint" })
         {
             Assert.StartsWith(ProductionPortal.HttpsIssuer, credentials[url]!.GetValue<string>());

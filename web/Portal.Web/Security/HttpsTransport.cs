@@ -74,7 +74,8 @@ public static class HttpsTransport
     /// <summary>A list setting: indexed (<c>KnownProxies__0</c>, …) or one comma-separated value.</summary>
     private static IEnumerable<(string Key, string Text)> Values(IConfigurationSection list)
     {
-        IEnumerable<IConfigurationSection> entries = list.Value is null ? list.GetChildren() : [list];
+        // A section with children may still carry an empty value of its own (e.g. from a test host's settings).
+        IEnumerable<IConfigurationSection> entries = string.IsNullOrEmpty(list.Value) ? list.GetChildren() : [list];
         return entries.SelectMany(e => (e.Value ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
             .Select(text => (e.Path, text)));
     }
