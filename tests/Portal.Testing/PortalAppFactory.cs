@@ -40,7 +40,7 @@ public class PortalAppFactory : WebApplicationFactory<Program>, IAsyncLifetime
         builder.UseEnvironment("Development");
         builder.UseStaticWebAssets();
         builder.UseSetting("ConnectionStrings:Portal", ConnectionString);
-        builder.UseSetting("Auth:Issuer", TestIssuer);
+        builder.UseSetting("Auth:Issuer", Issuer);
         // Tests run the health check themselves; a scheduled run could mark a backend down mid-test.
         builder.UseSetting("Backends:HealthSchedule", Hangfire.Cron.Never());
         builder.UseSetting("Bindings:RenewalSchedule", Hangfire.Cron.Never());
@@ -70,10 +70,13 @@ public class PortalAppFactory : WebApplicationFactory<Program>, IAsyncLifetime
     /// <summary>The issuer of the in-memory test server (the base address of its clients).</summary>
     public const string TestIssuer = "http://localhost/";
 
+    /// <summary>The portal's issuer (Auth:Issuer) and the demo oidc backend's: <see cref="TestIssuer"/> unless a fixture serves HTTPS.</summary>
+    protected virtual string Issuer => TestIssuer;
+
     /// <summary>Endpoint strings of the real servers of other kinds that <c>ops/portal test</c> started, by kind.</summary>
-    private static IEnumerable<KeyValuePair<string, string?>> OtherBackends() =>
+    private IEnumerable<KeyValuePair<string, string?>> OtherBackends() =>
         TestEnvironment.OptionalBackends.Select(b => KeyValuePair.Create($"Demo:Backends:{b.Key}", (string?)b.Value))
-            .Append(KeyValuePair.Create("Demo:Backends:oidc", (string?)$"Host=localhost;Port=80;AdminUser=portal;AdminPassword=none;issuer={TestIssuer}"));
+            .Append(KeyValuePair.Create("Demo:Backends:oidc", (string?)$"Host=localhost;Port=80;AdminUser=portal;AdminPassword=none;issuer={Issuer}"));
 
     /// <summary>The settings the migrator seeds the demo with: the admin, the demo team, the real backend.</summary>
     private Dictionary<string, string?> MigratorSettings()

@@ -5,6 +5,7 @@ using Portal.Data;
 using Portal.Hosting;
 using Portal.Hosting.Telemetry;
 using Portal.Web;
+using Portal.Web.Security;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.Configuration.AddPortalSettings();
@@ -24,9 +25,12 @@ builder.AddPortalLiveStatus();
 builder.AddPortalApi();
 builder.AddPortalWeb();
 builder.AddPortalHealthAndTelemetry();
+builder.AddPortalHttps();
 
 var app = builder.Build();
 
+// First: forwarded headers from known proxies only, then HTTPS redirection and HSTS, before anything reads the request.
+app.UsePortalHttps();
 app.UsePortalWeb();
 app.MapPortalAuth();
 app.MapPortalApi();

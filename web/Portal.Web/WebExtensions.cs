@@ -31,12 +31,6 @@ public static class WebExtensions
     {
         app.UsePortalSecurityHeaders();
         app.UseExceptionHandler();
-        if (!app.Environment.IsDevelopment())
-        {
-            // Strict-Transport-Security on answers over HTTPS (never on plain HTTP, where it would mean nothing).
-            app.UseHsts();
-        }
-
         app.UseStatusCodePages();
         // Before authentication: OpenIddict answers a token request with a wrong client secret while authenticating,
         // so a limiter placed later would never count those.

@@ -107,10 +107,8 @@ public static class AuthExtensions
                 o.Issuer = new Uri(issuer, UriKind.Absolute);
             }
         });
-        // Plain HTTP on loopback is the development and test setup; production sets Auth:RequireHttps
-        // (or terminates TLS in front and forwards the scheme).
-        services.AddOptions<OpenIddictServerAspNetCoreOptions>()
-            .Configure<IConfiguration>((o, c) => o.DisableTransportSecurityRequirement = !c.GetValue("Auth:RequireHttps", false));
+        // OIDC over HTTPS only and Secure cookies, outside Development (checked at start-up).
+        services.AddPortalHttpsRequirements();
 
         services.AddAuthorizationBuilder()
             .AddPolicy(ApiPolicy, p => p

@@ -4,6 +4,7 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using OpenIddict.Abstractions;
+using Portal.Provisioning.Http;
 using static OpenIddict.Abstractions.OpenIddictConstants;
 
 namespace Portal.Provisioning.Oidc;
@@ -34,6 +35,14 @@ public sealed class OidcDriver(IServiceScopeFactory scopes, IHttpClientFactory h
 
     /// <inheritdoc />
     public string Kind => "oidc";
+
+    /// <inheritdoc />
+    /// <remarks>
+    /// With <c>tls=true</c> the portal serves HTTPS with a certificate from the platform CA (as <c>ops/portal up</c> does):
+    /// the backend test trusts that CA alone, and bindings carry <c>ca.crt</c> so an app can trust the issuer. Without it,
+    /// the issuer's certificate is one the system already trusts.
+    /// </remarks>
+    public bool SupportsTls => true;
 
     /// <inheritdoc />
     public IReadOnlyList<DriverField> BackendSettings { get; } =
@@ -189,6 +198,11 @@ public sealed class OidcDriver(IServiceScopeFactory scopes, IHttpClientFactory h
             credentials["redirectUris"] = string.Join(' ', descriptor.RedirectUris.Select(u => u.AbsoluteUri));
         }
 
+        if (instance.Backend.Tls)
+        {
+            credentials["ca.crt"] = instance.Backend.RequireCa().CertificatePem;
+        }
+
         return new BindingCredentials(credentials);
     }
 
@@ -296,7 +310,9 @@ public sealed class OidcDriver(IServiceScopeFactory scopes, IHttpClientFactory h
         {
             var issuer = Issuer(backend);
             var discovery = new Uri(issuer, ".well-known/openid-configuration");
-            using var client = http.CreateClient(HttpClientName);
+            using var client = backend.Tls && issuer.Scheme == Uri.UriSchemeHttps
+                ? new HttpClient(PlatformCaHandler.Create(backend.RequireCa()), disposeHandler: true) { Timeout = TimeSpan.FromSeconds(15) }
+                : http.CreateClient(HttpClientName);
             using var document = await client.GetFromJsonAsync<JsonDocument>(discovery, ct)
                 ?? throw new InvalidOperationException($"{discovery} returned nothing.");
             var announced = document.RootElement.TryGetProperty("issuer", out var i) ? i.GetString() : null;
