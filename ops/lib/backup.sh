@@ -91,7 +91,9 @@ backup_create() {
     -c 'SELECT max("MigrationId") FROM "__EFMigrationsHistory"' 2>/dev/null) || migration=""
   portal_version=$(git -C "$_BACKUP_LIB_DIR" describe --always --dirty 2>/dev/null) || portal_version=unknown
 
-  (cd "$dir" && find . -type f ! -name SHA256SUMS ! -name manifest.json | sed 's|^\./||' | sort | xargs sha256sum >SHA256SUMS)
+  # The checksum list itself is written while find runs: leave it (and the manifest) out by name.
+  (cd "$dir" && find . -type f ! -name 'SHA256SUMS*' ! -name manifest.json -printf '%P\0' | sort -z | xargs -0 sha256sum >SHA256SUMS.new &&
+    mv SHA256SUMS.new SHA256SUMS)
   {
     printf '{\n  "format": %s,\n' "$BACKUP_FORMAT"
     printf '  "kind": "portal-backup",\n'

@@ -108,6 +108,14 @@ public sealed class BackupRestoreTests(ITestOutputHelper output) : IAsyncLifetim
             await source.DisposeAsync();
         }
 
+        // --- a backup that does not match its checksums is refused before anything is made
+        var tampered = Path.Combine(_work, "tampered");
+        var copy = await OpsScripts.BashAsync($"cp -a '{Backup}' '{tampered}' && printf x >> '{tampered}/keys/dataprotection.pfx'", TimeSpan.FromMinutes(1));
+        Assert.True(copy.ExitCode == 0, copy.ToString());
+        var refused = await OpsScripts.BashAsync($"source ops/lib/backup.sh; backup_restore '{tampered}' '{_work}/not-restored'", TimeSpan.FromMinutes(1));
+        Assert.True(refused.ExitCode != 0 && refused.StandardError.Contains("does not match its checksums", StringComparison.Ordinal), $"a tampered backup: {refused}");
+        Assert.False(Directory.Exists(Path.Combine(_work, "not-restored")));
+
         // --- the restore, into a new cluster and data folder
         var restoreWatch = Stopwatch.StartNew();
         var restore = await OpsScripts.BashAsync($"source ops/lib/backup.sh; backup_restore '{Backup}' '{Restored}'", TimeSpan.FromMinutes(5));
