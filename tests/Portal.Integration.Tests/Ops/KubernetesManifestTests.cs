@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json.Nodes;
@@ -241,24 +243,64 @@ public sealed class KubernetesProbeTests(KubernetesProbeTests.Fixture fixture) :
     [Fact]
     public async Task WorkerProbes_AnswerOkFromAWorkerProcess()
     {
-        var port = FreePort();
-        await using var worker = await WorkerProcess.StartAsync(fixture, new Dictionary<string, string> { ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}" }, Ct);
-        using var client = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}"), Timeout = TimeSpan.FromSeconds(10) };
-        foreach (var (_, probe, path) in KubernetesManifestTests.Probes().Where(p => p.Host == "worker"))
+        // Started as the manifest starts it: the listener address from ASPNETCORE_URLS.
+        var address = $"http://127.0.0.1:{FreePort()}";
+        var start = new ProcessStartInfo("dotnet", [WorkerProcess.WorkerAssembly])
         {
-            HttpResponseMessage response;
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            WorkingDirectory = Path.GetDirectoryName(WorkerProcess.WorkerAssembly)!,
+        };
+        start.Environment["DOTNET_ENVIRONMENT"] = "Development";
+        start.Environment["ASPNETCORE_URLS"] = address;
+        start.Environment["ConnectionStrings__Portal"] = fixture.ConnectionString;
+        start.Environment["Auth__Issuer"] = PortalAppFactory.TestIssuer;
+        start.Environment["Ca__CertificateFile"] = Path.Combine(TestEnvironment.CaDirectory, "ca.crt");
+        start.Environment["Ca__KeyFile"] = Path.Combine(TestEnvironment.CaDirectory, "ca.key");
+        start.Environment["Logging__LogLevel__Default"] = "Warning";
+        using var worker = Process.Start(start)!;
+        var output = new ConcurrentQueue<string>();
+        worker.OutputDataReceived += (_, e) => output.Enqueue(e.Data ?? "");
+        worker.ErrorDataReceived += (_, e) => output.Enqueue(e.Data ?? "");
+        worker.BeginOutputReadLine();
+        worker.BeginErrorReadLine();
+        try
+        {
+            using var client = new HttpClient { BaseAddress = new Uri(address), Timeout = TimeSpan.FromSeconds(10) };
+            foreach (var (_, probe, path) in KubernetesManifestTests.Probes().Where(p => p.Host == "worker"))
+            {
+                var response = await GetOnceListeningAsync(client, path, worker, () => string.Join('\n', output.TakeLast(40)));
+                Assert.True(response.StatusCode == HttpStatusCode.OK,
+                    $"the worker {probe} asks {path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(Ct)}");
+            }
+        }
+        finally
+        {
+            worker.Kill(entireProcessTree: true);
+            await worker.WaitForExitAsync(Ct);
+        }
+    }
+
+    /// <summary>GET, once the process listens (it starts in a few seconds); fails when it exits or never listens.</summary>
+    private static async Task<HttpResponseMessage> GetOnceListeningAsync(HttpClient client, string path, Process process, Func<string> recentOutput)
+    {
+        var until = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            Assert.False(process.HasExited, $"the worker exited with code {(process.HasExited ? process.ExitCode : 0)}:\n{recentOutput()}");
             try
             {
-                response = await client.GetAsync(path, Ct);
+                return await client.GetAsync(path, Ct);
+            }
+            catch (HttpRequestException) when (DateTime.UtcNow < until)
+            {
+                await Task.Delay(250, Ct);
             }
             catch (HttpRequestException e)
             {
-                Assert.Fail($"the worker {probe} asks {path}, but the worker host answers nothing on its ASPNETCORE_URLS ({e.Message}):\n{worker.RecentOutput}");
+                Assert.Fail($"the worker host answers nothing on its ASPNETCORE_URLS within 60 s ({e.Message}):\n{recentOutput()}");
                 throw;
             }
-
-            Assert.True(response.StatusCode == HttpStatusCode.OK,
-                $"the worker {probe} asks {path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(Ct)}");
         }
     }
 
