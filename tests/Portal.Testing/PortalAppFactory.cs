@@ -33,7 +33,14 @@ public class PortalAppFactory : WebApplicationFactory<Program>, IAsyncLifetime
         (category, level) => level >= LogLevel.Warning || (category.StartsWith("Hangfire", StringComparison.Ordinal) && level >= LogLevel.Information),
         limit: 300);
 
-    public string ConnectionString => new NpgsqlConnectionStringBuilder(TestEnvironment.PortalServer) { Database = DatabaseName }.ConnectionString;
+    /// <summary>The portal's database: <see cref="DatabaseName"/> on the tests' PostgreSQL server, unless a fixture has its own.</summary>
+    public virtual string ConnectionString => new NpgsqlConnectionStringBuilder(TestEnvironment.PortalServer) { Database = DatabaseName }.ConnectionString;
+
+    /// <summary>
+    /// Settings a fixture adds for both the migrator and the web host, read while the services are registered (the key
+    /// ring certificate, <c>DataProtection:CertificatePath</c>): UseSetting passes them as the host's command line.
+    /// </summary>
+    protected virtual IEnumerable<KeyValuePair<string, string?>> HostSettings() => [];
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
@@ -52,6 +59,11 @@ public class PortalAppFactory : WebApplicationFactory<Program>, IAsyncLifetime
             // In memory every test client comes from one address; a class signs in service accounts by the dozen.
             builder.UseSetting("Auth:RateLimits:SignInsPerMinute", "100000");
             builder.UseSetting("Auth:RateLimits:TokenRequestsPerMinute", "100000");
+        }
+
+        foreach (var (key, value) in HostSettings())
+        {
+            builder.UseSetting(key, value);
         }
 
         builder.ConfigureLogging(logging => logging.AddProvider(_recentLogs));
@@ -94,7 +106,7 @@ public class PortalAppFactory : WebApplicationFactory<Program>, IAsyncLifetime
             ["Demo:PostgresBackend:AdminUser"] = backend.Username,
             ["Demo:PostgresBackend:AdminPassword"] = backend.Password,
             ["Demo:PostgresBackend:Tls"] = (backend.SslMode is SslMode.VerifyFull or SslMode.VerifyCA).ToString(),
-        }.Concat(OtherBackends()).ToDictionary();
+        }.Concat(OtherBackends()).Concat(HostSettings()).ToDictionary();
     }
 
     public virtual async ValueTask InitializeAsync()
