@@ -13,6 +13,7 @@ declare -gA PORTAL_PACKAGES=(
   [monitoring]="prometheus prometheus-alertmanager apache2-utils curl"
   [ca]="openssl"
   [browser]="chromium fonts-liberation"
+  [haproxy]="haproxy openssl"
 )
 
 # portal_packages PART... : the packages of those parts, one word each, without repeats.
