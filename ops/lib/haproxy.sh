@@ -72,6 +72,8 @@ backend web
     option httpchk
     http-check send meth GET uri ${HAPROXY_HEALTH_PATH} ver HTTP/1.1 hdr Host 127.0.0.1
     http-check expect status 200
+    # A host's first answer after its start can take a few seconds (JIT, first database connection).
+    timeout check 5s
     default-server inter 1s fall 2 rise 2 on-marked-down shutdown-sessions
 EOF
   for port in "$@"; do
