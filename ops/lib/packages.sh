@@ -14,6 +14,7 @@ declare -gA PORTAL_PACKAGES=(
   [ca]="openssl"
   [browser]="chromium fonts-liberation"
   [deploy]="systemd"
+  [haproxy]="haproxy openssl"
 )
 
 # portal_packages PART... : the packages of those parts, one word each, without repeats.

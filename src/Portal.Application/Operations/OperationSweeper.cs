@@ -78,6 +78,14 @@ public sealed class OperationSweeper(
                     continue;
                 }
 
+                // The list above is older than this job state: a job that ended since then finished its operation first
+                // (Hangfire records Succeeded after the job's transaction committed). Read the operation again, or a
+                // busy sweep hands finished operations over again (seen as 52 of 200 in the cluster test).
+                if (!await db.Operations.AnyAsync(o => o.Id == operation.Id && (o.State == OperationState.Queued || o.State == OperationState.Running), ct))
+                {
+                    continue;
+                }
+
                 reason = state is null ? "its job is gone" : $"its job ended ({state}) without finishing it";
             }
 
