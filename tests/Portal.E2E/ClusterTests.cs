@@ -52,7 +52,7 @@ public sealed class ClusterTests(ClusterTests.Cluster cluster) : IClassFixture<C
 
         public Guid TeamId { get; private set; }
 
-        public string Issuer { get; private set; } = "";
+        public string PublicIssuer { get; private set; } = "";
 
         private int[] _ports = [];
 
@@ -65,7 +65,7 @@ public sealed class ClusterTests(ClusterTests.Cluster cluster) : IClassFixture<C
         /// <summary>What each web process gets beyond <see cref="WebProcess"/>'s defaults.</summary>
         public Dictionary<string, string> WebSettings => new()
         {
-            ["Auth:Issuer"] = Issuer,
+            ["Auth:Issuer"] = PublicIssuer,
             ["ForwardedHeaders:KnownProxies:0"] = "127.0.0.1",
             ["Quotas:Defaults:MaxInstances"] = "1000",
             ["Quotas:Defaults:MaxMonthlyCost"] = "100000000",
@@ -79,7 +79,7 @@ public sealed class ClusterTests(ClusterTests.Cluster cluster) : IClassFixture<C
         {
             var settings = new Dictionary<string, string>
             {
-                ["Auth:Issuer"] = Issuer,
+                ["Auth:Issuer"] = PublicIssuer,
                 ["Backends:HealthSchedule"] = Cron.Never(),
                 ["Bindings:RenewalSchedule"] = Cron.Never(),
                 ["Reconcile:Schedule"] = Cron.Never(),
@@ -101,7 +101,7 @@ public sealed class ClusterTests(ClusterTests.Cluster cluster) : IClassFixture<C
             await base.InitializeAsync();
 
             _ports = WebProcess.FreePorts(4);
-            Issuer = $"https://127.0.0.1:{_ports[2]}/";
+            PublicIssuer = $"https://127.0.0.1:{_ports[2]}/";
             var ct = TestContext.Current.CancellationToken;
             var web = await Task.WhenAll(StartWebAsync(0, ct), StartWebAsync(1, ct));
             web.CopyTo(Web, 0);
@@ -130,7 +130,7 @@ public sealed class ClusterTests(ClusterTests.Cluster cluster) : IClassFixture<C
             var body = await token.Content.ReadAsStringAsync(ct);
             Assert.True(token.IsSuccessStatusCode, $"The token request through HAProxy answered {(int)token.StatusCode}: {body}");
             var tokenJson = JsonNode.Parse(body)!;
-            Assert.Equal(Issuer, DecodeIssuer(tokenJson["access_token"]!.GetValue<string>()));
+            Assert.Equal(PublicIssuer, DecodeIssuer(tokenJson["access_token"]!.GetValue<string>()));
             Api.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", tokenJson["access_token"]!.GetValue<string>());
         }
 

@@ -17,11 +17,9 @@ namespace Portal.Web.Security;
 /// </remarks>
 public static class HttpsTransport
 {
-    public const string Section = "ForwardedHeaders";
-
     public static WebApplicationBuilder AddPortalHttps(this WebApplicationBuilder builder)
     {
-        builder.Services.AddOptions<ForwardedHeadersOptions>().Configure<IConfiguration>((o, c) => TrustConfiguredProxies(o, c.GetSection(Section)));
+        builder.Services.AddOptions<ForwardedHeadersOptions>().Configure<IConfiguration>(TrustConfiguredProxies);
         return builder;
     }
 
@@ -50,20 +48,20 @@ public static class HttpsTransport
         return app;
     }
 
-    private static void TrustConfiguredProxies(ForwardedHeadersOptions options, IConfigurationSection section)
+    private static void TrustConfiguredProxies(ForwardedHeadersOptions options, IConfiguration configuration)
     {
         options.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto;
         // The defaults trust loopback; only what is configured is trusted here.
         options.KnownProxies.Clear();
         options.KnownIPNetworks.Clear();
-        foreach (var (key, text) in Values(section.GetSection("KnownProxies")))
+        foreach (var (key, text) in Values(configuration.GetSection("ForwardedHeaders:KnownProxies")))
         {
             options.KnownProxies.Add(IPAddress.TryParse(text, out var address)
                 ? address
                 : throw new InvalidOperationException($"{key} is '{text}', not an IP address (e.g. 10.0.0.5)."));
         }
 
-        foreach (var (key, text) in Values(section.GetSection("KnownNetworks")))
+        foreach (var (key, text) in Values(configuration.GetSection("ForwardedHeaders:KnownNetworks")))
         {
             options.KnownIPNetworks.Add(System.Net.IPNetwork.TryParse(text, out var network)
                 ? network
